@@ -1,0 +1,287 @@
+"""The input events of DESIGN.md section 1 and the dead-letter record, as frozen pydantic models.
+
+Validation lives here so every path into the system (files, Kafka, tests) enforces the same
+rules. Each rule raises an error whose `type` is a short code (for example
+`odds_out_of_range`): the dead-letter reason is `<field>:<code>`, so reasons can be counted.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from connectors.teams import resolve_team
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "US_EASTERN",
+    "BoxScore",
+    "DeadLetter",
+    "Event",
+    "Game",
+    "GameLine",
+    "InputEvent",
+    "PropLine",
+    "game_key",
+    "us_game_date",
+]
+
+SCHEMA_VERSION = 1
+US_EASTERN = ZoneInfo("America/New_York")
+
+
+def us_game_date(tipoff: datetime) -> date:
+    """The date a game is listed under in the US (nba.com, box scores): tip-off in Eastern time."""
+    return tipoff.astimezone(US_EASTERN).date()
+
+
+def game_key(game_date: date, away: str, home: str) -> str:
+    """The canonical game key, the same from every feed: `20251021-HOU@OKC`."""
+    return f"{game_date:%Y%m%d}-{away}@{home}"
+
+
+def _team(value: object) -> str:
+    if not isinstance(value, str):
+        raise PydanticCustomError("team_type", "team must be a string, got '{value}'", {"value": value})
+    abbr = resolve_team(value)
+    if abbr is None:
+        raise PydanticCustomError("unknown_team", "'{value}' is not an NBA team", {"value": value})
+    return abbr
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def _american_odds(value: float) -> float:
+    if not math.isfinite(value) or abs(value) < 100:
+        raise PydanticCustomError(
+            "odds_out_of_range",
+            "American odds must be finite and at least 100 in absolute value, got {value}",
+            {"value": value},
+        )
+    return value
+
+
+def _half_point_line(value: float) -> float:
+    if not math.isfinite(value) or value <= 0:
+        raise PydanticCustomError("line_not_positive", "line must be positive, got {value}", {"value": value})
+    if (value * 2) % 1 != 0:
+        raise PydanticCustomError(
+            "line_not_half_point", "line must be a multiple of 0.5, got {value}", {"value": value}
+        )
+    return value
+
+
+def _game_total(value: float) -> float:
+    if not 100 <= value <= 350 or (value * 2) % 1 != 0:
+        raise PydanticCustomError(
+            "total_out_of_range",
+            "a game total must be a multiple of 0.5 between 100 and 350, got {value}",
+            {"value": value},
+        )
+    return value
+
+
+def _spread(value: float) -> float:
+    if abs(value) > 40 or (value * 2) % 1 != 0:
+        raise PydanticCustomError(
+            "spread_out_of_range",
+            "a spread must be a multiple of 0.5 within ±40, got {value}",
+            {"value": value},
+        )
+    return value
+
+
+Team = Annotated[str, BeforeValidator(_team)]
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
+AmericanOdds = Annotated[float, AfterValidator(_american_odds)]
+PropLineValue = Annotated[float, AfterValidator(_half_point_line)]
+GameTotal = Annotated[float, AfterValidator(_game_total)]
+Spread = Annotated[float, AfterValidator(_spread)]
+Book = Annotated[str, Field(pattern=r"^[a-z0-9_]{2,40}$")]
+Count = Annotated[int, Field(ge=0, le=200)]
+
+
+class Event(BaseModel):
+    """Common to every event: a schema version and the event time `ts` (UTC, timezone-aware)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    ts: UtcDatetime
+
+
+class _Matchup(Event):
+    """An event about one game identified by its teams and tip-off, as sportsbooks do."""
+
+    event_id: Annotated[str, Field(min_length=1, max_length=64)]
+    home_team: Team
+    away_team: Team
+    tipoff: UtcDatetime
+
+    @model_validator(mode="after")
+    def _distinct_teams(self) -> _Matchup:
+        if self.home_team == self.away_team:
+            raise PydanticCustomError(
+                "same_team", "home and away team are both {team}", {"team": self.home_team}
+            )
+        return self
+
+    @property
+    def game_date(self) -> date:
+        return us_game_date(self.tipoff)
+
+    @property
+    def game_key(self) -> str:
+        return game_key(self.game_date, self.away_team, self.home_team)
+
+
+class PropLine(_Matchup):
+    """One book's line for one player prop, as observed at `ts`. Topic `odds.props`, key: player.
+
+    `player_name` is the book's spelling; identity maps it to an nba.com id downstream.
+    Books list alternate lines, so one (player, game, book) may have several lines at once;
+    `is_main` marks the one whose prices are closest to even.
+    """
+
+    kind: Literal["prop_line"] = "prop_line"
+    book: Book
+    market: Literal["points", "rebounds", "assists", "threes"]
+    player_name: Annotated[str, Field(min_length=2, max_length=80)]
+    line: PropLineValue
+    over_price: AmericanOdds
+    under_price: AmericanOdds | None
+    is_main: bool
+
+
+class GameLine(_Matchup):
+    """One book's game line (total, spread, moneyline where present) at `ts`. Topic `odds.games`."""
+
+    kind: Literal["game_line"] = "game_line"
+    book: Book
+    total: GameTotal | None = None
+    total_over_price: AmericanOdds | None = None
+    total_under_price: AmericanOdds | None = None
+    spread_home: Spread | None = None
+    spread_home_price: AmericanOdds | None = None
+    spread_away_price: AmericanOdds | None = None
+    moneyline_home: AmericanOdds | None = None
+    moneyline_away: AmericanOdds | None = None
+
+    @model_validator(mode="after")
+    def _has_a_market(self) -> GameLine:
+        if self.total is None and self.spread_home is None and self.moneyline_home is None:
+            raise PydanticCustomError("no_market", "a game line needs a total, a spread or a moneyline")
+        return self
+
+
+class Game(Event):
+    """A scheduled NBA game. Topic `nba.games`, key: game."""
+
+    kind: Literal["game"] = "game"
+    game_id: Annotated[str, Field(pattern=r"^\d{10}$")]
+    game_date: date
+    home_team: Team
+    away_team: Team
+    tipoff: UtcDatetime | None
+    season_type: Literal["preseason", "regular", "all_star", "playoffs", "play_in", "cup_final"]
+    status: Literal["scheduled", "final"]
+    home_points: Count | None = None
+    away_points: Count | None = None
+
+    @property
+    def game_key(self) -> str:
+        return game_key(self.game_date, self.away_team, self.home_team)
+
+
+class BoxScore(Event):
+    """One player's final line for one game. Topic `nba.boxscores`, key: player (nba.com id)."""
+
+    kind: Literal["box_score"] = "box_score"
+    player_id: Annotated[int, Field(gt=0)]
+    player_name: Annotated[str, Field(min_length=2, max_length=80)]
+    game_date: date
+    team: Team
+    opponent: Team
+    home: bool
+    minutes: Annotated[float, Field(ge=0, le=70)]
+    points: Count
+    rebounds: Count
+    offensive_rebounds: Count
+    defensive_rebounds: Count
+    assists: Count
+    steals: Count
+    blocks: Count
+    turnovers: Count
+    fouls: Annotated[int, Field(ge=0, le=6)]
+    fgm: Count
+    fga: Count
+    fg3m: Count
+    fg3a: Count
+    ftm: Count
+    fta: Count
+    plus_minus: Annotated[int, Field(ge=-100, le=100)]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BoxScore:
+        for made, attempted in (("fgm", "fga"), ("fg3m", "fg3a"), ("ftm", "fta"), ("fg3m", "fgm")):
+            if getattr(self, made) > getattr(self, attempted):
+                raise PydanticCustomError(
+                    "made_exceeds_attempted",
+                    "{made} exceeds {attempted}",
+                    {"made": made, "attempted": attempted},
+                )
+        if self.points != 2 * self.fgm + self.fg3m + self.ftm:
+            raise PydanticCustomError(
+                "points_inconsistent",
+                "points {points} != 2*fgm + fg3m + ftm",
+                {"points": self.points},
+            )
+        if self.rebounds != self.offensive_rebounds + self.defensive_rebounds:
+            raise PydanticCustomError("rebounds_inconsistent", "rebounds != offensive + defensive rebounds")
+        if self.team == self.opponent:
+            raise PydanticCustomError("same_team", "team and opponent are both {team}", {"team": self.team})
+        return self
+
+    @property
+    def game_key(self) -> str:
+        away, home = (self.opponent, self.team) if self.home else (self.team, self.opponent)
+        return game_key(self.game_date, away, home)
+
+
+InputEvent = Annotated[PropLine | GameLine | Game | BoxScore, Field(discriminator="kind")]
+
+
+class DeadLetter(BaseModel):
+    """Input that could not become a valid event, with where it came from and why.
+
+    `source` is a topic or a file; `partition`/`offset` are Kafka's, or (None, row number) for a
+    file. `original` keeps the exact input bytes as text (files) or latin-1 text (Kafka), so the
+    record can be replayed once the cause is fixed.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    kind: Literal["dead_letter"] = "dead_letter"
+    source: str
+    partition: int | None = None
+    offset: int | None = None
+    rows: Annotated[int, Field(ge=1)] = 1
+    original: str
+    reason: Annotated[str, Field(min_length=1)]
+    detail: str

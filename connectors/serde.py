@@ -1,0 +1,68 @@
+"""JSON serde for events on the wire, turning bad bytes into a `DecodeError` with a reason code."""
+
+from __future__ import annotations
+
+import json
+from typing import TypeVar
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from connectors.events import BoxScore, DeadLetter, Game, GameLine, InputEvent, PropLine
+from connectors.exceptions import DecodeError
+
+__all__ = [
+    "EVENT_TYPES",
+    "decode",
+    "decode_any",
+    "encode",
+    "reason_of",
+]
+
+T = TypeVar("T", bound=BaseModel)
+
+# The event kind each input topic carries, by the logical topic name used in settings.
+EVENT_TYPES: dict[str, type[BaseModel]] = {
+    "props": PropLine,
+    "game_lines": GameLine,
+    "games": Game,
+    "box_scores": BoxScore,
+    "dlq": DeadLetter,
+}
+
+_ANY_EVENT: TypeAdapter[InputEvent] = TypeAdapter(InputEvent)
+
+
+def encode(event: BaseModel) -> bytes:
+    return event.model_dump_json().encode()
+
+
+def reason_of(error: ValidationError) -> str:
+    """A stable, countable reason for the first violated rule: `<field>:<rule>`."""
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"] if not isinstance(part, int))
+    return f"{field}:{first['type']}" if field else first["type"]
+
+
+def _parse_json(raw: bytes) -> object:
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DecodeError("malformed_json", str(exc)) from exc
+
+
+def decode(raw: bytes, model: type[T]) -> T:
+    """Bytes of one topic into its event type, or `DecodeError` naming the field and rule."""
+    payload = _parse_json(raw)
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise DecodeError(reason_of(exc), str(exc)) from exc
+
+
+def decode_any(raw: bytes) -> InputEvent:
+    """Bytes of any input event, told apart by its `kind`."""
+    payload = _parse_json(raw)
+    try:
+        return _ANY_EVENT.validate_python(payload)
+    except ValidationError as exc:
+        raise DecodeError(reason_of(exc), str(exc)) from exc

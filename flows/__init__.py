@@ -1,0 +1,1 @@
+"""Dataflows and the `propstream` CLI: the only package that knows Bytewax."""

@@ -1,0 +1,200 @@
+"""`propstream <command>`: the entry points. Settings come from PROPSTREAM_* env vars, then flags."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from connectors.adapters import Record, read_records
+from connectors.exceptions import PropstreamError
+from connectors.files import DataLayout
+from connectors.kafka import Publisher, ensure_topics
+from connectors.loader import Loader, Pacer
+from flows import report
+from flows.settings import Settings
+
+__all__ = ["main"]
+
+logger = logging.getLogger("propstream")
+INPUT_TOPICS = ("games", "game_lines", "props", "box_scores")
+
+DESCRIPTION = """\
+propstream: a streaming feature and scoring engine for NBA player props.
+
+Settings come from environment variables PROPSTREAM_<NAME> (for example
+PROPSTREAM_KAFKA_BOOTSTRAP, PROPSTREAM_POSTGRES_DSN, PROPSTREAM_TOPIC_PREFIX);
+a command's flags override them. Every command that reads data takes --data DIR,
+a folder laid out like the shipped data/ (odds/, schedule/, boxscores/; .csv or .csv.gz).
+"""
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from exc
+
+
+def _add_data(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data",
+        type=Path,
+        dest="data_dir",
+        metavar="DIR",
+        help="data folder (default: the shipped data/)",
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="propstream",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default INFO")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo",
+        help="the main job on the embedded default: no broker needed",
+        description="Read and validate the data folder with no broker, and print the validation counts "
+        "and the identity report. (The full replay through the dataflow lands with the dataflow issue.)",
+    )
+    _add_data(demo)
+
+    data = commands.add_parser("data", help="inspect a data folder")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
+    data_report = data_commands.add_parser(
+        "report",
+        help="identity report: how props, box scores and the schedule join",
+        description="Print the prop player-games matched to box scores, the games matched to the "
+        "schedule, and the sportsbook names that resolve to no nba.com player.",
+    )
+    _add_data(data_report)
+    data_report.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")
+
+    load = commands.add_parser(
+        "load",
+        help="publish the data folder as events to the input topics",
+        description="Publish the data folder's rows as events to the input topics, in event-time order, "
+        "with the Kafka timestamp equal to the event time; rows that cannot become valid events go to "
+        "the dead-letter topic with their reason. Prints rows read = published + dead-lettered "
+        "(+ outside the --from/--to window) per topic.",
+    )
+    _add_data(load)
+    load.add_argument("--from", dest="start", type=_date, metavar="DATE", help="first game date (YYYY-MM-DD)")
+    load.add_argument("--to", dest="end", type=_date, metavar="DATE", help="last game date, inclusive")
+    pace = load.add_mutually_exclusive_group()
+    pace.add_argument("--speed", type=float, metavar="X", help="replay event time at X times real time")
+    pace.add_argument("--max-speed", action="store_true", help="publish as fast as possible (default)")
+    load.add_argument(
+        "--bootstrap", dest="kafka_bootstrap", metavar="HOST:PORT", help="Kafka bootstrap servers"
+    )
+    load.add_argument(
+        "--partitions", type=int, metavar="N", help="partitions for topics it creates (default 4)"
+    )
+    load.add_argument("--topic-prefix", metavar="P", help="prefix for every topic name")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    fields = set(Settings.model_fields)
+    overrides: dict[str, Any] = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    return Settings(**overrides)
+
+
+def _read(console: Console, settings: Settings) -> list[Record]:
+    layout = DataLayout.discover(settings.data_dir)
+    with console.status(f"reading {settings.data_dir}"):
+        records = read_records(layout)
+    logger.info("read %s records from %s", f"{len(records):,}", settings.data_dir)
+    return records
+
+
+def _demo(console: Console, settings: Settings, args: argparse.Namespace) -> int:
+    records = _read(console, settings)
+    report.print_validation(console, records)
+    report.print_identity(console, report.build_identity_report(records))
+    return 0
+
+
+def _data_report(console: Console, settings: Settings, args: argparse.Namespace) -> int:
+    records = _read(console, settings)
+    identity = report.build_identity_report(records)
+    report.print_identity(console, identity, top=100)
+    if args.json:
+        report.write_json(args.json, identity)
+        console.print(f"wrote {args.json}")
+    return 0
+
+
+def _load(console: Console, settings: Settings, args: argparse.Namespace) -> int:
+    records = _read(console, settings)
+    topics = {name: settings.topic(name) for name in INPUT_TOPICS}
+    ensure_topics(
+        settings.kafka_bootstrap,
+        {
+            **{t: settings.partitions for t in topics.values()},
+            settings.topic("dlq"): settings.partitions,
+        },
+    )
+    pacer = Pacer(args.speed) if args.speed else None
+    with Publisher(settings.kafka_bootstrap) as publisher:
+        loader = Loader(publisher, topics, settings.topic("dlq"), args.start, args.end, pacer)
+        columns = (
+            TextColumn("publishing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=console, transient=True) as progress:
+            for record in progress.track(records, total=len(records)):
+                loader.send(record)
+    report.print_counts(console, loader.counts, topics)
+    for reason, rows in sorted(loader.dead_letter_reasons.items()):
+        console.print(f"  dead-lettered to {settings.topic('dlq')}: {rows:,} rows, reason {reason}")
+    if not all(c.reconciles for c in loader.counts.values()):
+        logger.error("counts do not reconcile")
+        return 1
+    return 0
+
+
+COMMANDS = {"demo": _demo, "report": _data_report, "load": _load}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console(stderr=False)
+    logging.basicConfig(
+        level=args.log_level or "INFO",
+        format="%(message)s",
+        handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
+    )
+    try:
+        settings = _settings(args)
+        logging.getLogger().setLevel(args.log_level or settings.log_level)
+        command = args.data_command if args.command == "data" else args.command
+        return COMMANDS[command](console, settings, args)
+    except ValidationError as exc:
+        logger.error("invalid settings:\n%s", exc)
+        return 2
+    except PropstreamError as exc:
+        logger.error("%s", exc)
+        return 1
+    except KeyboardInterrupt:
+        logger.warning("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""The one settings object: built once at the entry point from env vars (`PROPSTREAM_*`) and
+CLI flags, then passed down as plain values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["SHIPPED_DATA", "Settings"]
+
+SHIPPED_DATA = Path(__file__).resolve().parent.parent / "data"
+
+TopicName = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,200}$")]
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Every field reads `PROPSTREAM_<FIELD>` from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="PROPSTREAM_", frozen=True, extra="forbid")
+
+    data_dir: Path = Field(SHIPPED_DATA, description="folder laid out like data/ (--data)")
+    kafka_bootstrap: str = Field("127.0.0.1:19092", description="Kafka bootstrap servers")
+    postgres_dsn: SecretStr = SecretStr("postgresql://propstream:propstream@127.0.0.1:54329/propstream")
+    postgres_reader_dsn: SecretStr = SecretStr(
+        "postgresql://propstream_reader:propstream_reader@127.0.0.1:54329/propstream"
+    )
+    topic_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{0,100}$")] = ""
+    topic_props: TopicName = "odds.props"
+    topic_game_lines: TopicName = "odds.games"
+    topic_games: TopicName = "nba.games"
+    topic_box_scores: TopicName = "nba.boxscores"
+    topic_predictions: TopicName = "propstream.predictions"
+    topic_grades: TopicName = "propstream.grades"
+    topic_dlq: TopicName = "propstream.dlq"
+    partitions: Annotated[int, Field(ge=1, le=256)] = 4
+    log_level: Annotated[str, Field(pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")] = "INFO"
+
+    def topic(self, logical: str) -> str:
+        """The full topic name for a logical one (`props`, `game_lines`, `games`, `box_scores`,
+        `predictions`, `grades`, `dlq`), with the prefix."""
+        name: str = getattr(self, f"topic_{logical}")
+        return f"{self.topic_prefix}{name}"

@@ -1,0 +1,1 @@
+"""Model registry, training, scoring, grading and metrics (pure Python)."""

@@ -1,0 +1,96 @@
+"""Shared fixtures. Services are real and required: a missing service fails the run, never skips."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from confluent_kafka import Consumer, KafkaException, Message
+from confluent_kafka.admin import AdminClient
+from hypothesis import settings as hypothesis_settings
+
+from connectors.adapters import Record, read_records
+from connectors.files import DataLayout
+from flows.settings import SHIPPED_DATA, Settings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(settings: Settings) -> str:
+    try:
+        metadata = AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).list_topics(timeout=15)
+    except KafkaException as exc:
+        pytest.fail(
+            f"Kafka is not reachable at {settings.kafka_bootstrap} ({exc}). Start it with `make services` "
+            f"(log: {REPO}/.services/kafka/kafka.log) or run `make test`.",
+            pytrace=False,
+        )
+    assert metadata.brokers, "Kafka answered without brokers"
+    return settings.kafka_bootstrap
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(settings: Settings) -> str:
+    dsn = settings.postgres_dsn.get_secret_value()
+    try:
+        with psycopg.connect(dsn, connect_timeout=10) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable ({exc}). Start it with `make services` or run `make test`.",
+            pytrace=False,
+        )
+    return dsn
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """Fresh topic names for each test."""
+    return f"t{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture(scope="session")
+def shipped_records() -> list[Record]:
+    return read_records(DataLayout.discover(SHIPPED_DATA))
+
+
+def consume(bootstrap: str, topic: str, expected: int, timeout_s: float = 60.0) -> list[Message]:
+    """Every message of `topic` from the beginning, once `expected` have arrived (or fail)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"test-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    messages: list[Message] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(messages) < expected and time.monotonic() < deadline:
+            for message in consumer.consume(num_messages=1000, timeout=1.0):
+                if message.error():
+                    raise KafkaException(message.error())
+                messages.append(message)
+        # anything beyond `expected` would be a bug: give it a moment to show up
+        messages.extend(m for m in consumer.consume(num_messages=1000, timeout=1.0) if not m.error())
+    finally:
+        consumer.close()
+    return messages
+
+
+# Shared machines are noisy: no per-example deadline; more examples in CI.
+hypothesis_settings.register_profile("default", deadline=None)
+hypothesis_settings.register_profile("ci", deadline=None, max_examples=300)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "default")

@@ -59,7 +59,7 @@ class Record:
     day: date | None
 
 
-class _GroupError(ValueError):
+class _RowError(ValueError):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)
         self.reason = reason
@@ -69,8 +69,12 @@ def _none_if_blank(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: (None if v == "" else v) for k, v in fields.items()}
 
 
-def _utc(text: str) -> datetime:
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+def _utc(text: str | None, field: str = "ts") -> datetime:
+    """A feed timestamp; the feeds write UTC, some without saying so."""
+    try:
+        value = datetime.fromisoformat((text or "").replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise _RowError(f"{field}:datetime_parsing", f"{field} {text!r} is not an ISO timestamp") from exc
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -89,12 +93,15 @@ def _build(
     build: Callable[[], dict[str, Any]],
 ) -> Record:
     """Validate one candidate event; any failure becomes a dead letter for all its rows."""
+    bad_width = next((r for r in rows if r.width_error), None)
+    if bad_width is not None:
+        return _dead(topic, rows, day, "row:field_count", f"line {bad_width.line}: {bad_width.width_error}")
     try:
         event = model.model_validate(build())
     except ValidationError as exc:
         return _dead(topic, rows, day, reason_of(exc), str(exc))
-    except (_GroupError, ValueError, KeyError) as exc:
-        reason = exc.reason if isinstance(exc, _GroupError) else f"malformed:{type(exc).__name__}"
+    except (_RowError, ValueError, KeyError) as exc:
+        reason = exc.reason if isinstance(exc, _RowError) else f"malformed:{type(exc).__name__}"
         return _dead(topic, rows, day, reason, str(exc))
     return Record(topic, event, None, len(rows), day)  # type: ignore[arg-type]
 
@@ -119,7 +126,7 @@ def _split_matchup(text: str) -> tuple[str, str]:
     if " vs. " in text:
         home, away = text.split(" vs. ", 1)
         return away.strip(), home.strip()
-    raise _GroupError("matchup:malformed", f"matchup {text!r} is neither 'A @ B' nor 'A vs. B'")
+    raise _RowError("matchup:malformed", f"matchup {text!r} is neither 'A @ B' nor 'A vs. B'")
 
 
 class TipoffIndex:
@@ -131,8 +138,8 @@ class TipoffIndex:
     def add(self, home: str | None, away: str | None, tipoff_text: str | None) -> None:
         home_abbr, away_abbr = resolve_team(home or ""), resolve_team(away or "")
         try:
-            tipoff = _utc(tipoff_text or "")
-        except ValueError:
+            tipoff = _utc(tipoff_text)
+        except _RowError:
             return
         if home_abbr and away_abbr:
             key = game_key(us_game_date(tipoff), away_abbr, home_abbr)
@@ -170,10 +177,10 @@ def _prop(row: SourceRow) -> Record:
     def build() -> dict[str, Any]:
         away, sep, home = (f.get("game") or "").partition(" @ ")
         if not sep:
-            raise _GroupError("game:malformed", f"game {f.get('game')!r} is not 'Away @ Home'")
+            raise _RowError("game:malformed", f"game {f.get('game')!r} is not 'Away @ Home'")
         market = f.get("market") or ""
         return {
-            "ts": _utc(f["snapshot_file_ts"]),
+            "ts": _utc(f.get("snapshot_file_ts")),
             "event_id": f.get("event_id"),
             "home_team": home,
             "away_team": away,
@@ -238,9 +245,9 @@ def _game_line(rows: list[SourceRow], snapshots: bool) -> Record:
     first = _none_if_blank(rows[0].fields)
 
     def build() -> dict[str, Any]:
-        tipoff = _utc(first["commence_time"])
+        tipoff = _utc(first.get("commence_time"), "tipoff")
         line: dict[str, Any] = {
-            "ts": _utc(first["snapshot_ts"]) if snapshots else _game_line_ts(tipoff),
+            "ts": _utc(first.get("snapshot_ts")) if snapshots else _game_line_ts(tipoff),
             "event_id": first.get("event_id"),
             "home_team": first.get("home_team"),
             "away_team": first.get("away_team"),
@@ -267,7 +274,7 @@ def _apply_outcome(line: dict[str, Any], f: dict[str, Any], first: dict[str, Any
     elif market == "h2h" and side:
         line[f"moneyline_{side}"] = f.get("price")
     else:
-        raise _GroupError("outcome:unexpected", f"market {market!r} with outcome {outcome!r}")
+        raise _RowError("outcome:unexpected", f"market {market!r} with outcome {outcome!r}")
 
 
 def _schedule(layout: DataLayout, tipoffs: TipoffIndex) -> Iterator[Record]:

@@ -34,6 +34,7 @@ class SourceRow:
     line: int
     raw: str
     fields: dict[str, str]
+    width_error: str | None = None
 
 
 def _open_text(path: Path) -> io.TextIOBase:
@@ -49,7 +50,7 @@ def header(path: Path) -> list[str]:
 
 def read_rows(path: Path, label: str | None = None) -> Iterator[SourceRow]:
     """Rows with their 1-based line number. A row whose field count differs from the header's
-    still comes out (missing fields empty) so validation, not the reader, rejects it."""
+    still comes out, with `width_error` set, so it is dead-lettered rather than dropped."""
     name = label or path.name
     with _open_text(path) as handle:
         lines = iter(handle)
@@ -59,10 +60,10 @@ def read_rows(path: Path, label: str | None = None) -> Iterator[SourceRow]:
             if not raw:
                 continue
             values = next(csv.reader([raw]), [])
-            fields = dict(zip(columns, values, strict=False))
-            if len(values) > len(columns):
-                fields["__extra__"] = ",".join(values[len(columns) :])
-            yield SourceRow(name, number, raw, fields)
+            width_error = None
+            if len(values) != len(columns):
+                width_error = f"{len(values)} fields where the header has {len(columns)}"
+            yield SourceRow(name, number, raw, dict(zip(columns, values, strict=False)), width_error)
 
 
 def _csv_files(folder: Path) -> list[Path]:

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from confluent_kafka import Consumer, KafkaException, Message
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
 from hypothesis import settings as hypothesis_settings
 
 from connectors.adapters import Record, read_records
 from connectors.files import DataLayout
 from flows.settings import SHIPPED_DATA, Settings
+from tests.data_folders import make_day_folder
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -64,6 +65,18 @@ def shipped_records() -> list[Record]:
     return read_records(DataLayout.discover(SHIPPED_DATA))
 
 
+@pytest.fixture
+def day_folder(tmp_path: Path) -> Path:
+    """One day of the shipped data (2025-11-01) in a folder laid out like data/."""
+    return make_day_folder(tmp_path / "data")
+
+
+@pytest.fixture
+def salted_folder(tmp_path: Path) -> Path:
+    """The same day with bad rows appended (see `tests.data_folders`)."""
+    return make_day_folder(tmp_path / "salted", salt=True)
+
+
 def consume(bootstrap: str, topic: str, expected: int, timeout_s: float = 60.0) -> list[Message]:
     """Every message of `topic` from the beginning, once `expected` have arrived (or fail)."""
     consumer = Consumer(
@@ -74,7 +87,8 @@ def consume(bootstrap: str, topic: str, expected: int, timeout_s: float = 60.0) 
             "enable.auto.commit": False,
         }
     )
-    consumer.subscribe([topic])
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
     messages: list[Message] = []
     deadline = time.monotonic() + timeout_s
     try:
@@ -84,7 +98,7 @@ def consume(bootstrap: str, topic: str, expected: int, timeout_s: float = 60.0) 
                     raise KafkaException(message.error())
                 messages.append(message)
         # anything beyond `expected` would be a bug: give it a moment to show up
-        messages.extend(m for m in consumer.consume(num_messages=1000, timeout=1.0) if not m.error())
+        messages.extend(m for m in consumer.consume(num_messages=1000, timeout=0.5) if not m.error())
     finally:
         consumer.close()
     return messages

@@ -6,8 +6,11 @@ time"), so the same files always give the same events:
 - prop lines: `snapshot_file_ts`, which the feed writes without a zone and means UTC;
 - 2024-25 game lines: `snapshot_ts`; 2025-26 game lines (no time recorded): the props'
   game-day snapshot time, 17:00 UTC on the game date, or 30 minutes before tip-off if earlier;
-- schedule: published at 06:00 US Eastern on the game date;
+- schedule (nba.com team game logs are results): published when the game goes final, at
+  tip-off plus `GAME_LENGTH`, like box scores;
 - box scores: tip-off plus `GAME_LENGTH`; tip-off from the odds feeds, else 19:30 Eastern.
+
+A 2025-26 team log has one team's row per game; the other side's score is PTS - PLUS_MINUS.
 """
 
 from __future__ import annotations
@@ -39,7 +42,6 @@ __all__ = ["GAME_LENGTH", "Record", "read_records"]
 
 GAME_LENGTH = timedelta(hours=2, minutes=30)
 DEFAULT_TIPOFF_ET = time(19, 30)
-SCHEDULE_PUBLISHED_ET = time(6, 0)
 GAME_LINE_SNAPSHOT_UTC = time(17, 0)
 GAME_LINE_LEAD = timedelta(minutes=30)
 SEASON_TYPES = {"001": "preseason", "002": "regular", "003": "all_star", "004": "playoffs",
@@ -286,26 +288,39 @@ def _schedule(layout: DataLayout, tipoffs: TipoffIndex) -> Iterator[Record]:
             yield _game(rows, tipoffs)
 
 
+def _scores(rows: list[SourceRow], home: str, away: str) -> dict[str, Any]:
+    """Both final scores, from two team rows or from one row's PTS and PLUS_MINUS."""
+    scores: dict[str, Any] = {}
+    for row in rows:
+        f = row.fields
+        team, points, margin = f.get("TEAM_ABBREVIATION"), f.get("PTS"), f.get("PLUS_MINUS")
+        side, other = ("home", "away") if team == home else ("away", "home") if team == away else (None, None)
+        if side is None or not points:
+            continue
+        scores[f"{side}_points"] = points
+        if margin and f"{other}_points" not in scores:
+            scores[f"{other}_points"] = round(float(points) - float(margin))
+    return scores
+
+
 def _game(rows: list[SourceRow], tipoffs: TipoffIndex) -> Record:
     first = _none_if_blank(rows[0].fields)
 
     def build() -> dict[str, Any]:
         away, home = _split_matchup(first.get("MATCHUP") or "")
         game_date = date.fromisoformat(first["GAME_DATE"][:10])
-        points = {r.fields.get("TEAM_ABBREVIATION"): r.fields.get("PTS") or None for r in rows}
-        home_abbr, away_abbr = resolve_team(home), resolve_team(away)
-        key = game_key(game_date, away_abbr or away, home_abbr or home)
+        key = game_key(game_date, resolve_team(away) or away, resolve_team(home) or home)
+        final = bool(first.get("WL"))
         return {
-            "ts": datetime.combine(game_date, SCHEDULE_PUBLISHED_ET, tzinfo=US_EASTERN),
+            "ts": tipoffs.get_or_default(key, game_date) + GAME_LENGTH,
             "game_id": first.get("GAME_ID"),
             "game_date": game_date,
             "home_team": home,
             "away_team": away,
             "tipoff": tipoffs.get(key),
             "season_type": SEASON_TYPES.get((first.get("GAME_ID") or "")[:3], "unknown"),
-            "status": "final" if first.get("WL") else "scheduled",
-            "home_points": points.get(home),
-            "away_points": points.get(away),
+            "status": "final" if final else "scheduled",
+            **(_scores(rows, home, away) if final else {}),
         }
 
     return _build("games", Game, rows, _day(first.get("GAME_DATE")), build)

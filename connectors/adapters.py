@@ -44,8 +44,14 @@ GAME_LENGTH = timedelta(hours=2, minutes=30)
 DEFAULT_TIPOFF_ET = time(19, 30)
 GAME_LINE_SNAPSHOT_UTC = time(17, 0)
 GAME_LINE_LEAD = timedelta(minutes=30)
-SEASON_TYPES = {"001": "preseason", "002": "regular", "003": "all_star", "004": "playoffs",
-                "005": "play_in", "006": "cup_final"}  # fmt: skip
+SEASON_TYPES = {
+    "001": "preseason",
+    "002": "regular",
+    "003": "all_star",
+    "004": "playoffs",
+    "005": "play_in",
+    "006": "cup_final",
+}
 TOPIC_RANK = {"games": 0, "game_lines": 1, "props": 2, "box_scores": 3}
 
 

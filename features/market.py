@@ -1,0 +1,135 @@
+"""The prop market for one (player, game): every book's lines, as of event time.
+
+Per (book, line) the quote with the latest event time counts (an older one arriving late is
+stale); the book's main line is its latest quote flagged main; the first-seen main line is
+the main line at the book's earliest time. Ties in time are broken by a total order on the
+quote. So the state is a function of the set of events, not of their arrival order, and an
+unchanged re-send changes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from connectors.events import PropLine
+from features.odds import devig_over
+from features.schema import MARKET_FEATURES, OK, default
+
+__all__ = ["BookLadder", "PropMarket", "Quote"]
+
+_NAN = math.nan
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    line: float
+    over_price: float
+    under_price: float | None
+    is_main: bool
+
+    @classmethod
+    def of(cls, prop: PropLine) -> Quote:
+        return cls(prop.line, prop.over_price, prop.under_price, prop.is_main)
+
+    def order_key(self) -> tuple[float, float, float, bool]:
+        """A total order, to pick between two different quotes for the same line and time."""
+        under = -math.inf if self.under_price is None else self.under_price
+        return (self.line, self.over_price, under, self.is_main)
+
+    @property
+    def p_over(self) -> float | None:
+        return None if self.under_price is None else devig_over(self.over_price, self.under_price)
+
+
+@dataclass(slots=True)
+class BookLadder:
+    quotes: dict[float, tuple[datetime, Quote]]
+    first_ts: datetime
+    first_main: float | None
+    main: Quote | None = None
+
+    def refresh_main(self) -> None:
+        mains = [(ts, q.order_key(), q) for ts, q in self.quotes.values() if q.is_main]
+        self.main = max(mains)[2] if mains else None
+
+
+@dataclass(slots=True)
+class PropMarket:
+    """All books' lines for one player in one game."""
+
+    game_date: date
+    home_team: str
+    away_team: str
+    books: dict[str, BookLadder] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, prop: PropLine) -> PropMarket:
+        return cls(prop.game_date, prop.home_team, prop.away_team)
+
+    def apply(self, prop: PropLine) -> bool:
+        """Apply one quote; True when the book's main quote changed (the rescoring rule)."""
+        quote = Quote.of(prop)
+        ladder = self.books.get(prop.book)
+        if ladder is None:
+            ladder = self.books[prop.book] = BookLadder({}, prop.ts, quote.line if quote.is_main else None)
+        elif prop.ts < ladder.first_ts:
+            ladder.first_ts, ladder.first_main = prop.ts, (quote.line if quote.is_main else None)
+        elif prop.ts == ladder.first_ts and quote.is_main:
+            ladder.first_main = (
+                quote.line if ladder.first_main is None else max(ladder.first_main, quote.line)
+            )
+        current = ladder.quotes.get(quote.line)
+        if current is not None and (prop.ts, quote.order_key()) <= (current[0], current[1].order_key()):
+            return False
+        ladder.quotes[quote.line] = (prop.ts, quote)
+        before = ladder.main
+        ladder.refresh_main()
+        return ladder.main != before
+
+    def quote(self, book: str, line: float) -> Quote | None:
+        ladder = self.books.get(book)
+        found = ladder.quotes.get(line) if ladder else None
+        return found[1] if found else None
+
+    def features(self, book: str, line: float) -> tuple[list[float], list[str]]:
+        """Values and provenance in MARKET_FEATURES order for the quote (book, line)."""
+        ladder = self.books[book]
+        quote = ladder.quotes[line][1]
+        mains = {name: m for name, b in self.books.items() if (m := b.main) is not None}
+        main = mains.get(book)
+        values: list[float] = [line]
+        provenance: list[str] = [OK]
+
+        def put(value: float | None, reason: str) -> None:
+            values.append(_NAN if value is None else value)
+            provenance.append(OK if value is not None else default(reason))
+
+        put(quote.p_over, "one_sided_quote")
+        put(main.line if main else None, "no_main_line")
+        put(
+            main.line - ladder.first_main if main and ladder.first_main is not None else None, "no_first_main"
+        )
+        consensus = statistics.median(m.line for m in mains.values()) if mains else None
+        put(line - consensus if consensus is not None else None, "no_main_lines")
+        put(consensus, "no_main_lines")
+        put(
+            max(m.line for m in mains.values()) - min(m.line for m in mains.values()) if mains else None,
+            "no_main_lines",
+        )
+        p_overs = [p for m in mains.values() if (p := m.p_over) is not None]
+        put(sum(p_overs) / len(p_overs) if p_overs else None, "no_two_sided_main")
+        firsts = [b.first_main for b in self.books.values() if b.first_main is not None]
+        put(
+            consensus - statistics.median(firsts) if consensus is not None and firsts else None,
+            "no_first_main",
+        )
+        values.append(float(len(mains)))
+        provenance.append(OK)
+        return values, provenance
+
+
+if len(MARKET_FEATURES) != 10:
+    raise RuntimeError("PropMarket.features is out of step with MARKET_FEATURES")

@@ -1,0 +1,166 @@
+"""All feature state, applied event by event, and the as-of feature vector for a prop.
+
+The store is the one implementation of the features: training runs history through it, the
+dataflow keeps it per key, replays rebuild it. Applying an event returns the (player, game)
+pairs whose vectors it changed, so the caller knows what to rescore.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from connectors.events import BoxScore, Game, GameLine, PropLine
+from features.context import GameContext
+from features.history import PlayerHistory
+from features.market import PropMarket
+from features.schema import OK, FeatureVector, Target, default
+from features.team import TeamResults
+
+__all__ = ["HISTORY_DAYS", "MARKET_IDLE_DAYS", "FeatureStore", "PlayerGame"]
+
+PlayerGame = tuple[int, str]
+
+HISTORY_DAYS = 400  # box scores and team results older than this (about one season back) expire
+MARKET_IDLE_DAYS = 3  # a game's markets and context expire this long after its date
+_NO_HISTORY = PlayerHistory()  # read-only stand-in for a player never seen in a box score
+
+
+@dataclass
+class FeatureStore:
+    players: dict[int, PlayerHistory] = field(default_factory=dict)
+    teams: dict[str, TeamResults] = field(default_factory=dict)
+    games: dict[str, GameContext] = field(default_factory=dict)
+    markets: dict[PlayerGame, PropMarket] = field(default_factory=dict)
+    _by_player: dict[int, set[str]] = field(default_factory=dict)
+    _by_game: dict[str, set[int]] = field(default_factory=dict)
+    _by_team: dict[str, set[PlayerGame]] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ events
+    def apply_box_score(self, box: BoxScore) -> list[PlayerGame]:
+        """A late box score of an earlier game changes the player's later open games."""
+        history = self.players.get(box.player_id)
+        if history is None:
+            history = self.players[box.player_id] = PlayerHistory()
+        if not history.add(box):
+            return []
+        return sorted(
+            (box.player_id, key)
+            for key in self._by_player.get(box.player_id, ())
+            if self.markets[(box.player_id, key)].game_date > box.game_date
+        )
+
+    def apply_prop(self, player_id: int, prop: PropLine) -> bool:
+        """True when the book's main line or its prices changed: rescore (player, game, book)."""
+        key = (player_id, prop.game_key)
+        market = self.markets.get(key)
+        if market is None:
+            market = self.markets[key] = PropMarket.of(prop)
+            self._by_player.setdefault(player_id, set()).add(prop.game_key)
+            self._by_game.setdefault(prop.game_key, set()).add(player_id)
+            for team in (prop.home_team, prop.away_team):
+                self._by_team.setdefault(team, set()).add(key)
+        return market.apply(prop)
+
+    def apply_game_line(self, line: GameLine) -> list[PlayerGame]:
+        context = self.games.get(line.game_key)
+        if context is None:
+            context = self.games[line.game_key] = GameContext()
+        if not context.apply(line):
+            return []
+        return sorted((player, line.game_key) for player in self._by_game.get(line.game_key, ()))
+
+    def apply_game(self, game: Game) -> list[PlayerGame]:
+        """A final score changes both teams' form, so every later open game involving them."""
+        if game.status != "final" or game.home_points is None or game.away_points is None:
+            return []
+        changed = self._team(game.home_team).add(game.game_date, game.home_points, game.away_points)
+        changed |= self._team(game.away_team).add(game.game_date, game.away_points, game.home_points)
+        if not changed:
+            return []
+        affected = self._by_team.get(game.home_team, set()) | self._by_team.get(game.away_team, set())
+        return sorted(pg for pg in affected if self.markets[pg].game_date > game.game_date)
+
+    def _team(self, team: str) -> TeamResults:
+        results = self.teams.get(team)
+        if results is None:
+            results = self.teams[team] = TeamResults()
+        return results
+
+    # ------------------------------------------------------------------ vectors
+    def open_books(self, player_id: int, game_key: str) -> list[tuple[str, float]]:
+        """(book, main line) of every book with a main line for the player's game."""
+        market = self.markets.get((player_id, game_key))
+        if market is None:
+            return []
+        return sorted((book, ladder.main.line) for book, ladder in market.books.items() if ladder.main)
+
+    def vector(self, target: Target) -> FeatureVector:
+        """The as-of vector for a quote the store holds (KeyError if it holds none)."""
+        market = self.markets[(target.player_id, target.game_key)]
+        if market.quote(target.book, target.line) is None:
+            raise KeyError(f"no quote for {target}")
+        history = self.players.get(target.player_id, _NO_HISTORY)
+        values, provenance, games = history.features(market.game_date, market.home_team, market.away_team)
+        team = history.team_before(market.game_date)
+        if team not in (market.home_team, market.away_team):
+            team = None  # no history, or traded since his last game: his side is unknown
+        self._team_features(values, provenance, market, team)
+        market_values, market_provenance = market.features(target.book, target.line)
+        values += market_values
+        provenance += market_provenance
+        context = self.games.get(target.game_key)
+        if context is not None:
+            game_values, game_provenance = context.features(market.home_team, team)
+        else:
+            game_values, game_provenance = [math.nan] * 3, [default("no_game_lines")] * 3
+        values += game_values
+        provenance += game_provenance
+        return FeatureVector(target, tuple(values), tuple(provenance), games)
+
+    def _team_features(
+        self, values: list[float], provenance: list[str], market: PropMarket, team: str | None
+    ) -> None:
+        if team is None:
+            values += [math.nan] * 3
+            provenance += [default("team_unknown")] * 3
+            return
+        opponent = market.away_team if team == market.home_team else market.home_team
+        no_results = default("no_team_results")
+        opp = self.teams.get(opponent)
+        allowed, opp_pace = opp.form(market.game_date) if opp else (math.nan, math.nan)
+        own = self.teams.get(team)
+        team_pace = own.form(market.game_date)[1] if own else math.nan
+        for value in (allowed, opp_pace, team_pace):
+            values.append(value)
+            provenance.append(no_results if math.isnan(value) else OK)
+
+    # ------------------------------------------------------------------ lifetime
+    def expire(self, today: date) -> int:
+        """Drop what can no longer matter: markets and game contexts of games more than
+        MARKET_IDLE_DAYS old, box scores and team results older than HISTORY_DAYS, and players
+        and teams left empty. Returns the number of entries dropped."""
+        dropped = 0
+        market_cut = today - timedelta(days=MARKET_IDLE_DAYS)
+        for key in [k for k, m in self.markets.items() if m.game_date < market_cut]:
+            market = self.markets.pop(key)
+            self._by_player[key[0]].discard(key[1])
+            self._by_game[key[1]].discard(key[0])
+            for team in (market.home_team, market.away_team):
+                self._by_team[team].discard(key)
+            dropped += 1
+        for game_key in [g for g in self.games if date.fromisoformat(g[:8]) < market_cut]:
+            del self.games[game_key]
+            dropped += 1
+        history_cut = today - timedelta(days=HISTORY_DAYS)
+        for player_id in list(self.players):
+            dropped += self.players[player_id].expire(history_cut)
+            if not self.players[player_id]:
+                del self.players[player_id]
+        for team in list(self.teams):
+            dropped += self.teams[team].expire(history_cut)
+        for index in (self._by_player, self._by_game, self._by_team):
+            for k in [k for k, v in index.items() if not v]:
+                del index[k]
+        return dropped

@@ -69,6 +69,17 @@ class PlayerHistory:
     def __len__(self) -> int:
         return len(self._logs)
 
+    def __getstate__(self) -> tuple[GameLog, ...]:
+        """Only the games are state; dates, prefix sums and the cache are derived on load."""
+        return tuple(self._logs)
+
+    def __setstate__(self, logs: tuple[GameLog, ...]) -> None:
+        self._logs = list(logs)
+        self._dates = [log.game_date for log in logs]
+        self._prefix = [(0.0,) * len(STATS)] + [()] * len(logs)
+        self._cache = {}
+        self._refresh_prefix(0)
+
     @property
     def last_date(self) -> date | None:
         return self._dates[-1] if self._dates else None

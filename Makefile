@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SERVICES_ENV := .services/env.sh
 
-.PHONY: demo test lint services services-stop clean
+.PHONY: demo test bench lint services services-stop clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (propstream needs Python 3.11; bytewax 0.21.1 has no wheels past 3.12)" >&2; exit 1; }
@@ -30,6 +30,10 @@ services-stop:
 ## test: the whole suite against the real services (started here)
 test: $(STAMP) services
 	@source $(SERVICES_ENV) && $(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/pytest
+
+## bench: every benchmark in one run; figures in bench/results/latest.json
+bench: $(STAMP) services
+	@source $(SERVICES_ENV) && $(BIN)/python -m bench.run
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy

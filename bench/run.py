@@ -1,0 +1,71 @@
+"""`make bench`: every benchmark in one run, side by side; writes bench/results/latest.json.
+
+Usage: python -m bench.run [--data DIR] [--only features,...]
+Figures are from one run on this machine; compare ratios, not absolute numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bench import features_bench
+from connectors.adapters import read_records
+from connectors.events import BoxScore, InputEvent, PropLine
+from connectors.files import DataLayout
+from connectors.identity import PlayerDirectory
+from features.replay import resolve_props
+from flows.settings import SHIPPED_DATA
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def shipped_stream(data: Path) -> list[tuple[InputEvent, int | None]]:
+    """The data folder's events in event-time order, props with their resolved player."""
+    events = [r.event for r in read_records(DataLayout.discover(data)) if r.event is not None]
+    directory = PlayerDirectory.from_box_scores(e for e in events if isinstance(e, BoxScore))
+    ids = {id(p): pid for pid, p in resolve_props(events, directory)}
+    return [
+        (e, ids.get(id(e)) if isinstance(e, PropLine) else None)
+        for e in events
+        if not isinstance(e, PropLine) or id(e) in ids
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=SHIPPED_DATA)
+    args = parser.parse_args(argv)
+    console = Console()
+    stream = shipped_stream(args.data)
+    results: dict[str, float] = {}
+    with console.status("features"):
+        results |= features_bench.run(stream)
+    table = Table(title="propstream benchmarks")
+    table.add_column("key")
+    table.add_column("value", justify="right")
+    for key, value in results.items():
+        table.add_row(key, f"{value:,.3f}")
+    console.print(table)
+    RESULTS.mkdir(exist_ok=True)
+    payload = {
+        "results": results,
+        "command": "make bench",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "python": sys.version.split()[0],
+        "machine": platform.machine(),
+    }
+    (RESULTS / "latest.json").write_text(json.dumps(payload, indent=2) + "\n")
+    console.print(f"wrote {RESULTS / 'latest.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -37,7 +37,7 @@ def _python_floor(stream: Sequence[tuple[InputEvent, int | None]]) -> list[int]:
     windows: dict[object, deque[float]] = {}
     timings = []
     clock = time.perf_counter_ns
-    for event, player_id in stream:
+    for _, player_id in stream:
         t0 = clock()
         window = windows.get(player_id)
         if window is None:

@@ -40,7 +40,9 @@ def shipped_stream(data: Path) -> list[tuple[InputEvent, int | None]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=SHIPPED_DATA)
     args = parser.parse_args(argv)
     console = Console()

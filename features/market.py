@@ -16,7 +16,7 @@ from datetime import date, datetime
 
 from connectors.events import PropLine
 from features.odds import devig_over
-from features.schema import MARKET_FEATURES, OK, default
+from features.schema import CONSENSUS_FEATURES, MARKET_FEATURES, OK, default
 
 __all__ = ["BookLadder", "PropMarket", "Quote"]
 
@@ -94,42 +94,52 @@ class PropMarket:
         found = ladder.quotes.get(line) if ladder else None
         return found[1] if found else None
 
-    def features(self, book: str, line: float) -> tuple[list[float], list[str]]:
-        """Values and provenance in MARKET_FEATURES order for the quote (book, line)."""
-        ladder = self.books[book]
-        quote = ladder.quotes[line][1]
-        mains = {name: m for name, b in self.books.items() if (m := b.main) is not None}
-        main = mains.get(book)
-        values: list[float] = [line]
-        provenance: list[str] = [OK]
-
-        def put(value: float | None, reason: str) -> None:
+    def consensus(self) -> tuple[list[float], list[str]]:
+        """The book-independent market features, in CONSENSUS_FEATURES order."""
+        mains = [m for b in self.books.values() if (m := b.main) is not None]
+        values: list[float] = []
+        provenance: list[str] = []
+        consensus = statistics.median(m.line for m in mains) if mains else None
+        lines = [m.line for m in mains]
+        p_overs = [p for m in mains if (p := m.p_over) is not None]
+        firsts = [b.first_main for b in self.books.values() if b.first_main is not None]
+        for value, reason in (
+            (consensus, "no_main_lines"),
+            (max(lines) - min(lines) if lines else None, "no_main_lines"),
+            (sum(p_overs) / len(p_overs) if p_overs else None, "no_two_sided_main"),
+            (
+                consensus - statistics.median(firsts) if consensus is not None and firsts else None,
+                "no_first_main",
+            ),
+        ):
             values.append(_NAN if value is None else value)
             provenance.append(OK if value is not None else default(reason))
-
-        put(quote.p_over, "one_sided_quote")
-        put(main.line if main else None, "no_main_line")
-        put(
-            main.line - ladder.first_main if main and ladder.first_main is not None else None, "no_first_main"
-        )
-        consensus = statistics.median(m.line for m in mains.values()) if mains else None
-        put(line - consensus if consensus is not None else None, "no_main_lines")
-        put(consensus, "no_main_lines")
-        put(
-            max(m.line for m in mains.values()) - min(m.line for m in mains.values()) if mains else None,
-            "no_main_lines",
-        )
-        p_overs = [p for m in mains.values() if (p := m.p_over) is not None]
-        put(sum(p_overs) / len(p_overs) if p_overs else None, "no_two_sided_main")
-        firsts = [b.first_main for b in self.books.values() if b.first_main is not None]
-        put(
-            consensus - statistics.median(firsts) if consensus is not None and firsts else None,
-            "no_first_main",
-        )
         values.append(float(len(mains)))
         provenance.append(OK)
         return values, provenance
 
+    def features(self, book: str, line: float) -> tuple[list[float], list[str]]:
+        """Values and provenance in MARKET_FEATURES order for the quote (book, line)."""
+        ladder = self.books[book]
+        quote = ladder.quotes[line][1]
+        main = ladder.main
+        consensus_values, consensus_provenance = self.consensus()
+        consensus = consensus_values[0] if consensus_provenance[0] == OK else None
+        values: list[float] = [line]
+        provenance: list[str] = [OK]
+        for value, reason in (
+            (quote.p_over, "one_sided_quote"),
+            (main.line if main else None, "no_main_line"),
+            (
+                main.line - ladder.first_main if main and ladder.first_main is not None else None,
+                "no_first_main",
+            ),
+            (line - consensus if consensus is not None else None, "no_main_lines"),
+        ):
+            values.append(_NAN if value is None else value)
+            provenance.append(OK if value is not None else default(reason))
+        return values + consensus_values, provenance + consensus_provenance
 
-if len(MARKET_FEATURES) != 10:
+
+if MARKET_FEATURES[5:] != CONSENSUS_FEATURES:
     raise RuntimeError("PropMarket.features is out of step with MARKET_FEATURES")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "BOOK_FEATURES",
     "FEATURE_NAMES",
     "FEATURE_SCHEMA_VERSION",
     "OK",
@@ -37,18 +38,9 @@ PLAYER_FEATURES = (
     "home",
 )
 TEAM_FEATURES = ("opp_pts_allowed_10", "opp_pace_10", "team_pace_10")
-MARKET_FEATURES = (
-    "line",
-    "book_p_over",
-    "book_main_line",
-    "book_line_move",
-    "line_vs_consensus",
-    "consensus_line",
-    "consensus_spread",
-    "consensus_p_over",
-    "consensus_move",
-    "n_books",
-)
+BOOK_FEATURES = ("line", "book_p_over", "book_main_line", "book_line_move", "line_vs_consensus")
+CONSENSUS_FEATURES = ("consensus_line", "consensus_spread", "consensus_p_over", "consensus_move", "n_books")
+MARKET_FEATURES = (*BOOK_FEATURES, *CONSENSUS_FEATURES)
 GAME_FEATURES = ("game_total", "team_spread", "team_implied_total")
 FEATURE_NAMES: tuple[str, ...] = (*PLAYER_FEATURES, *TEAM_FEATURES, *MARKET_FEATURES, *GAME_FEATURES)
 
@@ -57,9 +49,13 @@ def default(reason: str) -> str:
     return f"default:{reason}"
 
 
+GAME_VECTOR_BOOK = "*"
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
-    """What a vector is for: one player's prop at one book and line, in one game."""
+    """What a vector is for: one player's prop at one book and line, in one game. A game-level
+    vector (for training, no particular book) has book `*` and a NaN line."""
 
     player_id: int
     game_key: str

@@ -10,12 +10,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import NamedTuple
 
 from connectors.events import BoxScore, Game, GameLine, PropLine
 from features.context import GameContext
 from features.history import PlayerHistory
 from features.market import PropMarket
-from features.schema import OK, FeatureVector, Target, default
+from features.schema import (
+    OK,
+    FeatureVector,
+    Target,
+    default,
+)
 from features.team import TeamResults
 
 __all__ = ["HISTORY_DAYS", "MARKET_IDLE_DAYS", "FeatureStore", "PlayerGame"]
@@ -25,6 +31,12 @@ PlayerGame = tuple[int, str]
 HISTORY_DAYS = 400  # box scores and team results older than this (about one season back) expire
 MARKET_IDLE_DAYS = 3  # a game's markets and context expire this long after its date
 _NO_HISTORY = PlayerHistory()  # read-only stand-in for a player never seen in a box score
+
+
+class _Game(NamedTuple):
+    date: date
+    home: str
+    away: str
 
 
 @dataclass

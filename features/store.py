@@ -17,6 +17,10 @@ from features.context import GameContext
 from features.history import PlayerHistory
 from features.market import PropMarket
 from features.schema import (
+    BOOK_FEATURES,
+    CONSENSUS_FEATURES,
+    GAME_VECTOR_BOOK,
+    MARKET_FEATURES,
     OK,
     FeatureVector,
     Target,
@@ -31,6 +35,12 @@ PlayerGame = tuple[int, str]
 HISTORY_DAYS = 400  # box scores and team results older than this (about one season back) expire
 MARKET_IDLE_DAYS = 3  # a game's markets and context expire this long after its date
 _NO_HISTORY = PlayerHistory()  # read-only stand-in for a player never seen in a box score
+
+
+class _Game(NamedTuple):
+    date: date
+    home: str
+    away: str
 
 
 class _Game(NamedTuple):
@@ -113,18 +123,36 @@ class FeatureStore:
         market = self.markets[(target.player_id, target.game_key)]
         if market.quote(target.book, target.line) is None:
             raise KeyError(f"no quote for {target}")
+        return self._vector(target, _Game(market.game_date, market.home_team, market.away_team), market)
+
+    def game_vector(self, player_id: int, game_key: str, game: tuple[date, str, str]) -> FeatureVector:
+        """The vector for a player's game with no particular book (training rows): book-specific
+        market features default to `no_book`, consensus ones to `no_market` without props."""
+        market = self.markets.get((player_id, game_key))
+        return self._vector(Target(player_id, game_key, GAME_VECTOR_BOOK, math.nan), _Game(*game), market)
+
+    def _vector(self, target: Target, game: _Game, market: PropMarket | None) -> FeatureVector:
         history = self.players.get(target.player_id, _NO_HISTORY)
-        values, provenance, games = history.features(market.game_date, market.home_team, market.away_team)
-        team = history.team_before(market.game_date)
-        if team not in (market.home_team, market.away_team):
+        values, provenance, games = history.features(game.date, game.home, game.away)
+        team = history.team_before(game.date)
+        if team not in (game.home, game.away):
             team = None  # no history, or traded since his last game: his side is unknown
-        self._team_features(values, provenance, market, team)
-        market_values, market_provenance = market.features(target.book, target.line)
-        values += market_values
-        provenance += market_provenance
+        self._team_features(values, provenance, game, team)
+        if market is None:
+            values += [math.nan] * len(MARKET_FEATURES)
+            provenance += [default("no_book")] * len(BOOK_FEATURES)
+            provenance += [default("no_market")] * len(CONSENSUS_FEATURES)
+        elif target.book == GAME_VECTOR_BOOK:
+            consensus_values, consensus_provenance = market.consensus()
+            values += [math.nan] * len(BOOK_FEATURES) + consensus_values
+            provenance += [default("no_book")] * len(BOOK_FEATURES) + consensus_provenance
+        else:
+            market_values, market_provenance = market.features(target.book, target.line)
+            values += market_values
+            provenance += market_provenance
         context = self.games.get(target.game_key)
         if context is not None:
-            game_values, game_provenance = context.features(market.home_team, team)
+            game_values, game_provenance = context.features(game.home, team)
         else:
             game_values, game_provenance = [math.nan] * 3, [default("no_game_lines")] * 3
         values += game_values
@@ -132,18 +160,18 @@ class FeatureStore:
         return FeatureVector(target, tuple(values), tuple(provenance), games)
 
     def _team_features(
-        self, values: list[float], provenance: list[str], market: PropMarket, team: str | None
+        self, values: list[float], provenance: list[str], game: _Game, team: str | None
     ) -> None:
         if team is None:
             values += [math.nan] * 3
             provenance += [default("team_unknown")] * 3
             return
-        opponent = market.away_team if team == market.home_team else market.home_team
+        opponent = game.away if team == game.home else game.home
         no_results = default("no_team_results")
         opp = self.teams.get(opponent)
-        allowed, opp_pace = opp.form(market.game_date) if opp else (math.nan, math.nan)
+        allowed, opp_pace = opp.form(game.date) if opp else (math.nan, math.nan)
         own = self.teams.get(team)
-        team_pace = own.form(market.game_date)[1] if own else math.nan
+        team_pace = own.form(game.date)[1] if own else math.nan
         for value in (allowed, opp_pace, team_pace):
             values.append(value)
             provenance.append(no_results if math.isnan(value) else OK)

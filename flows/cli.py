@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +16,17 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from connectors.adapters import Record, read_records
+from connectors.events import BoxScore, InputEvent
 from connectors.exceptions import PropstreamError
 from connectors.files import DataLayout
+from connectors.identity import PlayerDirectory
 from connectors.kafka import Publisher, ensure_topics
 from connectors.loader import Loader, Pacer
-from flows import report
+from flows import evaluation_report, report
 from flows.settings import Settings
+from scoring.evaluate import make_model, walk_forward
+from scoring.model import Registry
+from scoring.training import build_training_set
 
 __all__ = ["main"]
 
@@ -104,6 +109,34 @@ def _parser() -> argparse.ArgumentParser:
         "--partitions", type=int, metavar="N", help="partitions for topics it creates (default 4)"
     )
     load.add_argument("--topic-prefix", metavar="P", help="prefix for every topic name")
+
+    train = commands.add_parser(
+        "train",
+        help="train the active models on the data folder's history",
+        description="Build the training set by running the data folder's history through the feature "
+        "store (one row per player-game played, features as of that game) and train each active model "
+        "(PROPSTREAM_MODELS; default: champion = sqrt_uncertainty, shadow = normal_uncertainty) "
+        "into the registry.",
+    )
+    _add_data(train)
+    train.add_argument(
+        "--models", dest="models_dir", type=Path, metavar="DIR", help="registry (default models/)"
+    )
+    train.add_argument("--until", type=_date, metavar="DATE", help="train on games before this date only")
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="walk-forward evaluation of the active models against the market",
+        description="Score every book's main line on each day of the window with models trained only "
+        "on games before that day (retrained every --retrain-days), grade against the box scores, and "
+        "print hit rate, Brier, log-loss, MAE and ROI beside the market's de-vigged baseline.",
+    )
+    _add_data(evaluate)
+    evaluate.add_argument("--from", dest="start", type=_date, required=True, metavar="DATE")
+    evaluate.add_argument("--to", dest="end", type=_date, required=True, metavar="DATE")
+    evaluate.add_argument("--retrain-days", type=int, default=1, metavar="N", help="retrain every N days (1)")
+    evaluate.add_argument("--json", type=Path, metavar="PATH", help="write the figures as JSON")
+    evaluate.add_argument("--html", type=Path, metavar="PATH", help="write a report with the two plots")
     return parser
 
 
@@ -169,12 +202,63 @@ def _load(console: Console, settings: Settings, args: argparse.Namespace) -> int
     return 0
 
 
-COMMANDS = {"demo": _demo, "report": _data_report, "load": _load}
+def _events(console: Console, settings: Settings) -> tuple[list[InputEvent], PlayerDirectory]:
+    events = [r.event for r in _read(console, settings) if r.event is not None]
+    return events, PlayerDirectory.from_box_scores(e for e in events if isinstance(e, BoxScore))
+
+
+def _train(console: Console, settings: Settings, args: argparse.Namespace) -> int:
+    events, directory = _events(console, settings)
+    with console.status("building the training set through the feature store"):
+        data, _ = build_training_set(events, directory)
+    if args.until:
+        data = data.before(args.until)
+    registry = Registry(settings.models_dir)
+    for name, kind in settings.models.items():
+        with console.status(f"training {name} ({kind}) on {len(data):,} rows"):
+            model, catboost_model = make_model(name, kind, data, created_at=datetime.now(UTC))
+        folder = registry.save(catboost_model, model.meta)
+        logger.info("trained %s (%s) on %s rows, %s → %s: %s", name, kind, f"{len(data):,}",
+                    model.meta.trained_from, model.meta.trained_to, folder)  # fmt: skip
+    return 0
+
+
+def _evaluate(console: Console, settings: Settings, args: argparse.Namespace) -> int:
+    events, directory = _events(console, settings)
+    with console.status(f"walk-forward {args.start} → {args.end} ({', '.join(settings.models)})"):
+        result = walk_forward(
+            events, directory, (args.start, args.end), settings.models, retrain_days=args.retrain_days
+        )
+    evaluation_report.print_evaluation(console, result, settings.champion)
+    command = (
+        "propstream evaluate " + " ".join(sys.argv[2:])
+        if sys.argv[1:2] == ["evaluate"]
+        else "propstream evaluate"
+    )
+    payload = evaluation_report.evaluation_json(result, settings.champion, command)
+    if args.json:
+        evaluation_report.write_json(args.json, payload)
+        console.print(f"wrote {args.json}")
+    if args.html:
+        evaluation_report.write_html(args.html, payload)
+        console.print(f"wrote {args.html}")
+    return 0
+
+
+COMMANDS = {
+    "demo": _demo,
+    "report": _data_report,
+    "load": _load,
+    "train": _train,
+    "evaluate": _evaluate,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
-    console = Console(stderr=False)
+    args.argv = argv
+    console = Console(width=None if sys.stdout.isatty() else 150)
     logging.basicConfig(
         level=args.log_level or "INFO",
         format="%(message)s",

@@ -6,12 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["SHIPPED_DATA", "Settings"]
+from scoring.model import ModelKind
+
+__all__ = ["MODELS_DIR", "SHIPPED_DATA", "Settings"]
 
 SHIPPED_DATA = Path(__file__).resolve().parent.parent / "data"
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 TopicName = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,200}$")]
 
@@ -36,7 +39,19 @@ class Settings(BaseSettings):
     topic_grades: TopicName = "propstream.grades"
     topic_dlq: TopicName = "propstream.dlq"
     partitions: Annotated[int, Field(ge=1, le=256)] = 4
+    models_dir: Path = Field(MODELS_DIR, description="the model registry (--models)")
+    models: dict[str, ModelKind] = Field(
+        default_factory=lambda: {"champion": "sqrt_uncertainty", "shadow": "normal_uncertainty"},
+        description="active models by name and kind; JSON in PROPSTREAM_MODELS",
+    )
+    champion: str = "champion"
     log_level: Annotated[str, Field(pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")] = "INFO"
+
+    @model_validator(mode="after")
+    def _champion_is_a_model(self) -> Settings:
+        if self.champion not in self.models:
+            raise ValueError(f"champion {self.champion!r} is not among the models {sorted(self.models)}")
+        return self
 
     def topic(self, logical: str) -> str:
         """The full topic name for a logical one (`props`, `game_lines`, `games`, `box_scores`,

@@ -1,0 +1,85 @@
+"""The records scoring produces: predictions and grades, as frozen pydantic models.
+
+A prediction's identity is deterministic: model, player, game, book, market and the event
+time it is as of. The wall-clock time it was emitted is kept beside it (by the flow), never
+in its identity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+__all__ = ["Grade", "Prediction", "prediction_id"]
+
+Recommendation = Literal["OVER", "UNDER", "PASS"]
+Result = Literal["WIN", "LOSS", "PUSH", "VOID"]
+
+
+def prediction_id(
+    *, model: str, player_id: int, game_key: str, book: str, market: str, as_of: datetime
+) -> str:
+    """A stable id: the same inputs give the same id in live, replay and after a crash."""
+    text = "|".join((model, str(player_id), game_key, book, market, as_of.isoformat()))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class Prediction(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    prediction_id: str
+    model: str
+    player_id: int
+    game_key: str
+    game_date: date
+    book: str
+    market: str
+    line: float
+    over_price: float
+    under_price: float | None
+    as_of: AwareDatetime
+    mean: float
+    sigma: float
+    p_over: float
+    p_under: float
+    p_push: float
+    market_p_over: float | None
+    consensus_line: float | None
+    consensus_p_over: float | None
+    edge: float | None
+    ev_over: float
+    ev_under: float | None
+    recommendation: Recommendation
+    actionable: bool
+    reasons: tuple[str, ...]
+    defaulted: tuple[str, ...]
+
+
+class Grade(BaseModel):
+    """A prediction graded by the box score: the side the model favoured, and money only where
+    it recommended a bet."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    prediction_id: str
+    model: str
+    player_id: int
+    game_key: str
+    game_date: date
+    book: str
+    market: str
+    line: float
+    as_of: AwareDatetime
+    side: Literal["OVER", "UNDER"]
+    recommendation: Recommendation
+    actual: float | None
+    result: Result
+    profit: float
+    abs_error: float | None
+    p_over: float
+    market_p_over: float | None
+    consensus_line: float | None
+    consensus_p_over: float | None

@@ -1,0 +1,120 @@
+"""Scoring: feature vectors in, predictions out, in batches.
+
+The model's distribution is read at the quote's line (P(over), P(under), P(push)); the edge
+is the model's P(over | no push) minus the book's de-vigged P(over); expected value is per
+unit staked at the posted price. A recommendation needs an edge of at least `min_edge` and a
+positive expected value on that side; it is actionable when the quality gate also passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import numpy as np
+
+from features.odds import devig_over, profit_per_unit
+from features.schema import FEATURE_NAMES, OK, FeatureVector, QualityGate
+from scoring.distribution import outcome_probabilities, point_mean
+from scoring.model import PointsModel, model_columns
+from scoring.records import Prediction, prediction_id
+
+__all__ = ["MIN_EDGE", "Request", "Scorer"]
+
+MIN_EDGE = 0.03
+_CONSENSUS_LINE = FEATURE_NAMES.index("consensus_line")
+_CONSENSUS_P = FEATURE_NAMES.index("consensus_p_over")
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One quote to score: its feature vector, its prices and the event time it is as of."""
+
+    vector: FeatureVector
+    over_price: float
+    under_price: float | None
+    as_of: datetime
+
+
+class Scorer:
+    def __init__(
+        self, model: PointsModel, gate: QualityGate | None = None, min_edge: float = MIN_EDGE
+    ) -> None:
+        if not 0 <= min_edge < 0.5:
+            raise ValueError(f"min_edge must be in [0, 0.5), got {min_edge}")
+        self.model = model
+        self.gate = gate or QualityGate()
+        self.min_edge = min_edge
+
+    def score(self, requests: Sequence[Request]) -> list[Prediction]:
+        if not requests:
+            return []
+        vectors = np.asarray([r.vector.values for r in requests], dtype=np.float64)
+        locs, sigmas = self.model.predict(model_columns(vectors))
+        return [
+            self._prediction(r, float(m), float(s)) for r, m, s in zip(requests, locs, sigmas, strict=True)
+        ]
+
+    def _prediction(self, request: Request, loc: float, sigma: float) -> Prediction:
+        vector, target = request.vector, request.vector.target
+        p_over, p_under, p_push = outcome_probabilities(loc, sigma, target.line, self.model.scale)
+        market = (
+            devig_over(request.over_price, request.under_price) if request.under_price is not None else None
+        )
+        edge = p_over / (p_over + p_under) - market if market is not None else None
+        ev_over = p_over * profit_per_unit(request.over_price) - p_under
+        ev_under = (
+            p_under * profit_per_unit(request.under_price) - p_over
+            if request.under_price is not None
+            else None
+        )
+        recommendation = "PASS"
+        if edge is not None and edge >= self.min_edge and ev_over > 0:
+            recommendation = "OVER"
+        elif edge is not None and -edge >= self.min_edge and ev_under is not None and ev_under > 0:
+            recommendation = "UNDER"
+        reasons = list(self.gate.reasons(vector))
+        if recommendation == "PASS":
+            reasons.insert(0, "no_market_probability" if market is None else f"edge<{self.min_edge}")
+        consensus_line = vector.values[_CONSENSUS_LINE] if vector.provenance[_CONSENSUS_LINE] == OK else None
+        consensus_p = vector.values[_CONSENSUS_P] if vector.provenance[_CONSENSUS_P] == OK else None
+        return Prediction(
+            prediction_id=prediction_id(
+                model=self.model.name,
+                player_id=target.player_id,
+                game_key=target.game_key,
+                book=target.book,
+                market=target.market,
+                as_of=request.as_of,
+            ),
+            model=self.model.name,
+            player_id=target.player_id,
+            game_key=target.game_key,
+            game_date=_game_date(target.game_key),
+            book=target.book,
+            market=target.market,
+            line=target.line,
+            over_price=request.over_price,
+            under_price=request.under_price,
+            as_of=request.as_of,
+            mean=point_mean(loc, sigma, self.model.scale),
+            sigma=sigma,
+            p_over=p_over,
+            p_under=p_under,
+            p_push=p_push,
+            market_p_over=market,
+            consensus_line=consensus_line,
+            consensus_p_over=consensus_p,
+            edge=edge,
+            ev_over=ev_over,
+            ev_under=ev_under,
+            recommendation=recommendation,
+            actionable=not reasons,
+            reasons=tuple(reasons),
+            defaulted=vector.defaulted,
+        )
+
+
+def _game_date(game_key: str) -> date:
+    return date(int(game_key[:4]), int(game_key[4:6]), int(game_key[6:8]))

@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench import features_bench
+from bench import features_bench, scoring_bench
 from connectors.adapters import read_records
 from connectors.events import BoxScore, InputEvent, PropLine
 from connectors.files import DataLayout
@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, float] = {}
     with console.status("features"):
         results |= features_bench.run(stream)
+    with console.status("scoring"):
+        results |= scoring_bench.run([event for event, _ in stream])
     table = Table(title="propstream benchmarks")
     table.add_column("key")
     table.add_column("value", justify="right")

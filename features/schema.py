@@ -45,6 +45,9 @@ GAME_FEATURES = ("game_total", "team_spread", "team_implied_total")
 FEATURE_NAMES: tuple[str, ...] = (*PLAYER_FEATURES, *TEAM_FEATURES, *MARKET_FEATURES, *GAME_FEATURES)
 
 
+_N_BOOKS = FEATURE_NAMES.index("n_books")
+
+
 def default(reason: str) -> str:
     return f"default:{reason}"
 
@@ -79,8 +82,14 @@ class FeatureVector:
         return FEATURE_NAMES
 
     @property
+    def n_defaulted(self) -> int:
+        return len(self.provenance) - self.provenance.count(OK)
+
+    @property
     def defaulted(self) -> tuple[str, ...]:
         """`name=reason` for each defaulted feature."""
+        if not self.n_defaulted:
+            return ()
         return tuple(
             f"{name}={prov.removeprefix('default:')}"
             for name, prov in zip(FEATURE_NAMES, self.provenance, strict=True)
@@ -102,12 +111,11 @@ class QualityGate:
     def reasons(self, vector: FeatureVector) -> tuple[str, ...]:
         """Why the vector is not actionable; empty when it is."""
         reasons = []
-        n_defaulted = sum(p != OK for p in vector.provenance)
-        if n_defaulted > self.max_defaulted:
+        if vector.n_defaulted > self.max_defaulted:
             reasons.append(f"defaulted_features>{self.max_defaulted}")
         if vector.history_games < self.min_history_games:
             reasons.append(f"history_games<{self.min_history_games}")
-        n_books = vector.values[FEATURE_NAMES.index("n_books")]
+        n_books = vector.values[_N_BOOKS]
         if not n_books >= self.min_books:
             reasons.append(f"books<{self.min_books}")
         return tuple(reasons)

@@ -59,9 +59,13 @@ class TreeEnsemble:
         self._nan_as_true = np.asarray(nan_as_true, dtype=np.intp)
         self._features = np.asarray(features, dtype=np.intp)
         self._borders = np.asarray(borders, dtype=np.float32)
-        self._leaves = np.stack(leaves)  # trees x 2^depth x dimension
-        self._powers = (1 << np.arange(depth)).astype(np.intp)
-        self._tree_index = np.arange(len(trees))
+        if depth > 8:
+            raise ScoringError(f"trees of depth {depth} are not supported (at most 8)")
+        stacked = np.stack(leaves)  # trees x 2^depth x dimension
+        # one flat array per output dimension; a leaf's position is tree * 2^depth + leaf index
+        self._leaves = [np.ascontiguousarray(stacked[:, :, d].ravel()) for d in range(self.dimension)]
+        self._offsets = (np.arange(len(trees)) * 2**depth).astype(np.intp)
+        self._bit_values = (1 << np.arange(depth)).astype(np.uint8)
         self._scale = float(scale)
         self._bias = np.asarray(bias if isinstance(bias, list) else [bias], dtype=np.float64)
 
@@ -81,6 +85,7 @@ class TreeEnsemble:
             x = x.copy()
             columns = x[:, self._nan_as_true]
             x[:, self._nan_as_true] = np.where(np.isnan(columns), np.inf, columns)
-        bits = x[:, self._features] > self._borders
-        index = bits.reshape(len(x), -1, self.depth) @ self._powers
-        return self._scale * self._leaves[self._tree_index, index].sum(axis=1) + self._bias
+        bits = (x[:, self._features] > self._borders).reshape(len(x), -1, self.depth).view(np.uint8)
+        index = np.einsum("ntd,d->nt", bits, self._bit_values) + self._offsets
+        sums = np.stack([np.take(leaves, index).sum(axis=1) for leaves in self._leaves], axis=1)
+        return self._scale * sums + self._bias

@@ -18,11 +18,11 @@ from typing import Any
 
 from connectors.events import BoxScore, InputEvent
 from connectors.identity import PlayerDirectory
+from connectors.records import Grade
 from features.schema import FEATURE_SCHEMA_VERSION, Target
 from features.store import FeatureStore
 from scoring.grading import Performance, grade, performance, performance_by_model_and_day
 from scoring.model import MODEL_FEATURES, ModelKind, ModelMeta, PointsModel
-from scoring.records import Grade
 from scoring.scorer import Request, Scorer
 from scoring.training import DEFAULT_PARAMS, TrainingSet, build_training_set, fit
 from scoring.trees import TreeEnsemble

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 from datetime import date
 
 from connectors.events import BoxScore
+from connectors.records import Grade, Prediction
 from features.odds import profit_per_unit
-from scoring.records import Grade, Prediction
 
 __all__ = ["Performance", "grade", "performance", "performance_by_model_and_day", "wilson_interval"]
 

@@ -14,11 +14,11 @@ from datetime import date, datetime
 
 import numpy as np
 
+from connectors.records import Prediction, prediction_id
 from features.odds import devig_over, profit_per_unit
 from features.schema import FEATURE_NAMES, OK, FeatureVector, QualityGate
 from scoring.distribution import outcome_probabilities, point_mean
 from scoring.model import PointsModel, model_columns
-from scoring.records import Prediction, prediction_id
 
 __all__ = ["MIN_EDGE", "Request", "Scorer"]
 

@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.events import BoxScore
+from connectors.records import Prediction, prediction_id
 from scoring.distribution import outcome_probabilities
 from scoring.grading import grade, performance, wilson_interval
-from scoring.records import Prediction, prediction_id
 from tests.connectors.test_events import BOX
 
 AS_OF = datetime(2025, 11, 1, 17, tzinfo=UTC)

@@ -1,8 +1,8 @@
-"""The records scoring produces: predictions and grades, as frozen pydantic models.
+"""The records the system emits: predictions and grades, as frozen pydantic models.
 
 A prediction's identity is deterministic: model, player, game, book, market and the event
-time it is as of. The wall-clock time it was emitted is kept beside it (by the flow), never
-in its identity.
+time it is as of. The wall-clock time it was emitted (`emitted_at`, set by the flow) is kept
+beside it, never in its identity. Sinks key on `KEY` and keep the newest `as_of`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-__all__ = ["Grade", "Prediction", "prediction_id"]
+__all__ = ["KEY", "Grade", "Prediction", "prediction_id"]
+
+KEY = ("model", "player_id", "game_key", "book", "market")  # one latest prediction / grade per key
 
 Recommendation = Literal["OVER", "UNDER", "PASS"]
 Result = Literal["WIN", "LOSS", "PUSH", "VOID"]
@@ -56,6 +58,7 @@ class Prediction(BaseModel):
     actionable: bool
     reasons: tuple[str, ...]
     defaulted: tuple[str, ...]
+    emitted_at: AwareDatetime | None = None
 
 
 class Grade(BaseModel):
@@ -83,3 +86,4 @@ class Grade(BaseModel):
     market_p_over: float | None
     consensus_line: float | None
     consensus_p_over: float | None
+    emitted_at: AwareDatetime | None = None

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+from pydantic import BaseModel
 
+from connectors.events import DeadLetter
 from connectors.exceptions import PublishError
+from connectors.sinks import Sink, SinkError
 
-__all__ = ["Publisher", "ensure_topics"]
+__all__ = ["KafkaRecordSink", "Publisher", "ensure_topics"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,12 +82,16 @@ class Publisher:
                 self._producer.poll(0.1)  # local queue full: let deliveries drain
         self._producer.poll(0)
 
-    def close(self, timeout_s: float = 60.0) -> None:
+    def flush(self, timeout_s: float = 60.0) -> None:
+        """Wait for every queued message; raise `PublishError` if any was not delivered."""
         remaining = self._producer.flush(timeout_s)
         if remaining:
             self._errors.append(f"{remaining} messages still queued after {timeout_s}s")
         if self._errors:
             raise PublishError(f"{len(self._errors)} messages not delivered; first: {self._errors[0]}")
+
+    def close(self, timeout_s: float = 60.0) -> None:
+        self.flush(timeout_s)
 
     def __enter__(self) -> Publisher:
         return self
@@ -94,3 +103,39 @@ class Publisher:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class KafkaRecordSink(Sink):
+    """Predictions, grades and dead letters as JSON for live consumers (the dashboard):
+    predictions and grades keyed by player id with their `as_of` as the message time, dead
+    letters keyed by source. At-least-once: consumers key on the record's identity."""
+
+    def __init__(self, bootstrap: str, topics: Mapping[type[BaseModel], str]) -> None:
+        self._bootstrap = bootstrap
+        self._topics = dict(topics)
+        self._publisher: Publisher | None = None
+
+    def setup(self) -> None:
+        self._publisher = Publisher(self._bootstrap, linger_ms=1)
+
+    def write_batch(self, records: Sequence[BaseModel]) -> None:
+        if self._publisher is None:
+            self.setup()
+        publisher = self._publisher
+        if publisher is None:
+            raise SinkError("Kafka publisher did not start")
+        for record in records:
+            topic = self._topics.get(type(record))
+            if topic is None:
+                raise SinkError(f"no topic configured for {type(record).__name__}")
+            if isinstance(record, DeadLetter):
+                key, stamp = record.source, int(time.time() * 1000)
+            else:
+                key, stamp = str(record.player_id), int(record.as_of.timestamp() * 1000)  # type: ignore[attr-defined]
+            publisher.publish(topic, key.encode(), record.model_dump_json().encode(), stamp)
+        publisher.flush()
+
+    def close(self) -> None:
+        if self._publisher is not None:
+            self._publisher.close()
+            self._publisher = None

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from pydantic import ValidationError
 from rich.console import Console
 from rich.logging import RichHandler
@@ -22,6 +23,7 @@ from connectors.files import DataLayout
 from connectors.identity import PlayerDirectory
 from connectors.kafka import Publisher, ensure_topics
 from connectors.loader import Loader, Pacer
+from connectors.postgres import MigrationError, code_schema_version, migrate
 from flows import evaluation_report, report
 from flows.settings import Settings
 from scoring.evaluate import make_model, walk_forward
@@ -109,6 +111,16 @@ def _parser() -> argparse.ArgumentParser:
         "--partitions", type=int, metavar="N", help="partitions for topics it creates (default 4)"
     )
     load.add_argument("--topic-prefix", metavar="P", help="prefix for every topic name")
+
+    db = commands.add_parser("db", help="the PostgreSQL database")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND")
+    db_commands.add_parser(
+        "migrate",
+        help="apply the schema migrations (idempotent)",
+        description="Apply the versioned migrations the database lacks, record the version, and grant "
+        "the read-only role (PROPSTREAM_POSTGRES_READER_DSN's user) SELECT. A database newer than "
+        "this code is refused.",
+    )
 
     train = commands.add_parser(
         "train",
@@ -245,7 +257,23 @@ def _evaluate(console: Console, settings: Settings, args: argparse.Namespace) ->
     return 0
 
 
+def _migrate(console: Console, settings: Settings, args: argparse.Namespace) -> int:
+    reader = psycopg.conninfo.conninfo_to_dict(settings.postgres_reader_dsn.get_secret_value()).get("user")
+    try:
+        applied = migrate(
+            settings.postgres_dsn.get_secret_value(), reader_role=str(reader) if reader else None
+        )
+    except psycopg.OperationalError as exc:
+        raise MigrationError(f"cannot reach PostgreSQL ({exc}); is it running (make services)?") from exc
+    if applied:
+        console.print(f"applied migrations {applied}; schema version {code_schema_version()}")
+    else:
+        console.print(f"database already at schema version {code_schema_version()}: nothing to do")
+    return 0
+
+
 COMMANDS = {
+    "migrate": _migrate,
     "demo": _demo,
     "report": _data_report,
     "load": _load,
@@ -267,7 +295,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = _settings(args)
         logging.getLogger().setLevel(args.log_level or settings.log_level)
-        command = args.data_command if args.command == "data" else args.command
+        command = {"data": getattr(args, "data_command", None), "db": getattr(args, "db_command", None)}.get(
+            args.command, args.command
+        )
         return COMMANDS[command](console, settings, args)
     except ValidationError as exc:
         logger.error("invalid settings:\n%s", exc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -14,8 +15,12 @@ from confluent_kafka.admin import AdminClient
 from hypothesis import settings as hypothesis_settings
 
 from connectors.adapters import Record, read_records
+from connectors.events import BoxScore
 from connectors.files import DataLayout
+from connectors.identity import PlayerDirectory
+from connectors.postgres import migrate
 from flows.settings import SHIPPED_DATA, Settings
+from scoring.training import build_training_set
 from tests.data_folders import make_day_folder
 
 REPO = Path(__file__).resolve().parent.parent
@@ -108,3 +113,26 @@ def consume(bootstrap: str, topic: str, expected: int, timeout_s: float = 60.0) 
 hypothesis_settings.register_profile("default", deadline=None)
 hypothesis_settings.register_profile("ci", deadline=None, max_examples=300)
 hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+
+@pytest.fixture
+def fresh_db(postgres_dsn: str, settings: Settings) -> Iterator[str]:
+    """A new, migrated database for one test; dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    dsn = psycopg.conninfo.make_conninfo(postgres_dsn, dbname=name)
+    reader = psycopg.conninfo.conninfo_to_dict(settings.postgres_reader_dsn.get_secret_value())["user"]
+    migrate(dsn, reader_role=str(reader))
+    yield dsn
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def history(shipped_records: list[Record]):  # type: ignore[no-untyped-def]
+    """The shipped history through the feature store: (training set, final store, directory)."""
+    events = [r.event for r in shipped_records if r.event is not None]
+    directory = PlayerDirectory.from_box_scores(e for e in events if isinstance(e, BoxScore))
+    data, store = build_training_set(events, directory)
+    return data, store, directory

@@ -1,0 +1,82 @@
+"""Parquet: an append log of predictions and grades, partitioned by game date, and the reader
+that turns it into exactly the rows of `predictions_latest` / `grades`.
+
+Files are named by a hash of their records' ids, so a batch re-delivered whole rewrites the
+same file; a re-delivery split differently adds a file with rows already present, which the
+reader drops (newest `as_of` per key wins, as in Postgres). Files are written to a temporary
+name in the same folder and renamed, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel
+
+from connectors.records import KEY, Grade, Prediction
+from connectors.sinks import Sink, SinkError
+
+__all__ = ["ParquetSink", "read_grades", "read_latest"]
+
+_FOLDERS: dict[type[BaseModel], str] = {Prediction: "predictions", Grade: "grades"}
+
+
+class ParquetSink(Sink):
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.files_written = 0
+
+    def setup(self) -> None:
+        for folder in _FOLDERS.values():
+            (self.root / folder).mkdir(parents=True, exist_ok=True)
+
+    def write_batch(self, records: Sequence[BaseModel]) -> None:
+        groups: dict[tuple[str, str], list[dict[str, object]]] = {}
+        for record in records:
+            folder = _FOLDERS.get(type(record))
+            if folder is None:
+                raise SinkError(f"ParquetSink cannot write {type(record).__name__}")
+            row = record.model_dump()
+            row["reasons"] = list(row.get("reasons", ())) if folder == "predictions" else None
+            row["defaulted"] = list(row.get("defaulted", ())) if folder == "predictions" else None
+            if folder == "grades":
+                del row["reasons"], row["defaulted"]
+            groups.setdefault((folder, row["game_date"].isoformat()), []).append(row)  # type: ignore[union-attr]
+        for (folder, day), rows in sorted(groups.items()):
+            self._write(folder, day, rows)
+
+    def _write(self, folder: str, day: str, rows: list[dict[str, object]]) -> None:
+        ids = sorted(f"{r['prediction_id']}|{r['as_of']}" for r in rows)
+        digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:24]
+        directory = self.root / folder / f"game_date={day}"
+        directory.mkdir(parents=True, exist_ok=True)
+        target = directory / f"part-{digest}.parquet"
+        temporary = directory / f".part-{digest}.parquet.tmp"
+        pq.write_table(pa.Table.from_pylist(rows), temporary)
+        os.replace(temporary, target)
+        self.files_written += 1
+
+
+def _read(root: Path, folder: str) -> pl.DataFrame:
+    files = sorted((root / folder).glob("game_date=*/part-*.parquet"))
+    if not files:
+        return pl.DataFrame()
+    frame = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+    frame = frame.sort([*KEY, "as_of", "prediction_id"]).unique(list(KEY), keep="last", maintain_order=True)
+    return frame.sort(list(KEY))
+
+
+def read_latest(root: Path) -> pl.DataFrame:
+    """The latest prediction per (model, player, game, book, market): the rows of `predictions_latest`."""
+    return _read(root, "predictions")
+
+
+def read_grades(root: Path) -> pl.DataFrame:
+    """The grade per (model, player, game, book, market): the rows of `grades`."""
+    return _read(root, "grades")

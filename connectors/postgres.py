@@ -1,0 +1,224 @@
+"""PostgreSQL: versioned migrations, and the idempotent, monotonic sink.
+
+A batch is one transaction: its records are deduplicated, COPYed into a temporary staging
+table, then upserted with `INSERT ... ON CONFLICT ... DO UPDATE ... WHERE EXCLUDED.as_of >=
+t.as_of`, so a re-delivered or older record never overwrites a newer one. The prediction log
+and the dead letters ignore duplicates. When the server goes away the sink reconnects with
+backoff for `retry_for_s`, then raises `SinkError`; a batch is never half-applied.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from pydantic import BaseModel
+
+from connectors.events import DeadLetter
+from connectors.exceptions import PropstreamError
+from connectors.records import KEY, Grade, Prediction
+from connectors.sinks import Sink, SinkError
+
+__all__ = ["MIGRATIONS", "MigrationError", "PostgresSink", "code_schema_version", "migrate"]
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class MigrationError(PropstreamError):
+    """The database cannot be brought to this code's schema."""
+
+
+def _migrations() -> list[tuple[int, Path]]:
+    return sorted((int(p.name.split("_", 1)[0]), p) for p in MIGRATIONS.glob("[0-9]*_*.sql"))
+
+
+def code_schema_version() -> int:
+    return _migrations()[-1][0]
+
+
+def migrate(dsn: str, reader_role: str | None = None) -> list[int]:
+    """Apply the migrations the database lacks, each in its own transaction; returns the
+    versions applied (none on a database already current). Refuses a database newer than the
+    code. Grants the read-only `reader_role` SELECT on every table and view."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS propstream_schema ("
+            " version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        row = conn.execute("SELECT coalesce(max(version), 0) FROM propstream_schema").fetchone()
+        current = row[0] if row else 0
+        if current > code_schema_version():
+            raise MigrationError(
+                f"the database is at schema version {current}, newer than this code's "
+                f"{code_schema_version()}: upgrade propstream before using this database"
+            )
+        applied = []
+        for version, path in _migrations():
+            if version <= current:
+                continue
+            with conn.transaction():
+                conn.execute(path.read_text())  # type: ignore[arg-type]
+                conn.execute(
+                    "INSERT INTO propstream_schema (version, name) VALUES (%s, %s)", (version, path.name)
+                )
+            applied.append(version)
+            logger.info("applied migration %s", path.name)
+        if reader_role:
+            role = sql.Identifier(reader_role)
+            conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(role))
+            conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(role))
+        return applied
+
+
+@dataclass(frozen=True)
+class _Table:
+    """How one record type lands: its table, columns, conflict key and whether newer wins."""
+
+    table: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+    monotonic: bool
+    log_table: str | None = None  # also appended here, keyed by prediction_id
+
+    def row(self, record: BaseModel) -> list[Any]:
+        values = record.model_dump()
+        return [
+            list(v) if isinstance(v, tuple) else (-1 if v is None and c in ("partition", "offset") else v)
+            for c in self.columns
+            for v in (values.get(c),)
+        ]
+
+
+_PREDICTIONS = _Table("predictions_latest", tuple(Prediction.model_fields), KEY, True, "predictions_log")
+_GRADES = _Table("grades", tuple(Grade.model_fields), KEY, True)
+_DEAD = _Table(
+    "dead_letters",
+    ("source", "partition", "offset", "rows", "reason", "detail", "original"),
+    ("source", "partition", "offset"),
+    False,
+)
+_TABLES: dict[type[BaseModel], _Table] = {Prediction: _PREDICTIONS, Grade: _GRADES, DeadLetter: _DEAD}
+
+
+def _dedupe(spec: _Table, records: Iterable[BaseModel]) -> list[BaseModel]:
+    """One record per identity: predictions by id (the log keeps each), others by key with
+    the newest `as_of` (ties: the last)."""
+    identity = ("prediction_id",) if spec.log_table else spec.key
+    latest: dict[tuple[Any, ...], BaseModel] = {}
+    for record in records:
+        k = tuple(getattr(record, c) for c in identity)
+        held = latest.get(k)
+        if held is None or not spec.monotonic or record.as_of >= held.as_of:  # type: ignore[attr-defined]
+            latest[k] = record
+    return list(latest.values())
+
+
+class PostgresSink(Sink):
+    """Writes predictions (latest and log), grades and dead letters; one transaction a batch."""
+
+    def __init__(self, dsn: str, retry_for_s: float = 60.0, max_backoff_s: float = 2.0) -> None:
+        if retry_for_s < 0:
+            raise ValueError(f"retry_for_s must be >= 0, got {retry_for_s}")
+        self._dsn = dsn
+        self._retry_for_s = retry_for_s
+        self._max_backoff_s = max_backoff_s
+        self._conn: psycopg.Connection[Any] | None = None
+        self.batches = 0
+        self.retries = 0
+
+    def setup(self) -> None:
+        self._connection()
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self._dsn, connect_timeout=5, application_name="propstream-sink")
+            for spec in _TABLES.values():
+                self._conn.execute(
+                    sql.SQL(
+                        "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) "
+                        "ON COMMIT DELETE ROWS"
+                    ).format(sql.Identifier(f"stage_{spec.table}"), sql.Identifier(spec.table))
+                )
+            self._conn.commit()
+        return self._conn
+
+    def write_batch(self, records: Sequence[BaseModel]) -> None:
+        by_type: dict[type[BaseModel], list[BaseModel]] = {}
+        for record in records:
+            if type(record) not in _TABLES:
+                raise SinkError(f"PostgresSink cannot write {type(record).__name__}")
+            by_type.setdefault(type(record), []).append(record)
+        deadline = time.monotonic() + self._retry_for_s
+        delay = 0.1
+        while True:
+            try:
+                conn = self._connection()
+                with conn.transaction():
+                    for kind, items in by_type.items():
+                        self._write(conn, _TABLES[kind], _dedupe(_TABLES[kind], items))
+                self.batches += 1
+                return
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                self.close()
+                if time.monotonic() + delay > deadline:
+                    raise SinkError(
+                        f"PostgreSQL unreachable for {self._retry_for_s:.0f}s ({exc}); the batch of "
+                        f"{len(records)} records was not written"
+                    ) from exc
+                self.retries += 1
+                logger.warning("PostgreSQL write failed (%s); retrying in %.1fs", exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, self._max_backoff_s)
+
+    def _write(self, conn: psycopg.Connection[Any], spec: _Table, records: list[BaseModel]) -> None:
+        stage = sql.Identifier(f"stage_{spec.table}")
+        columns = sql.SQL(", ").join(map(sql.Identifier, spec.columns))
+        with (
+            conn.cursor() as cur,
+            cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(stage, columns)) as copy,
+        ):
+            for record in records:
+                copy.write_row(spec.row(record))
+        key = sql.SQL(", ").join(map(sql.Identifier, spec.key))
+        table = sql.Identifier(spec.table)
+        if spec.monotonic:
+            updates = sql.SQL(", ").join(
+                sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c))
+                for c in spec.columns
+                if c not in spec.key
+            )
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {table} AS t ({columns}) "
+                    "SELECT DISTINCT ON ({key}) {columns} FROM {stage} "
+                    "ORDER BY {key}, as_of DESC, prediction_id DESC "
+                    "ON CONFLICT ({key}) DO UPDATE SET {updates} WHERE EXCLUDED.as_of >= t.as_of"
+                ).format(table=table, columns=columns, key=key, stage=stage, updates=updates)
+            )
+        else:
+            conn.execute(
+                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO NOTHING").format(
+                    table, columns, columns, stage, key
+                )
+            )
+        if spec.log_table:
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT (prediction_id) DO NOTHING"
+                ).format(sql.Identifier(spec.log_table), columns, columns, stage)
+            )
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None

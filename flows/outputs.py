@@ -1,0 +1,40 @@
+"""Bytewax adapter for propstream sinks: the only place outputs meet Bytewax.
+
+Each worker builds its own sink; Bytewax hands it batches and the sink's idempotent,
+monotonic writes make Bytewax's at-least-once delivery safe (see connectors.sinks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from pydantic import BaseModel
+
+from connectors.sinks import Sink
+
+__all__ = ["SinkAdapter"]
+
+
+class _Partition(StatelessSinkPartition[Any]):
+    def __init__(self, sink: Sink) -> None:
+        self._sink = sink
+        self._sink.setup()
+
+    def write_batch(self, items: list[BaseModel]) -> None:
+        self._sink.write_batch(items)
+        self._sink.flush()
+
+    def close(self) -> None:
+        self._sink.close()
+
+
+class SinkAdapter(DynamicSink[Any]):
+    """`op.output("pg", stream, SinkAdapter(lambda: PostgresSink(dsn)))`."""
+
+    def __init__(self, factory: Callable[[], Sink]) -> None:
+        self._factory = factory
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _Partition:
+        return _Partition(self._factory())

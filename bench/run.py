@@ -16,13 +16,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench import features_bench, scoring_bench
+from bench import features_bench, scoring_bench, sinks_bench
 from connectors.adapters import read_records
 from connectors.events import BoxScore, InputEvent, PropLine
 from connectors.files import DataLayout
 from connectors.identity import PlayerDirectory
 from features.replay import resolve_props
-from flows.settings import SHIPPED_DATA
+from flows.settings import SHIPPED_DATA, Settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -51,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     with console.status("features"):
         results |= features_bench.run(stream)
     with console.status("scoring"):
-        results |= scoring_bench.run([event for event, _ in stream])
+        scoring, predictions = scoring_bench.run([event for event, _ in stream])
+        results |= scoring
+    with console.status("sinks"):
+        results |= sinks_bench.run(Settings().postgres_dsn.get_secret_value(), predictions)
     table = Table(title="propstream benchmarks")
     table.add_column("key")
     table.add_column("value", justify="right")

@@ -12,6 +12,7 @@ import numpy as np
 
 from connectors.events import BoxScore, InputEvent
 from connectors.identity import PlayerDirectory
+from connectors.records import Prediction
 from scoring.evaluate import _requests, make_model
 from scoring.model import model_columns
 from scoring.scorer import Request, Scorer
@@ -33,7 +34,8 @@ def _per_item_us(fn, batches: Sequence[Sequence[object]], repeat: int = 5) -> fl
     return statistics.median(runs)
 
 
-def run(events: Sequence[InputEvent]) -> dict[str, float]:
+def run(events: Sequence[InputEvent]) -> tuple[dict[str, float], list[Prediction]]:
+    """The figures, and the predictions made (real records for the sink benchmark)."""
     directory = PlayerDirectory.from_box_scores(e for e in events if isinstance(e, BoxScore))
     data, store = build_training_set(events, directory)
     model, catboost_model = make_model("bench", "sqrt_uncertainty", data)
@@ -47,7 +49,7 @@ def run(events: Sequence[InputEvent]) -> dict[str, float]:
     catboost_single = _per_item_us(
         lambda batch: catboost_model.predict(batch[0]), [[row] for row in rows[:500]]
     )
-    return {
+    figures = {
         "score_us_per_prediction_batch64": _per_item_us(scorer.score, batches64),
         "score_us_per_prediction_single": _per_item_us(scorer.score, singles),
         "catboost_predict_us_single": catboost_single,
@@ -56,3 +58,4 @@ def run(events: Sequence[InputEvent]) -> dict[str, float]:
         ),
         "score_requests": float(len(requests)),
     }
+    return figures, scorer.score(requests)

@@ -88,13 +88,29 @@ class _Table:
     monotonic: bool
     log_table: str | None = None  # also appended here, keyed by prediction_id
 
-    def row(self, record: BaseModel) -> list[Any]:
-        values = record.model_dump()
-        return [
-            list(v) if isinstance(v, tuple) else (-1 if v is None and c in ("partition", "offset") else v)
-            for c in self.columns
-            for v in (values.get(c),)
-        ]
+    @property
+    def _array_columns(self) -> tuple[int, ...]:
+        return tuple(i for i, c in enumerate(self.columns) if c in ("reasons", "defaulted"))
+
+    @property
+    def _position_columns(self) -> tuple[int, ...]:
+        return tuple(i for i, c in enumerate(self.columns) if c in ("partition", "offset"))
+
+    def rows(self, records: Iterable[BaseModel]) -> list[list[Any]]:
+        """Values in column order (a frozen model's fields are read as they are); tuples become
+        arrays, a missing partition or offset (file sources) becomes -1."""
+        columns, arrays, positions = self.columns, self._array_columns, self._position_columns
+        out = []
+        for record in records:
+            values = record.__dict__
+            row = [values[c] for c in columns]
+            for i in arrays:
+                row[i] = list(row[i])
+            for i in positions:
+                if row[i] is None:
+                    row[i] = -1
+            out.append(row)
+        return out
 
 
 _PREDICTIONS = _Table("predictions_latest", tuple(Prediction.model_fields), KEY, True, "predictions_log")
@@ -131,6 +147,7 @@ class PostgresSink(Sink):
         self._retry_for_s = retry_for_s
         self._max_backoff_s = max_backoff_s
         self._conn: psycopg.Connection[Any] | None = None
+        self._types: dict[str, list[str]] = {}
         self.batches = 0
         self.retries = 0
 
@@ -147,8 +164,19 @@ class PostgresSink(Sink):
                         "ON COMMIT DELETE ROWS"
                     ).format(sql.Identifier(f"stage_{spec.table}"), sql.Identifier(spec.table))
                 )
+                self._types[spec.table] = self._column_types(self._conn, spec)
             self._conn.commit()
         return self._conn
+
+    @staticmethod
+    def _column_types(conn: psycopg.Connection[Any], spec: _Table) -> list[str]:
+        """Postgres type names of the columns, for binary COPY."""
+        query = (
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+            "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped"
+        )
+        types = dict(conn.execute(query, (spec.table,)).fetchall())
+        return [types[c] for c in spec.columns]
 
     def write_batch(self, records: Sequence[BaseModel]) -> None:
         by_type: dict[type[BaseModel], list[BaseModel]] = {}
@@ -181,12 +209,11 @@ class PostgresSink(Sink):
     def _write(self, conn: psycopg.Connection[Any], spec: _Table, records: list[BaseModel]) -> None:
         stage = sql.Identifier(f"stage_{spec.table}")
         columns = sql.SQL(", ").join(map(sql.Identifier, spec.columns))
-        with (
-            conn.cursor() as cur,
-            cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(stage, columns)) as copy,
-        ):
-            for record in records:
-                copy.write_row(spec.row(record))
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(stage, columns)
+        with conn.cursor() as cur, cur.copy(statement) as copy:
+            copy.set_types(self._types[spec.table])
+            for row in spec.rows(records):
+                copy.write_row(row)
         key = sql.SQL(", ").join(map(sql.Identifier, spec.key))
         table = sql.Identifier(spec.table)
         if spec.monotonic:

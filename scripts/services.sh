@@ -171,6 +171,8 @@ SELECT 'CREATE ROLE $PG_READER LOGIN PASSWORD ''$PG_READER_PASSWORD'''
   WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_READER') \gexec
 SELECT 'CREATE DATABASE $PG_DB OWNER $PG_USER'
   WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$PG_DB') \gexec
+-- tests and benchmarks drop their scratch databases WITH (FORCE), which may end autovacuum
+GRANT pg_signal_backend TO $PG_USER;
 SQL
   log "postgres ready"
 }

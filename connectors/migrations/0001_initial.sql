@@ -31,7 +31,7 @@ CREATE TABLE predictions_latest (
     PRIMARY KEY (model, player_id, game_key, book, market)
 );
 CREATE INDEX predictions_latest_game_date ON predictions_latest (game_date);
-CREATE INDEX predictions_latest_player ON predictions_latest (player_id, game_date);
+-- by player: the primary key (model, player_id, ...) serves it, the dashboard always names the model
 CREATE INDEX predictions_latest_edge ON predictions_latest (game_date, edge DESC NULLS LAST);
 
 -- Every emitted prediction: the audit trail of what was known when.

@@ -49,8 +49,6 @@ class Prediction(BaseModel):
     p_under: float
     p_push: float
     market_p_over: float | None
-    consensus_line: float | None
-    consensus_p_over: float | None
     edge: float | None
     ev_over: float
     ev_under: float | None
@@ -84,6 +82,4 @@ class Grade(BaseModel):
     abs_error: float | None
     p_over: float
     market_p_over: float | None
-    consensus_line: float | None
-    consensus_p_over: float | None
     emitted_at: AwareDatetime | None = None

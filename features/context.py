@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from datetime import datetime
 
 from connectors.events import GameLine
 from features.schema import GAME_FEATURES, OK, default
@@ -31,6 +32,10 @@ class GameContext:
             return False
         self.lines[line.book] = line
         return True
+
+    @property
+    def as_of(self) -> datetime | None:
+        return max((line.ts for line in self.lines.values()), default=None)
 
     def features(self, home_team: str, team: str | None) -> tuple[list[float], list[str]]:
         """Values and provenance in GAME_FEATURES order for a player of `team` (None: unknown).

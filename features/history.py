@@ -64,7 +64,7 @@ class PlayerHistory:
         self._logs: list[GameLog] = []
         self._dates: list[date] = []
         self._prefix: list[tuple[float, ...]] = [(0.0,) * len(STATS)]
-        self._cache: dict[tuple[date, str, str], tuple[list[float], list[str], int]] = {}
+        self._cache: dict[tuple[date, str, str], tuple[list[float], list[str], int, datetime | None]] = {}
 
     def __len__(self) -> int:
         return len(self._logs)
@@ -120,16 +120,21 @@ class PlayerHistory:
             self._cache.clear()
         return cut
 
-    def features(self, game_date: date, home_team: str, away_team: str) -> tuple[list[float], list[str], int]:
-        """Values and provenance in PLAYER_FEATURES order, and the games before `game_date`."""
+    def features(
+        self, game_date: date, home_team: str, away_team: str
+    ) -> tuple[list[float], list[str], int, datetime | None]:
+        """Values and provenance in PLAYER_FEATURES order, the games before `game_date`, and the
+        newest event time among their box scores (None without any)."""
         key = (game_date, home_team, away_team)
         cached = self._cache.get(key)
         if cached is None:
             cached = self._cache[key] = self._compute(game_date, home_team, away_team)
-        values, provenance, games = cached
-        return list(values), list(provenance), games
+        values, provenance, games, as_of = cached
+        return list(values), list(provenance), games, as_of
 
-    def _compute(self, game_date: date, home_team: str, away_team: str) -> tuple[list[float], list[str], int]:
+    def _compute(
+        self, game_date: date, home_team: str, away_team: str
+    ) -> tuple[list[float], list[str], int, datetime | None]:
         k = bisect_left(self._dates, game_date)
         season_start = bisect_left(self._dates, date(season_of(game_date), 8, 1), 0, k)
         values: list[float] = []
@@ -139,7 +144,7 @@ class PlayerHistory:
         values.append(float(k - season_start))
         provenance.append(OK)
         self._rest_and_side(k, (game_date, home_team, away_team), values, provenance)
-        return values, provenance, k
+        return values, provenance, k, max((log.ts for log in self._logs[:k]), default=None)
 
     def _window_means(self, k: int, season_start: int, values: list[float], provenance: list[str]) -> None:
         prefix = self._prefix

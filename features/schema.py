@@ -8,6 +8,7 @@ actionable; they never stop a vector from being built. See docs/features.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 __all__ = [
     "BOOK_FEATURES",
@@ -45,7 +46,7 @@ GAME_FEATURES = ("game_total", "team_spread", "team_implied_total")
 FEATURE_NAMES: tuple[str, ...] = (*PLAYER_FEATURES, *TEAM_FEATURES, *MARKET_FEATURES, *GAME_FEATURES)
 
 
-_N_BOOKS = FEATURE_NAMES.index("n_books")
+_INPUTS = tuple(i for i, name in enumerate(FEATURE_NAMES) if name not in CONSENSUS_FEATURES)
 
 
 def default(reason: str) -> str:
@@ -69,12 +70,17 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class FeatureVector:
-    """Values in `FEATURE_NAMES` order, each with its provenance, plus the quality summary."""
+    """Values in `FEATURE_NAMES` order, each with its provenance, plus the quality summary.
+
+    `as_of` is the newest event time among the vector's prediction inputs (the quote, the box
+    scores, team results and game lines it used): a function of the set of events, so the same
+    in live and replay."""
 
     target: Target
     values: tuple[float, ...]
     provenance: tuple[str, ...]
     history_games: int
+    as_of: datetime
     schema_version: str = FEATURE_SCHEMA_VERSION
 
     @property
@@ -83,17 +89,16 @@ class FeatureVector:
 
     @property
     def n_defaulted(self) -> int:
-        return len(self.provenance) - self.provenance.count(OK)
+        """Defaulted prediction inputs (the consensus of other books is context, not input)."""
+        return sum(self.provenance[i] != OK for i in _INPUTS)
 
     @property
     def defaulted(self) -> tuple[str, ...]:
-        """`name=reason` for each defaulted feature."""
-        if not self.n_defaulted:
-            return ()
+        """`name=reason` for each defaulted prediction input."""
         return tuple(
-            f"{name}={prov.removeprefix('default:')}"
-            for name, prov in zip(FEATURE_NAMES, self.provenance, strict=True)
-            if prov != OK
+            f"{FEATURE_NAMES[i]}={self.provenance[i].removeprefix('default:')}"
+            for i in _INPUTS
+            if self.provenance[i] != OK
         )
 
     def as_dict(self) -> dict[str, float]:
@@ -106,7 +111,6 @@ class QualityGate:
 
     max_defaulted: int = 1
     min_history_games: int = 3
-    min_books: int = 2
 
     def reasons(self, vector: FeatureVector) -> tuple[str, ...]:
         """Why the vector is not actionable; empty when it is."""
@@ -115,7 +119,4 @@ class QualityGate:
             reasons.append(f"defaulted_features>{self.max_defaulted}")
         if vector.history_games < self.min_history_games:
             reasons.append(f"history_games<{self.min_history_games}")
-        n_books = vector.values[_N_BOOKS]
-        if not n_books >= self.min_books:
-            reasons.append(f"books<{self.min_books}")
         return tuple(reasons)

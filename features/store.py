@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
 from connectors.events import BoxScore, Game, GameLine, PropLine
@@ -34,6 +34,7 @@ PlayerGame = tuple[int, str]
 
 HISTORY_DAYS = 400  # box scores and team results older than this (about one season back) expire
 MARKET_IDLE_DAYS = 3  # a game's markets and context expire this long after its date
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)  # as_of of a vector built from no event at all
 _NO_HISTORY = PlayerHistory()  # read-only stand-in for a player never seen in a box score
 
 
@@ -97,8 +98,8 @@ class FeatureStore:
         """A final score changes both teams' form, so every later open game involving them."""
         if game.status != "final" or game.home_points is None or game.away_points is None:
             return []
-        changed = self._team(game.home_team).add(game.game_date, game.home_points, game.away_points)
-        changed |= self._team(game.away_team).add(game.game_date, game.away_points, game.home_points)
+        changed = self._team(game.home_team).add(game.game_date, game.home_points, game.away_points, game.ts)
+        changed |= self._team(game.away_team).add(game.game_date, game.away_points, game.home_points, game.ts)
         if not changed:
             return []
         affected = self._by_team.get(game.home_team, set()) | self._by_team.get(game.away_team, set())
@@ -121,23 +122,31 @@ class FeatureStore:
     def vector(self, target: Target) -> FeatureVector:
         """The as-of vector for a quote the store holds (KeyError if it holds none)."""
         market = self.markets[(target.player_id, target.game_key)]
-        if market.quote(target.book, target.line) is None:
+        ladder = market.books.get(target.book)
+        if ladder is None or target.line not in ladder.quotes:
             raise KeyError(f"no quote for {target}")
-        return self._vector(target, _Game(market.game_date, market.home_team, market.away_team), market)
+        quote_ts = ladder.quotes[target.line][0]
+        return self._vector(
+            target, _Game(market.game_date, market.home_team, market.away_team), market, quote_ts
+        )
 
     def game_vector(self, player_id: int, game_key: str, game: tuple[date, str, str]) -> FeatureVector:
         """The vector for a player's game with no particular book (training rows): book-specific
         market features default to `no_book`, consensus ones to `no_market` without props."""
         market = self.markets.get((player_id, game_key))
-        return self._vector(Target(player_id, game_key, GAME_VECTOR_BOOK, math.nan), _Game(*game), market)
+        return self._vector(
+            Target(player_id, game_key, GAME_VECTOR_BOOK, math.nan), _Game(*game), market, None
+        )
 
-    def _vector(self, target: Target, game: _Game, market: PropMarket | None) -> FeatureVector:
+    def _vector(
+        self, target: Target, game: _Game, market: PropMarket | None, quote_ts: datetime | None
+    ) -> FeatureVector:
         history = self.players.get(target.player_id, _NO_HISTORY)
-        values, provenance, games = history.features(game.date, game.home, game.away)
+        values, provenance, games, history_ts = history.features(game.date, game.home, game.away)
         team = history.team_before(game.date)
         if team not in (game.home, game.away):
             team = None  # no history, or traded since his last game: his side is unknown
-        self._team_features(values, provenance, game, team)
+        times = [quote_ts, history_ts, *self._team_features(values, provenance, game, team)]
         if market is None:
             values += [math.nan] * len(MARKET_FEATURES)
             provenance += [default("no_book")] * len(BOOK_FEATURES)
@@ -153,28 +162,31 @@ class FeatureStore:
         context = self.games.get(target.game_key)
         if context is not None:
             game_values, game_provenance = context.features(game.home, team)
+            times.append(context.as_of)
         else:
             game_values, game_provenance = [math.nan] * 3, [default("no_game_lines")] * 3
         values += game_values
         provenance += game_provenance
-        return FeatureVector(target, tuple(values), tuple(provenance), games)
+        as_of = max((t for t in times if t is not None), default=_NEVER)
+        return FeatureVector(target, tuple(values), tuple(provenance), games, as_of)
 
     def _team_features(
         self, values: list[float], provenance: list[str], game: _Game, team: str | None
-    ) -> None:
+    ) -> tuple[datetime | None, datetime | None]:
+        """Appends the team features; returns the newest times of the results they used."""
         if team is None:
             values += [math.nan] * 3
             provenance += [default("team_unknown")] * 3
-            return
+            return None, None
         opponent = game.away if team == game.home else game.home
         no_results = default("no_team_results")
-        opp = self.teams.get(opponent)
-        allowed, opp_pace = opp.form(game.date) if opp else (math.nan, math.nan)
-        own = self.teams.get(team)
-        team_pace = own.form(game.date)[1] if own else math.nan
+        opp, own = self.teams.get(opponent), self.teams.get(team)
+        allowed, opp_pace, opp_ts = opp.form(game.date) if opp else (math.nan, math.nan, None)
+        _, team_pace, own_ts = own.form(game.date) if own else (math.nan, math.nan, None)
         for value in (allowed, opp_pace, team_pace):
             values.append(value)
             provenance.append(no_results if math.isnan(value) else OK)
+        return opp_ts, own_ts
 
     # ------------------------------------------------------------------ lifetime
     def expire(self, today: date) -> int:

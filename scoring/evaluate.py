@@ -79,9 +79,9 @@ def _requests(store: FeatureStore, day: date) -> list[Request]:
         for book, ladder in sorted(market.books.items()):
             if ladder.main is None:
                 continue
-            ts, quote = ladder.quotes[ladder.main.line]
+            quote = ladder.main
             vector = store.vector(Target(player_id, game_key, book, quote.line))
-            requests.append(Request(vector, quote.over_price, quote.under_price, ts))
+            requests.append(Request(vector, quote.over_price, quote.under_price))
     return requests
 
 

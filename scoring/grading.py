@@ -55,8 +55,6 @@ def grade(prediction: Prediction, box: BoxScore | None) -> Grade:
         abs_error=abs(p.mean - actual) if actual is not None else None,
         p_over=p.p_over / (p.p_over + p.p_under),
         market_p_over=p.market_p_over,
-        consensus_line=p.consensus_line,
-        consensus_p_over=p.consensus_p_over,
     )
 
 

@@ -10,31 +10,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 import numpy as np
 
 from connectors.records import Prediction, prediction_id
 from features.odds import devig_over, profit_per_unit
-from features.schema import FEATURE_NAMES, OK, FeatureVector, QualityGate
+from features.schema import FeatureVector, QualityGate
 from scoring.distribution import outcome_probabilities, point_mean
 from scoring.model import PointsModel, model_columns
 
 __all__ = ["MIN_EDGE", "Request", "Scorer"]
 
 MIN_EDGE = 0.03
-_CONSENSUS_LINE = FEATURE_NAMES.index("consensus_line")
-_CONSENSUS_P = FEATURE_NAMES.index("consensus_p_over")
 
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One quote to score: its feature vector, its prices and the event time it is as of."""
+    """One quote to score: its feature vector (which knows the event time it is as of) and
+    the quote's prices."""
 
     vector: FeatureVector
     over_price: float
     under_price: float | None
-    as_of: datetime
 
 
 class Scorer:
@@ -77,8 +75,6 @@ class Scorer:
         reasons = list(self.gate.reasons(vector))
         if recommendation == "PASS":
             reasons.insert(0, "no_market_probability" if market is None else f"edge<{self.min_edge}")
-        consensus_line = vector.values[_CONSENSUS_LINE] if vector.provenance[_CONSENSUS_LINE] == OK else None
-        consensus_p = vector.values[_CONSENSUS_P] if vector.provenance[_CONSENSUS_P] == OK else None
         return Prediction(
             prediction_id=prediction_id(
                 model=self.model.name,
@@ -86,7 +82,7 @@ class Scorer:
                 game_key=target.game_key,
                 book=target.book,
                 market=target.market,
-                as_of=request.as_of,
+                as_of=request.vector.as_of,
             ),
             model=self.model.name,
             player_id=target.player_id,
@@ -97,15 +93,13 @@ class Scorer:
             line=target.line,
             over_price=request.over_price,
             under_price=request.under_price,
-            as_of=request.as_of,
+            as_of=request.vector.as_of,
             mean=point_mean(loc, sigma, self.model.scale),
             sigma=sigma,
             p_over=p_over,
             p_under=p_under,
             p_push=p_push,
             market_p_over=market,
-            consensus_line=consensus_line,
-            consensus_p_over=consensus_p,
             edge=edge,
             ev_over=ev_over,
             ev_under=ev_under,

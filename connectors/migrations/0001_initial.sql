@@ -18,8 +18,6 @@ CREATE TABLE predictions_latest (
     p_under          double precision NOT NULL,
     p_push           double precision NOT NULL,
     market_p_over    double precision,
-    consensus_line   double precision,
-    consensus_p_over double precision,
     edge             double precision,
     ev_over          double precision NOT NULL,
     ev_under         double precision,
@@ -58,8 +56,6 @@ CREATE TABLE grades (
     abs_error        double precision,
     p_over           double precision NOT NULL,
     market_p_over    double precision,
-    consensus_line   double precision,
-    consensus_p_over double precision,
     emitted_at       timestamptz,
     PRIMARY KEY (model, player_id, game_key, book, market)
 );

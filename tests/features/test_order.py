@@ -36,8 +36,10 @@ def _vectors(store: FeatureStore) -> dict[Target, FeatureVector]:
 
 
 def _same(a: FeatureVector, b: FeatureVector) -> bool:
-    return a.provenance == b.provenance and all(
-        (math.isnan(x) and math.isnan(y)) or x == y for x, y in zip(a.values, b.values, strict=True)
+    return (
+        a.as_of == b.as_of
+        and a.provenance == b.provenance
+        and all((math.isnan(x) and math.isnan(y)) or x == y for x, y in zip(a.values, b.values, strict=True))
     )
 
 

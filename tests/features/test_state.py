@@ -26,7 +26,7 @@ def _box(
 def _player(
     history: PlayerHistory, day: date, home: str = "LAC", away: str = "UTA"
 ) -> dict[str, tuple[float, str]]:
-    values, provenance, _ = history.features(day, home, away)
+    values, provenance, _, _ = history.features(day, home, away)
     return dict(zip(PLAYER_FEATURES, zip(values, provenance, strict=True), strict=True))
 
 
@@ -122,6 +122,6 @@ def test_quality_gate_reasons_never_block_the_vector() -> None:
     values[FEATURE_NAMES.index("n_books")] = 1.0
     provenance = ["ok"] * len(FEATURE_NAMES)
     provenance[0] = provenance[1] = "default:no_history"
-    vector = FeatureVector(target, tuple(values), tuple(provenance), history_games=2)
-    assert QualityGate().reasons(vector) == ("defaulted_features>1", "history_games<3", "books<2")
+    vector = FeatureVector(target, tuple(values), tuple(provenance), history_games=2, as_of=datetime.now(UTC))
+    assert QualityGate().reasons(vector) == ("defaulted_features>1", "history_games<3")
     assert vector.defaulted == ("pts_mean_3=no_history", "pts_mean_5=no_history")

@@ -44,8 +44,6 @@ def _prediction(
             "p_under": 1 - p_over,
             "p_push": 0.0,
             "market_p_over": 0.5,
-            "consensus_line": line,
-            "consensus_p_over": 0.5,
             "edge": p_over - 0.5,
             "ev_over": 0.1,
             "ev_under": -0.2,

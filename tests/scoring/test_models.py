@@ -97,7 +97,7 @@ def test_scorer_outputs_hang_together(
             assert p.edge is not None and p.edge <= -0.03 and p.ev_under is not None and p.ev_under > 0
         assert p.actionable == (not p.reasons)
     again = Scorer(registry.load("champion")).score(
-        [Request(r.vector, r.over_price, r.under_price, r.as_of) for r in requests]
+        [Request(r.vector, r.over_price, r.under_price) for r in requests]
     )
     assert again == predictions
 

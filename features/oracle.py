@@ -92,14 +92,20 @@ def _team_form(games: Iterable[Game]) -> pl.DataFrame:
     rows = []
     for g in games:
         if g.status == "final" and g.home_points is not None and g.away_points is not None:
-            rows.append(
-                {"team": g.home_team, "date": g.game_date, "scored": g.home_points, "allowed": g.away_points}
-            )
-            rows.append(
-                {"team": g.away_team, "date": g.game_date, "scored": g.away_points, "allowed": g.home_points}
-            )
-    schema = {"team": pl.String, "date": pl.Date, "scored": pl.Int64, "allowed": pl.Int64}
-    df = pl.DataFrame(rows, schema=schema).sort(["team", "date", "scored", "allowed"])
+            version = {"ts": g.ts, "home": g.home_points, "away": g.away_points}  # newest version wins
+            home = {"team": g.home_team, "scored": g.home_points, "allowed": g.away_points}
+            away = {"team": g.away_team, "scored": g.away_points, "allowed": g.home_points}
+            rows += [side | version | {"date": g.game_date} for side in (home, away)]
+    schema = {
+        "team": pl.String,
+        "scored": pl.Int64,
+        "allowed": pl.Int64,
+        "ts": pl.Datetime("us", "UTC"),
+        "home": pl.Int64,
+        "away": pl.Int64,
+        "date": pl.Date,
+    }
+    df = pl.DataFrame(rows, schema=schema).sort(["team", "date", "ts", "home", "away"])
     df = df.unique(["team", "date"], keep="last", maintain_order=True)
     return df.with_columns(
         pl.col("allowed")

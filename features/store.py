@@ -28,7 +28,7 @@ from features.schema import (
 )
 from features.team import TeamResults
 
-__all__ = ["HISTORY_DAYS", "MARKET_IDLE_DAYS", "FeatureStore", "PlayerGame"]
+__all__ = ["HISTORY_DAYS", "MARKET_IDLE_DAYS", "FeatureStore", "PlayerGame", "final_version"]
 
 PlayerGame = tuple[int, str]
 
@@ -36,6 +36,11 @@ HISTORY_DAYS = 400  # box scores and team results older than this (about one sea
 MARKET_IDLE_DAYS = 3  # a game's markets and context expire this long after its date
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)  # as_of of a vector built from no event at all
 _NO_HISTORY = PlayerHistory()  # read-only stand-in for a player never seen in a box score
+
+
+def final_version(game: Game) -> tuple[datetime, int, int]:
+    """Which of two versions of a final score wins: the newer, then the larger scores."""
+    return (game.ts, game.home_points or 0, game.away_points or 0)
 
 
 class _Game(NamedTuple):
@@ -98,8 +103,9 @@ class FeatureStore:
         """A final score changes both teams' form, so every later open game involving them."""
         if game.status != "final" or game.home_points is None or game.away_points is None:
             return []
-        changed = self._team(game.home_team).add(game.game_date, game.home_points, game.away_points, game.ts)
-        changed |= self._team(game.away_team).add(game.game_date, game.away_points, game.home_points, game.ts)
+        version = final_version(game)
+        changed = self._team(game.home_team).add(game.game_date, game.home_points, game.away_points, version)
+        changed |= self._team(game.away_team).add(game.game_date, game.away_points, game.home_points, version)
         if not changed:
             return []
         affected = self._by_team.get(game.home_team, set()) | self._by_team.get(game.away_team, set())

@@ -14,27 +14,30 @@ TEAM_WINDOW = 10
 class TeamResults:
     """Final scores of one team's games by date: (points scored, points allowed)."""
 
-    __slots__ = ("_dates", "_scores", "_times")
+    __slots__ = ("_dates", "_scores", "_times", "_versions")
 
     def __init__(self) -> None:
         self._dates: list[date] = []
         self._scores: list[tuple[int, int]] = []
         self._times: list[datetime] = []
+        self._versions: list[tuple[object, ...]] = []
 
     def __len__(self) -> int:
         return len(self._dates)
 
-    def add(self, game_date: date, scored: int, allowed: int, ts: datetime) -> bool:
-        """Record a result; a game re-sent keeps the larger (scores, time) (order-free)."""
+    def add(self, game_date: date, scored: int, allowed: int, version: tuple[datetime, int, int]) -> bool:
+        """Record a result. A game re-sent keeps its newest version, (event time, home points,
+        away points): the same rule for both teams and for the router, so it is order-free."""
         i = bisect_left(self._dates, game_date)
         if i < len(self._dates) and self._dates[i] == game_date:
-            if ((scored, allowed), ts) <= (self._scores[i], self._times[i]):
+            if version <= self._versions[i]:
                 return False
-            self._scores[i], self._times[i] = (scored, allowed), ts
+            self._scores[i], self._times[i], self._versions[i] = (scored, allowed), version[0], version
             return True
         self._dates.insert(i, game_date)
         self._scores.insert(i, (scored, allowed))
-        self._times.insert(i, ts)
+        self._times.insert(i, version[0])
+        self._versions.insert(i, version)
         return True
 
     def form(self, before: date) -> tuple[float, float, datetime | None]:
@@ -53,4 +56,5 @@ class TeamResults:
         del self._dates[:cut]
         del self._scores[:cut]
         del self._times[:cut]
+        del self._versions[:cut]
         return cut

@@ -113,6 +113,7 @@ class KafkaRecordSink(Sink):
     def __init__(self, bootstrap: str, topics: Mapping[type[BaseModel], str]) -> None:
         self._bootstrap = bootstrap
         self._topics = dict(topics)
+        self.accepts = tuple(self._topics)
         self._publisher: Publisher | None = None
 
     def setup(self) -> None:

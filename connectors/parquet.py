@@ -28,6 +28,8 @@ _FOLDERS: dict[type[BaseModel], str] = {Prediction: "predictions", Grade: "grade
 
 
 class ParquetSink(Sink):
+    accepts = (Prediction, Grade)
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.files_written = 0

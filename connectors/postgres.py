@@ -140,6 +140,8 @@ def _dedupe(spec: _Table, records: Iterable[BaseModel]) -> list[BaseModel]:
 class PostgresSink(Sink):
     """Writes predictions (latest and log), grades and dead letters; one transaction a batch."""
 
+    accepts = (Prediction, Grade, DeadLetter)
+
     def __init__(self, dsn: str, retry_for_s: float = 60.0, max_backoff_s: float = 2.0) -> None:
         if retry_for_s < 0:
             raise ValueError(f"retry_for_s must be >= 0, got {retry_for_s}")

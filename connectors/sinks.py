@@ -26,6 +26,8 @@ class SinkError(PropstreamError):
 
 
 class Sink(ABC):
+    accepts: tuple[type[BaseModel], ...] = ()  # record types it writes; the flow sends only these
+
     def setup(self) -> None:  # noqa: B027 (optional hook)
         """Prepare the destination (connect, create folders); called once before writing."""
 

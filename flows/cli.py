@@ -24,7 +24,8 @@ from connectors.identity import PlayerDirectory
 from connectors.kafka import Publisher, ensure_topics
 from connectors.loader import Loader, Pacer
 from connectors.postgres import MigrationError, code_schema_version, migrate
-from flows import evaluation_report, report
+from flows import commands, evaluation_report, report
+from flows.commands import add_flow_commands
 from flows.settings import Settings
 from scoring.evaluate import make_model, walk_forward
 from scoring.model import Registry
@@ -74,10 +75,13 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo",
         help="the main job on the embedded default: no broker needed",
-        description="Read and validate the data folder with no broker, and print the validation counts "
-        "and the identity report. (The full replay through the dataflow lands with the dataflow issue.)",
+        description="Validate the data folder and print the identity report; train the active models on "
+        "the games before 2025-10-21; replay the shipped 2025-26 season through the dataflow from the "
+        "files (no broker) into Parquet under out/demo; print the counts and the graded summary per "
+        "model beside the market.",
     )
     _add_data(demo)
+    add_flow_commands(commands, _add_data)
 
     data = commands.add_parser("data", help="inspect a data folder")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
@@ -170,7 +174,7 @@ def _demo(console: Console, settings: Settings, args: argparse.Namespace) -> int
     records = _read(console, settings)
     report.print_validation(console, records)
     report.print_identity(console, report.build_identity_report(records))
-    return 0
+    return commands.demo(console, settings)
 
 
 def _data_report(console: Console, settings: Settings, args: argparse.Namespace) -> int:
@@ -230,8 +234,15 @@ def _train(console: Console, settings: Settings, args: argparse.Namespace) -> in
         with console.status(f"training {name} ({kind}) on {len(data):,} rows"):
             model, catboost_model = make_model(name, kind, data, created_at=datetime.now(UTC))
         folder = registry.save(catboost_model, model.meta)
-        logger.info("trained %s (%s) on %s rows, %s → %s: %s", name, kind, f"{len(data):,}",
-                    model.meta.trained_from, model.meta.trained_to, folder)  # fmt: skip
+        logger.info(
+            "trained %s (%s) on %s rows, %s → %s: %s",
+            name,
+            kind,
+            f"{len(data):,}",
+            model.meta.trained_from,
+            model.meta.trained_to,
+            folder,
+        )
     return 0
 
 
@@ -273,6 +284,8 @@ def _migrate(console: Console, settings: Settings, args: argparse.Namespace) -> 
 
 
 COMMANDS = {
+    "replay": commands.replay,
+    "worker": commands.worker,
     "migrate": _migrate,
     "demo": _demo,
     "report": _data_report,

@@ -23,8 +23,10 @@ class _Partition(StatelessSinkPartition[Any]):
         self._sink.setup()
 
     def write_batch(self, items: list[BaseModel]) -> None:
-        self._sink.write_batch(items)
-        self._sink.flush()
+        mine = [item for item in items if isinstance(item, self._sink.accepts)]
+        if mine:
+            self._sink.write_batch(mine)
+            self._sink.flush()
 
     def close(self) -> None:
         self._sink.close()

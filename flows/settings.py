@@ -4,7 +4,7 @@ CLI flags, then passed down as plain values."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,6 +15,7 @@ __all__ = ["MODELS_DIR", "SHIPPED_DATA", "Settings"]
 
 SHIPPED_DATA = Path(__file__).resolve().parent.parent / "data"
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+OUTPUT_DIR = Path(__file__).resolve().parent.parent / "out"
 
 TopicName = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,200}$")]
 
@@ -45,6 +46,12 @@ class Settings(BaseSettings):
         description="active models by name and kind; JSON in PROPSTREAM_MODELS",
     )
     champion: str = "champion"
+    output_dir: Path = Field(OUTPUT_DIR, description="Parquet output of replays and the demo")
+    recovery_dir: Path | None = Field(None, description="Bytewax recovery store (worker: set it)")
+    snapshot_interval_s: Annotated[float, Field(gt=0)] = 5.0
+    start_at: Literal["earliest", "latest"] = "earliest"
+    metrics_port: Annotated[int, Field(ge=0, le=65535)] = 0
+    postgres_retry_s: Annotated[float, Field(ge=0)] = 60.0
     log_level: Annotated[str, Field(pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")] = "INFO"
 
     @model_validator(mode="after")

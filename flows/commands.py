@@ -1,0 +1,223 @@
+"""The dataflow commands: `replay` (files or Kafka), `worker` and the `demo`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from connectors.adapters import read_records
+from connectors.events import BoxScore
+from connectors.files import DataLayout
+from connectors.identity import PlayerDirectory
+from connectors.parquet import read_grades
+from connectors.postgres import migrate
+from connectors.records import Grade
+from flows import evaluation_report
+from flows.dataflow import build_flow
+from flows.run import Cluster, RunCounts, counts, execute, scorers, sink_factories
+from flows.settings import Settings
+from flows.sources import FileSource, KafkaInput
+from scoring.evaluate import make_model
+from scoring.grading import performance
+from scoring.model import Registry
+from scoring.training import build_training_set
+
+__all__ = ["add_flow_commands", "demo", "replay", "worker"]
+
+logger = logging.getLogger("propstream")
+INPUT_TOPICS = ("games", "game_lines", "props", "box_scores")
+DEMO_START = date(2025, 10, 21)
+
+
+def add_flow_commands(commands: argparse._SubParsersAction, add_data: object) -> None:  # type: ignore[type-arg]
+    def cluster_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-w", "--workers", type=int, default=1, metavar="N", help="worker threads per process")
+        p.add_argument("-i", "--process-id", type=int, default=0, metavar="I", help="this process's index")
+        p.add_argument(
+            "-a",
+            "--addresses",
+            default="",
+            metavar="HOST:PORT;...",
+            help="every process's address, ';'-separated (multi-process)",
+        )
+        p.add_argument("--recovery-dir", type=Path, metavar="DIR", help="Bytewax recovery store (snapshots)")
+        p.add_argument(
+            "--metrics-port", type=int, metavar="PORT", help="Prometheus metrics on 127.0.0.1:PORT"
+        )
+
+    replay_p = commands.add_parser(
+        "replay",
+        help="run the dataflow over history: the input topics (backfill) or the data files",
+        description="Replay history through the same dataflow the worker runs. --source kafka reads the "
+        "input topics from the offsets for --from (or the beginning) to --to (or their end when the run "
+        "started) and writes Postgres and Parquet; --source files feeds the data folder's rows with no "
+        "broker and writes Parquet (add --postgres for the database too).",
+    )
+    replay_p.add_argument("--source", choices=["kafka", "files"], default="kafka")
+    replay_p.add_argument("--from", dest="start", type=_time, metavar="TIME", help="ISO time or date (UTC)")
+    replay_p.add_argument("--to", dest="end", type=_time, metavar="TIME", help="ISO time or date (UTC)")
+    replay_p.add_argument("--parquet", type=Path, metavar="DIR", help="Parquet output (default out/replay)")
+    replay_p.add_argument("--postgres", action="store_true", help="files source: also write Postgres")
+    add_data(replay_p)  # type: ignore[operator]
+    cluster_flags(replay_p)
+
+    worker_p = commands.add_parser(
+        "worker",
+        help="the always-on stream worker (Kafka in, Postgres + Kafka out)",
+        description="Consume the input topics forever, writing predictions, grades and dead letters to "
+        "Postgres and the output topics. Offsets live in the recovery store (--recovery-dir, default "
+        "out/recovery): a restart resumes there; a first start begins at PROPSTREAM_START_AT "
+        "(earliest or latest).",
+    )
+    add_data(worker_p)  # type: ignore[operator]
+    worker_p.add_argument("--start-at", choices=["earliest", "latest"], help="first start only")
+    cluster_flags(worker_p)
+
+
+def _time(text: str) -> datetime:
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _cluster(args: argparse.Namespace) -> Cluster:
+    addresses = tuple(a for a in args.addresses.split(";") if a)
+    return Cluster(workers=args.workers, process=args.process_id, addresses=addresses)
+
+
+def _directory(settings: Settings) -> PlayerDirectory:
+    """The nba.com player directory, from the data folder's box scores (static per run)."""
+    events = (r.event for r in read_records(DataLayout.discover(settings.data_dir)))
+    return PlayerDirectory.from_box_scores(e for e in events if isinstance(e, BoxScore))
+
+
+def _print_counts(console: Console, run: RunCounts) -> None:
+    table = Table(title="Events")
+    table.add_column("")
+    table.add_column("count", justify="right")
+    for topic, n in sorted(run.events_in.items()):
+        table.add_row(f"in: {topic}", f"{n:,}")
+    table.add_row("applied", f"{sum(run.applied.values()):,}")
+    for reason, n in sorted(run.dead_letters.items()):
+        table.add_row(f"dead-lettered: {reason}", f"{n:,}")
+    table.add_row("predictions out", f"{run.predictions:,}")
+    table.add_row("grades out", f"{run.grades:,}")
+    console.print(table)
+    verdict = "reconcile" if run.reconciles else "DO NOT reconcile"
+    console.print(
+        f"events in {sum(run.events_in.values()):,} = applied {sum(run.applied.values()):,} "
+        f"+ dead-lettered {sum(run.dead_letters.values()):,}: counts {verdict}"
+    )
+
+
+def _graded_summary(console: Console, parquet: Path) -> None:
+    frame = read_grades(parquet)
+    if frame.is_empty():
+        console.print("no grades yet")
+        return
+    grades = [
+        Grade.model_validate(row) for row in frame.drop("emitted_at", strict=False).iter_rows(named=True)
+    ]
+    rows = [
+        (model, performance(g for g in grades if g.model == model))
+        for model in sorted({g.model for g in grades})
+    ]
+    console.print(evaluation_report._table("Graded (latest prediction before tip-off, per model)", rows))
+
+
+def _run_files(
+    console: Console,
+    settings: Settings,
+    cluster: Cluster,
+    window: tuple[date | None, date | None],
+    *,
+    parquet: Path,
+    postgres: bool,
+) -> RunCounts:
+    records = read_records(DataLayout.discover(settings.data_dir))
+    directory = PlayerDirectory.from_box_scores(r.event for r in records if isinstance(r.event, BoxScore))
+    topics = {t: settings.topic(t) for t in INPUT_TOPICS}
+    columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    before = counts()
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("replay", total=None)
+        source = FileSource(records, topics, window, progress=lambda n: progress.advance(task, n))
+        progress.update(task, total=len(source.items))
+        sinks = sink_factories(settings, parquet=parquet, postgres=postgres, kafka=False)
+        execute(build_flow(source, directory, scorers(settings), sinks), settings, cluster)
+    return counts(before)
+
+
+def replay(console: Console, settings: Settings, args: argparse.Namespace) -> int:
+    parquet = args.parquet or settings.output_dir / "replay"
+    cluster = _cluster(args)
+    if args.source == "files":
+        window = (args.start.date() if args.start else None, args.end.date() if args.end else None)
+        if args.postgres:
+            migrate(settings.postgres_dsn.get_secret_value())
+        run = _run_files(console, settings, cluster, window, parquet=parquet, postgres=args.postgres)
+    else:
+        migrate(settings.postgres_dsn.get_secret_value())
+        topics = {t: settings.topic(t) for t in INPUT_TOPICS}
+        source = KafkaInput(
+            settings.kafka_bootstrap, topics, start=args.start or "earliest", end=args.end, tail=False
+        )
+        before = counts()
+        sinks = sink_factories(settings, parquet=parquet, postgres=True, kafka=False)
+        execute(build_flow(source, _directory(settings), scorers(settings), sinks), settings, cluster)
+        run = counts(before)
+    _print_counts(console, run)
+    _graded_summary(console, parquet)
+    return 0 if run.reconciles else 1
+
+
+def worker(console: Console, settings: Settings, args: argparse.Namespace) -> int:
+    if settings.recovery_dir is None:
+        settings = settings.model_copy(update={"recovery_dir": settings.output_dir / "recovery"})
+    start = args.start_at or settings.start_at
+    migrate(settings.postgres_dsn.get_secret_value())
+    topics = {t: settings.topic(t) for t in INPUT_TOPICS}
+    logger.info(
+        "worker starting: %s; first start at %s; recovery store %s",
+        ", ".join(topics.values()),
+        start,
+        settings.recovery_dir,
+    )
+    source = KafkaInput(settings.kafka_bootstrap, topics, start=start, tail=True)
+    sinks = sink_factories(settings, parquet=None, postgres=True, kafka=True)
+    execute(build_flow(source, _directory(settings), scorers(settings), sinks), settings, _cluster(args))
+    return 0
+
+
+def demo(console: Console, settings: Settings) -> int:
+    """Train on the games before the 2025-26 season (nothing it will be graded on), replay the
+    shipped 2025-26 data through the dataflow from files, print counts and the graded summary."""
+    out = settings.output_dir / "demo"
+    shutil.rmtree(out, ignore_errors=True)
+    models = out / "models"
+    settings = settings.model_copy(update={"models_dir": models})
+    records = read_records(DataLayout.discover(settings.data_dir))
+    events = [r.event for r in records if r.event is not None]
+    directory = PlayerDirectory.from_box_scores(e for e in events if isinstance(e, BoxScore))
+    with console.status("training the models on games before 2025-10-21 through the feature store"):
+        data, _ = build_training_set(events, directory)
+        history = data.before(DEMO_START)
+        for name, kind in settings.models.items():
+            model, catboost_model = make_model(
+                name, kind, history, created_at=datetime.combine(DEMO_START, time(), UTC)
+            )
+            Registry(models).save(catboost_model, model.meta)
+    console.print(
+        f"trained {', '.join(settings.models)} on {len(history):,} player-games before {DEMO_START}"
+    )
+    run = _run_files(console, settings, Cluster(), (DEMO_START, None), out / "parquet", postgres=False)
+    _print_counts(console, run)
+    _graded_summary(console, out / "parquet")
+    console.print(f"Parquet output: {out / 'parquet'} (read it with connectors.parquet.read_latest)")
+    return 0 if run.reconciles else 1

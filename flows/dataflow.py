@@ -1,0 +1,171 @@
+"""The one dataflow every mode runs: worker, replay from Kafka, replay from files.
+
+input → decode + validate (invalid → dead letter with topic, partition, offset, reason) →
+identity (unknown player → dead letter) → props and box scores keyed by player; game lines
+and finals through the router to the players of their games → the per-player engine
+(features, scoring of every active model, grading) → sinks.
+
+Nothing here reads the wall clock except the sink adapter stamping `emitted_at`, which is
+never part of a record's identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import bytewax.operators as op
+from bytewax.dataflow import Dataflow
+from bytewax.inputs import Source
+from prometheus_client import Counter, Histogram
+from pydantic import BaseModel
+
+from connectors.events import BoxScore, DeadLetter, Game, GameLine, InputEvent, PropLine
+from connectors.exceptions import DecodeError, UnknownPlayerError
+from connectors.identity import PlayerDirectory
+from connectors.records import Grade, Prediction
+from connectors.serde import EVENT_TYPES, decode
+from connectors.sinks import Sink
+from features.routing import GameRouter, Membership
+from flows.outputs import SinkAdapter
+from flows.sources import Raw
+from scoring.engine import Engine, PlayerState
+from scoring.scorer import Scorer
+
+__all__ = ["EVENTS_IN", "build_flow"]
+
+EVENTS_IN = Counter("propstream_events_in", "input messages by topic", ["topic"])
+APPLIED = Counter("propstream_events_applied", "valid input events applied, by topic", ["topic"])
+DEAD = Counter("propstream_dead_letters", "inputs dead-lettered, by reason", ["reason"])
+OUT = Counter("propstream_records_out", "predictions and grades emitted", ["kind", "model"])
+LATENCY = Histogram(
+    "propstream_rescore_latency_seconds",
+    "event time of the newest input to the emission of a prediction",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 60, 3600, 86400, float("inf")),
+)
+_ROUTER_KEY = "router"
+
+
+@dataclass(frozen=True, slots=True)
+class Valid:
+    """A decoded event and, for props, the resolved player."""
+
+    logical: str
+    event: InputEvent
+    player_id: int | None
+
+
+def _dead(raw: Raw, reason: str, detail: str) -> DeadLetter:
+    return DeadLetter(
+        source=raw.topic,
+        partition=raw.partition,
+        offset=raw.offset,
+        original=raw.value.decode("utf-8", errors="replace"),
+        reason=reason,
+        detail=detail[:2000],
+    )
+
+
+def decoder(directory: PlayerDirectory) -> Callable[[Raw | DeadLetter], Valid | DeadLetter]:
+    def decode_one(item: Raw | DeadLetter) -> Valid | DeadLetter:
+        if isinstance(item, DeadLetter):  # a file row that never became an event
+            EVENTS_IN.labels("files").inc()
+            DEAD.labels(item.reason).inc(item.rows)
+            return item
+        EVENTS_IN.labels(item.logical).inc()
+        try:
+            event = decode(item.value, EVENT_TYPES[item.logical])
+        except DecodeError as exc:
+            DEAD.labels(exc.reason).inc()
+            return _dead(item, exc.reason, exc.detail)
+        player_id = None
+        if isinstance(event, PropLine):
+            try:
+                player_id = directory.resolve(event.player_name)
+            except UnknownPlayerError as exc:
+                DEAD.labels(exc.reason).inc()
+                return _dead(item, exc.reason, str(exc))
+        APPLIED.labels(item.logical).inc()
+        return Valid(item.logical, event, player_id)  # type: ignore[arg-type]
+
+    return decode_one
+
+
+def _membership(v: Valid) -> Membership | None:
+    e = v.event
+    if not isinstance(e, PropLine) or v.player_id is None:
+        return None
+    return Membership(v.player_id, e.game_key, e.game_date, e.home_team, e.away_team)
+
+
+def _route(
+    router: GameRouter | None, item: Membership | GameLine | Game
+) -> tuple[GameRouter, list[tuple[int, Any]]]:
+    router = router or GameRouter()
+    return router, router.route(item)
+
+
+def _engine_step(
+    engine: Engine,
+) -> Callable[[PlayerState | None, tuple[int, InputEvent]], tuple[PlayerState, list[BaseModel]]]:
+    def step(state: PlayerState | None, item: tuple[int, InputEvent]) -> tuple[PlayerState, list[BaseModel]]:
+        state = state or PlayerState()
+        player_id, event = item
+        return state, list(engine.apply(state, event, player_id))
+
+    return step
+
+
+def _stamp(record: BaseModel) -> BaseModel:
+    """Emit time beside identity (the only wall-clock read), and the output metrics."""
+    if not isinstance(record, Prediction | Grade):
+        return record
+    now = datetime.now(UTC)
+    OUT.labels("prediction" if isinstance(record, Prediction) else "grade", record.model).inc()
+    if isinstance(record, Prediction):
+        LATENCY.observe(max(0.0, (now - record.as_of).total_seconds()))
+    return record.model_copy(update={"emitted_at": now})
+
+
+def build_flow(
+    source: Source[Any],
+    directory: PlayerDirectory,
+    scorers: Sequence[Scorer],
+    sinks: Iterable[Callable[[], Sink]],
+    name: str = "propstream",
+) -> Dataflow:
+    engine = Engine(scorers)
+    flow = Dataflow(name)
+    raw = op.input("input", flow, source)
+    checked = op.map("decode", raw, decoder(directory))
+    split = op.branch("valid", checked, lambda x: isinstance(x, Valid))
+    valid = split.trues
+    dead = split.falses
+
+    own = op.filter_map(
+        "own_events",
+        valid,
+        lambda v: (
+            (v.player_id, v.event)
+            if isinstance(v.event, PropLine)
+            else (v.event.player_id, v.event)
+            if isinstance(v.event, BoxScore)
+            else None
+        ),
+    )
+    memberships = op.filter_map("memberships", valid, _membership)
+    game_level = op.filter_map(
+        "game_level", valid, lambda v: v.event if isinstance(v.event, GameLine | Game) else None
+    )
+    to_router = op.key_on("to_router", op.merge("router_in", memberships, game_level), lambda _: _ROUTER_KEY)
+    routed = op.flat_map("fan_out", op.stateful_map("route", to_router, _route), lambda kv: kv[1])
+
+    by_player = op.key_on("by_player", op.merge("player_in", own, routed), lambda pe: str(pe[0]))
+    emitted = op.stateful_map("engine", by_player, _engine_step(engine))
+    records = op.flat_map("records", emitted, lambda kv: kv[1])
+    stamped = op.map("stamp", op.merge("all_out", records, dead), _stamp)
+    for i, factory in enumerate(sinks):
+        op.output(f"sink_{i}", stamped, SinkAdapter(factory))
+    return flow

@@ -1,0 +1,104 @@
+"""One player's engine: events in, predictions and grades out (pure; the dataflow keeps one per
+player, and the same code runs in tests without Bytewax).
+
+Rescoring rules (docs/operations.md):
+- a prop whose book's main line or prices changed: one prediction per model for that
+  (player, game, book), and no others; an unchanged re-send or an alternate line: nothing;
+- a box score of an earlier game, a game line, or a final score of a team's earlier game:
+  every open book of the player's affected games, per model;
+- the player's box score for G (or G going final without one: VOID) grades the latest
+  prediction for every book of G made before tip-off; a prediction made after G is done is
+  graded at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from connectors.events import BoxScore, GameLine, InputEvent, PropLine
+from connectors.records import Grade, Prediction
+from features.schema import Target
+from features.store import FeatureStore
+from scoring.grading import grade
+from scoring.scorer import Request, Scorer
+
+__all__ = ["Engine", "PlayerState"]
+
+Output = Prediction | Grade
+
+
+@dataclass
+class PlayerState:
+    """Everything kept for one player (picklable, no models: those live in the Engine)."""
+
+    store: FeatureStore = field(default_factory=FeatureStore)
+    tipoffs: dict[str, datetime] = field(default_factory=dict)
+    boxes: dict[str, BoxScore] = field(default_factory=dict)
+    finals: set[str] = field(default_factory=set)
+
+
+class Engine:
+    def __init__(self, scorers: Sequence[Scorer]) -> None:
+        if not scorers:
+            raise ValueError("the engine needs at least one model")
+        self.scorers = list(scorers)
+
+    def apply(self, state: PlayerState, event: InputEvent, player_id: int) -> list[Output]:
+        store = state.store
+        if isinstance(event, PropLine):
+            state.tipoffs.setdefault(event.game_key, event.tipoff)
+            if not store.apply_prop(player_id, event):
+                return []
+            return self._rescore(state, player_id, [(event.game_key, event.book)])
+        if isinstance(event, BoxScore):
+            held = state.boxes.get(event.game_key)
+            if held is None or (event.ts, event.model_dump_json()) > (held.ts, held.model_dump_json()):
+                state.boxes[event.game_key] = event
+            out = self._rescore(state, player_id, self._books(store, store.apply_box_score(event)))
+            return out + self._grades(state, player_id, event.game_key)
+        if isinstance(event, GameLine):
+            return self._rescore(state, player_id, self._books(store, store.apply_game_line(event)))
+        out = self._rescore(state, player_id, self._books(store, store.apply_game(event)))
+        if event.status == "final" and (player_id, event.game_key) in store.markets:
+            state.finals.add(event.game_key)
+            if event.game_key not in state.boxes:
+                out += self._grades(state, player_id, event.game_key)
+        return out
+
+    @staticmethod
+    def _books(store: FeatureStore, affected: Iterable[tuple[int, str]]) -> list[tuple[str, str]]:
+        return [(game, book) for player, game in affected for book, _ in store.open_books(player, game)]
+
+    def _predict(
+        self, state: PlayerState, player_id: int, targets: Sequence[tuple[str, str]]
+    ) -> list[Prediction]:
+        requests = []
+        for game_key, book in targets:
+            main = state.store.markets[(player_id, game_key)].books[book].main
+            if main is None:
+                continue  # the book's main line was withdrawn: nothing to score until it returns
+            vector = state.store.vector(Target(player_id, game_key, book, main.line))
+            requests.append(Request(vector, main.over_price, main.under_price))
+        return [p for scorer in self.scorers for p in scorer.score(requests)]
+
+    def _rescore(
+        self, state: PlayerState, player_id: int, targets: Sequence[tuple[str, str]]
+    ) -> list[Output]:
+        predictions = self._predict(state, player_id, targets)
+        done = [p for p in predictions if p.game_key in state.boxes or p.game_key in state.finals]
+        return [*predictions, *self._grade(state, done)]
+
+    def _grades(self, state: PlayerState, player_id: int, game_key: str) -> list[Output]:
+        books = [(game_key, book) for book, _ in state.store.open_books(player_id, game_key)]
+        return list(self._grade(state, self._predict(state, player_id, books)))
+
+    @staticmethod
+    def _grade(state: PlayerState, predictions: Iterable[Prediction]) -> list[Grade]:
+        """Grade predictions made before their game's tip-off."""
+        return [
+            grade(p, state.boxes.get(p.game_key))
+            for p in predictions
+            if p.as_of < state.tipoffs.get(p.game_key, p.as_of)
+        ]

@@ -216,7 +216,9 @@ def demo(console: Console, settings: Settings) -> int:
     console.print(
         f"trained {', '.join(settings.models)} on {len(history):,} player-games before {DEMO_START}"
     )
-    run = _run_files(console, settings, Cluster(), (DEMO_START, None), out / "parquet", postgres=False)
+    run = _run_files(
+        console, settings, Cluster(), (DEMO_START, None), parquet=out / "parquet", postgres=False
+    )
     _print_counts(console, run)
     _graded_summary(console, out / "parquet")
     console.print(f"Parquet output: {out / 'parquet'} (read it with connectors.parquet.read_latest)")

@@ -3,8 +3,9 @@ that turns it into exactly the rows of `predictions_latest` / `grades`.
 
 Files are named by a hash of their records' ids, so a batch re-delivered whole rewrites the
 same file; a re-delivery split differently adds a file with rows already present, which the
-reader drops (newest `as_of` per key wins, as in Postgres). Files are written to a temporary
-name in the same folder and renamed, so a reader never sees half a file.
+reader drops (newest `as_of` per key wins, then the later `emitted_at`, as in Postgres).
+Files are written to a temporary name in the same folder and renamed, so a reader never sees
+half a file.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ def _read(root: Path, folder: str) -> pl.DataFrame:
     if not files:
         return pl.DataFrame()
     frame = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
-    frame = frame.sort([*KEY, "as_of", "prediction_id"]).unique(list(KEY), keep="last", maintain_order=True)
+    order = [*KEY, "as_of", "emitted_at", "prediction_id"]
+    frame = frame.sort(order, nulls_last=False).unique(list(KEY), keep="last", maintain_order=True)
     return frame.sort(list(KEY))
 
 

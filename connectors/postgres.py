@@ -2,7 +2,8 @@
 
 A batch is one transaction: its records are deduplicated, COPYed into a temporary staging
 table, then upserted with `INSERT ... ON CONFLICT ... DO UPDATE ... WHERE EXCLUDED.as_of >=
-t.as_of`, so a re-delivered or older record never overwrites a newer one. The prediction log
+t.as_of` (at equal `as_of`, the later `emitted_at` wins), so a re-delivered or older record
+never overwrites a newer one. The prediction log
 and the dead letters ignore duplicates. When the server goes away the sink reconnects with
 backoff for `retry_for_s`, then raises `SinkError`; a batch is never half-applied.
 """
@@ -13,6 +14,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from connectors.sinks import Sink, SinkError
 __all__ = ["MIGRATIONS", "MigrationError", "PostgresSink", "code_schema_version", "migrate"]
 
 logger = logging.getLogger(__name__)
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -124,6 +127,13 @@ _DEAD = _Table(
 _TABLES: dict[type[BaseModel], _Table] = {Prediction: _PREDICTIONS, Grade: _GRADES, DeadLetter: _DEAD}
 
 
+def _version(record: BaseModel) -> tuple[datetime, datetime]:
+    """Newer wins: later `as_of`; at the same `as_of` (a correction by an older, late event)
+    the later emission, which within a run always holds the more complete state."""
+    emitted = getattr(record, "emitted_at", None) or _NEVER
+    return (record.as_of, emitted)  # type: ignore[attr-defined]
+
+
 def _dedupe(spec: _Table, records: Iterable[BaseModel]) -> list[BaseModel]:
     """One record per identity: predictions by id (the log keeps each), others by key with
     the newest `as_of` (ties: the last)."""
@@ -132,7 +142,7 @@ def _dedupe(spec: _Table, records: Iterable[BaseModel]) -> list[BaseModel]:
     for record in records:
         k = tuple(getattr(record, c) for c in identity)
         held = latest.get(k)
-        if held is None or not spec.monotonic or record.as_of >= held.as_of:  # type: ignore[attr-defined]
+        if held is None or not spec.monotonic or _version(record) >= _version(held):
             latest[k] = record
     return list(latest.values())
 
@@ -228,8 +238,10 @@ class PostgresSink(Sink):
                 sql.SQL(
                     "INSERT INTO {table} AS t ({columns}) "
                     "SELECT DISTINCT ON ({key}) {columns} FROM {stage} "
-                    "ORDER BY {key}, as_of DESC, prediction_id DESC "
-                    "ON CONFLICT ({key}) DO UPDATE SET {updates} WHERE EXCLUDED.as_of >= t.as_of"
+                    "ORDER BY {key}, as_of DESC, emitted_at DESC NULLS LAST, prediction_id DESC "
+                    "ON CONFLICT ({key}) DO UPDATE SET {updates} "
+                    "WHERE (EXCLUDED.as_of, coalesce(EXCLUDED.emitted_at, '-infinity')) "
+                    ">= (t.as_of, coalesce(t.emitted_at, '-infinity'))"
                 ).format(table=table, columns=columns, key=key, stage=stage, updates=updates)
             )
         else:

@@ -12,16 +12,18 @@ import numpy as np
 from catboost import CatBoostRegressor
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from features.schema import BOOK_FEATURES, FEATURE_NAMES, FEATURE_SCHEMA_VERSION
+from features.schema import FEATURE_NAMES, FEATURE_SCHEMA_VERSION, MARKET_FEATURES
 from scoring.distribution import Scale
 from scoring.exceptions import ModelNotFoundError, SchemaMismatchError
 from scoring.trees import TreeEnsemble
 
 __all__ = ["MODEL_FEATURES", "ModelKind", "ModelMeta", "PointsModel", "Registry", "model_columns"]
 
-# The model sees a player's game, not a book: book-specific features are used after it, when
-# its distribution is read at each book's line (see scoring.scorer).
-MODEL_FEATURES: tuple[str, ...] = tuple(n for n in FEATURE_NAMES if n not in BOOK_FEATURES)
+# The model sees a player's game, not a book: the book's own line and price are used after it,
+# when its distribution is read at that line (scoring.scorer). Nor does it see the other books
+# (the consensus): a prediction then depends only on inputs whose every change rescores it,
+# which is what makes the final predictions independent of arrival order (docs/model.md).
+MODEL_FEATURES: tuple[str, ...] = tuple(n for n in FEATURE_NAMES if n not in MARKET_FEATURES)
 _COLUMNS = np.asarray([FEATURE_NAMES.index(n) for n in MODEL_FEATURES], dtype=np.intp)
 
 ModelKind = Literal["normal_uncertainty", "normal_constant_sigma", "sqrt_uncertainty"]

@@ -16,6 +16,7 @@ from connectors.adapters import read_records
 from connectors.events import BoxScore
 from connectors.files import DataLayout
 from connectors.identity import PlayerDirectory
+from connectors.kafka import ensure_topics
 from connectors.parquet import read_grades
 from connectors.postgres import migrate
 from connectors.records import Grade
@@ -189,6 +190,8 @@ def worker(console: Console, settings: Settings, args: argparse.Namespace) -> in
         start,
         settings.recovery_dir,
     )
+    outputs = [settings.topic(t) for t in ("predictions", "grades", "dlq")]
+    ensure_topics(settings.kafka_bootstrap, dict.fromkeys(outputs, settings.partitions))
     source = KafkaInput(settings.kafka_bootstrap, topics, start=start, tail=True)
     sinks = sink_factories(settings, parquet=None, postgres=True, kafka=True)
     execute(build_flow(source, _directory(settings), scorers(settings), sinks), settings, _cluster(args))

@@ -6,6 +6,7 @@ monotonic writes make Bytewax's at-least-once delivery safe (see connectors.sink
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,8 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from pydantic import BaseModel
 
 from connectors.sinks import Sink
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["SinkAdapter"]
 
@@ -24,9 +27,15 @@ class _Partition(StatelessSinkPartition[Any]):
 
     def write_batch(self, items: list[BaseModel]) -> None:
         mine = [item for item in items if isinstance(item, self._sink.accepts)]
-        if mine:
+        if not mine:
+            return
+        try:
             self._sink.write_batch(mine)
             self._sink.flush()
+        except Exception:
+            # Bytewax reports an exception here only as a Rust panic: say what failed first.
+            logger.exception("%s failed to write %s records", type(self._sink).__name__, len(mine))
+            raise
 
     def close(self) -> None:
         self._sink.close()

@@ -61,7 +61,9 @@ class Engine:
         if isinstance(event, GameLine):
             return self._rescore(state, player_id, self._books(store, store.apply_game_line(event)))
         out = self._rescore(state, player_id, self._books(store, store.apply_game(event)))
-        if event.status == "final" and (player_id, event.game_key) in store.markets:
+        if event.status == "final":
+            # remembered even before the player's prop arrives (it may come by another path):
+            # a prediction made later for a finished game is graded at once
             state.finals.add(event.game_key)
             if event.game_key not in state.boxes:
                 out += self._grades(state, player_id, event.game_key)

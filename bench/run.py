@@ -10,19 +10,24 @@ import argparse
 import json
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from bench import features_bench, scoring_bench, sinks_bench
+from bench import features_bench, flow_bench, scoring_bench, sinks_bench
 from connectors.adapters import read_records
 from connectors.events import BoxScore, InputEvent, PropLine
 from connectors.files import DataLayout
 from connectors.identity import PlayerDirectory
 from features.replay import resolve_props
 from flows.settings import SHIPPED_DATA, Settings
+from scoring.evaluate import make_model
+from scoring.model import Registry
+from scoring.scorer import Scorer
+from scoring.training import build_training_set
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -37,6 +42,20 @@ def shipped_stream(data: Path) -> list[tuple[InputEvent, int | None]]:
         for e in events
         if not isinstance(e, PropLine) or id(e) in ids
     ]
+
+
+def _flow(stream: list[tuple[InputEvent, int | None]]) -> dict[str, float]:
+    events = [e for e, _ in stream]
+    directory = PlayerDirectory.from_box_scores(e for e in events if isinstance(e, BoxScore))
+    data, _ = build_training_set(events, directory)
+    with tempfile.TemporaryDirectory() as tmp:
+        registry = Registry(Path(tmp))
+        for name, kind in Settings().models.items():
+            model, catboost_model = make_model(name, kind, data)
+            registry.save(catboost_model, model.meta)
+        scorers = [Scorer(registry.load(name)) for name in Settings().models]
+        props = [(pid, e) for e, pid in stream if isinstance(e, PropLine) and pid is not None and e.is_main]
+        return flow_bench.run(Settings(), Path(tmp), directory, scorers, props[-2000:])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         results |= scoring
     with console.status("sinks"):
         results |= sinks_bench.run(Settings().postgres_dsn.get_secret_value(), predictions)
+    with console.status("dataflow (loads the season into Kafka, replays it, measures line moves)"):
+        results |= _flow(stream)
     table = Table(title="propstream benchmarks")
     table.add_column("key")
     table.add_column("value", justify="right")

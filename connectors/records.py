@@ -29,7 +29,9 @@ def prediction_id(
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-class Prediction(BaseModel):
+class _PropRecord(BaseModel):
+    """What predictions and grades share: the prop they are about, and when they are as of."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     prediction_id: str
@@ -40,9 +42,12 @@ class Prediction(BaseModel):
     book: str
     market: str
     line: float
+    as_of: AwareDatetime
+
+
+class Prediction(_PropRecord):
     over_price: float
     under_price: float | None
-    as_of: AwareDatetime
     mean: float
     sigma: float
     p_over: float
@@ -59,21 +64,10 @@ class Prediction(BaseModel):
     emitted_at: AwareDatetime | None = None
 
 
-class Grade(BaseModel):
+class Grade(_PropRecord):
     """A prediction graded by the box score: the side the model favoured, and money only where
     it recommended a bet."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    prediction_id: str
-    model: str
-    player_id: int
-    game_key: str
-    game_date: date
-    book: str
-    market: str
-    line: float
-    as_of: AwareDatetime
     side: Literal["OVER", "UNDER"]
     recommendation: Recommendation
     actual: float | None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
+import time as time_module
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
@@ -169,10 +170,17 @@ def replay(console: Console, settings: Settings, args: argparse.Namespace) -> in
         source = KafkaInput(
             settings.kafka_bootstrap, topics, start=args.start or "earliest", end=args.end, tail=False
         )
-        before = counts()
-        sinks = sink_factories(settings, parquet=parquet, postgres=True, kafka=False)
-        execute(build_flow(source, _directory(settings), scorers(settings), sinks), settings, cluster)
-        run = counts(before)
+        flow = build_flow(
+            source,
+            _directory(settings),
+            scorers(settings),
+            sink_factories(settings, parquet=parquet, postgres=True, kafka=False),
+        )
+        before, started = counts(), time_module.perf_counter()
+        execute(flow, settings, cluster)
+        run, elapsed = counts(before), time_module.perf_counter() - started
+        events = sum(run.events_in.values())
+        console.print(f"replayed {events:,} events in {elapsed:.1f} s ({events / elapsed:,.0f} events/s)")
     _print_counts(console, run)
     _graded_summary(console, parquet)
     return 0 if run.reconciles else 1

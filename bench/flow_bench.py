@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import statistics
 import subprocess
 import sys
@@ -69,8 +70,14 @@ def _replay_rate(settings: Settings, directory, scorers: Sequence[Scorer], sink)
     return sum(counts(before).events_in.values()) / elapsed
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def _two_processes(settings: Settings, dsn: str, out: Path) -> float:
-    addresses = "127.0.0.1:29201;127.0.0.1:29202"
+    addresses = ";".join(f"127.0.0.1:{_free_port()}" for _ in range(2))
     procs = [
         subprocess.Popen(
             [

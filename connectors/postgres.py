@@ -31,6 +31,7 @@ __all__ = ["MIGRATIONS", "MigrationError", "PostgresSink", "code_schema_version"
 
 logger = logging.getLogger(__name__)
 _NEVER = datetime.min.replace(tzinfo=UTC)
+_MIGRATION_LOCK = 7_305_117_001  # an arbitrary, fixed advisory-lock id for schema migrations
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -52,6 +53,8 @@ def migrate(dsn: str, reader_role: str | None = None) -> list[int]:
     versions applied (none on a database already current). Refuses a database newer than the
     code. Grants the read-only `reader_role` SELECT on every table and view."""
     with psycopg.connect(dsn, autocommit=True) as conn:
+        # several workers may start at once: one migrates, the others wait and find it done
+        conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
         conn.execute(
             "CREATE TABLE IF NOT EXISTS propstream_schema ("
             " version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"

@@ -46,7 +46,7 @@ class GameRouter:
     finals: dict[str, Game] = field(default_factory=dict)
     team_games: dict[str, set[str]] = field(default_factory=dict)  # team -> game keys with members
 
-    def route(self, item: Membership | GameEvent) -> list[tuple[int, GameEvent]]:
+    def route(self, item: Membership | GameEvent) -> list[tuple[int, GameEvent | tuple[GameEvent, ...]]]:
         if isinstance(item, Membership):
             return self._join(item)
         if isinstance(item, GameLine):
@@ -54,7 +54,7 @@ class GameRouter:
             return [(p, item) for p in sorted(self.members.get(item.game_key, ()))]
         return self._final(item)
 
-    def _join(self, m: Membership) -> list[tuple[int, GameEvent]]:
+    def _join(self, m: Membership) -> list[tuple[int, GameEvent | tuple[GameEvent, ...]]]:
         players = self.members.setdefault(m.game_key, set())
         if m.player_id in players:
             return []
@@ -75,7 +75,8 @@ class GameRouter:
                 key=lambda g: g.game_date,
             )
             events += earlier[-TEAM_WINDOW:]
-        return [(m.player_id, e) for e in events]
+        # one batch: the player's engine applies them all, then rescores once
+        return [(m.player_id, tuple(events))] if events else []
 
     def _final(self, game: Game) -> list[tuple[int, GameEvent]]:
         if game.status != "final":

@@ -11,7 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
@@ -98,6 +98,7 @@ class FileSource(FixedPartitionedSource[Item, int]):
 
 
 Start = Literal["earliest", "latest"] | datetime
+IDLE_POLL = timedelta(milliseconds=10)
 
 KAFKA_LAG = Gauge(
     "propstream_consumer_lag", "messages behind the end of each input partition", ["topic", "partition"]
@@ -118,12 +119,17 @@ class _KafkaPartition(StatefulSourcePartition[Raw, int]):
         self._consumer, self._tp, self._logical = consumer, tp, logical
         self._stop_at, self._end_ms = stop_at, int(end.timestamp() * 1000) if end else None
         self._position, self._batch = tp.offset, batch
+        self._awake: datetime | None = None
+
+    def next_awake(self) -> datetime | None:
+        return self._awake
 
     def next_batch(self) -> list[Raw]:
         if self._stop_at is not None and self._position >= self._stop_at:
             raise StopIteration
         out = []
-        for message in self._consumer.consume(self._batch, timeout=0.05):
+        # never block: Bytewax polls every partition in turn and backs off by itself when idle
+        for message in self._consumer.consume(self._batch, timeout=0):
             error = message.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
@@ -143,6 +149,8 @@ class _KafkaPartition(StatefulSourcePartition[Raw, int]):
                     message.value(),
                 )
             )
+        # idle: look again in IDLE_POLL without blocking the worker (Bytewax's cooperative wait)
+        self._awake = datetime.now(UTC) + IDLE_POLL if not out else None
         _, high = self._consumer.get_watermark_offsets(self._tp, cached=True) or (0, 0)
         KAFKA_LAG.labels(self._tp.topic, str(self._tp.partition)).set(max(0, high - self._position))
         return out

@@ -45,29 +45,43 @@ class Engine:
             raise ValueError("the engine needs at least one model")
         self.scorers = list(scorers)
 
-    def apply(self, state: PlayerState, event: InputEvent, player_id: int) -> list[Output]:
+    def apply(
+        self, state: PlayerState, events: InputEvent | tuple[InputEvent, ...], player_id: int
+    ) -> list[Output]:
+        """Apply one event, or a batch of them (then rescore once for all of them)."""
+        targets: dict[tuple[str, str], None] = {}
+        to_grade: dict[str, None] = {}
+        for event in events if isinstance(events, tuple) else (events,):
+            changed, done = self._update(state, event, player_id)
+            targets.update(dict.fromkeys(changed))
+            to_grade.update(dict.fromkeys(done))
+        out = self._rescore(state, player_id, list(targets))
+        for game_key in to_grade:
+            out += self._grades(state, player_id, game_key)
+        return out
+
+    def _update(
+        self, state: PlayerState, event: InputEvent, player_id: int
+    ) -> tuple[list[tuple[str, str]], list[str]]:
+        """Apply an event to the state; returns the (game, book) to rescore and the games to grade."""
         store = state.store
         if isinstance(event, PropLine):
             state.tipoffs.setdefault(event.game_key, event.tipoff)
-            if not store.apply_prop(player_id, event):
-                return []
-            return self._rescore(state, player_id, [(event.game_key, event.book)])
+            return ([(event.game_key, event.book)] if store.apply_prop(player_id, event) else []), []
         if isinstance(event, BoxScore):
             held = state.boxes.get(event.game_key)
             if held is None or (event.ts, event.model_dump_json()) > (held.ts, held.model_dump_json()):
                 state.boxes[event.game_key] = event
-            out = self._rescore(state, player_id, self._books(store, store.apply_box_score(event)))
-            return out + self._grades(state, player_id, event.game_key)
+            return self._books(store, store.apply_box_score(event)), [event.game_key]
         if isinstance(event, GameLine):
-            return self._rescore(state, player_id, self._books(store, store.apply_game_line(event)))
-        out = self._rescore(state, player_id, self._books(store, store.apply_game(event)))
-        if event.status == "final":
-            # remembered even before the player's prop arrives (it may come by another path):
-            # a prediction made later for a finished game is graded at once
-            state.finals.add(event.game_key)
-            if event.game_key not in state.boxes:
-                out += self._grades(state, player_id, event.game_key)
-        return out
+            return self._books(store, store.apply_game_line(event)), []
+        changed = self._books(store, store.apply_game(event))
+        if event.status != "final":
+            return changed, []
+        # remembered even before the player's prop arrives (it may come by another path):
+        # a prediction made later for a finished game is graded at once
+        state.finals.add(event.game_key)
+        return changed, ([] if event.game_key in state.boxes else [event.game_key])
 
     @staticmethod
     def _books(store: FeatureStore, affected: Iterable[tuple[int, str]]) -> list[tuple[str, str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -106,6 +107,12 @@ def _wait_until_stable(dsn: str, seconds: float = 6, limit: float = 240) -> int:
     raise AssertionError(f"the worker did not settle within {limit}s (log rows: {last})")
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def _load(env: dict[str, str], *extra: str, days: tuple[str, str] = (DAY_FROM, DAY_TO)) -> None:
     _cli(env, "load", "--from", days[0], "--to", days[1], "--partitions", "3", *extra)
 
@@ -142,7 +149,7 @@ def test_two_processes_equal_one(stack: dict[str, str], postgres_dsn: str, tmp_p
     one = _database(postgres_dsn, f"one_{tmp_path.name[-12:]}".lower())
     _cli(stack, "replay", "--source", "kafka", "--parquet", str(tmp_path / "one"), dsn=one)
     two = _database(postgres_dsn, f"two_{tmp_path.name[-12:]}".lower())
-    addresses = "127.0.0.1:29101;127.0.0.1:29102"
+    addresses = ";".join(f"127.0.0.1:{_free_port()}" for _ in range(2))
     procs = [
         _spawn(
             stack,

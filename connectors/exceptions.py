@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "DataLayoutError",
     "DecodeError",
+    "MissingTopicError",
     "PropstreamError",
     "PublishError",
     "UnknownPlayerError",
@@ -36,6 +37,10 @@ class UnknownPlayerError(PropstreamError):
 
 class DataLayoutError(PropstreamError):
     """A data folder that is not laid out like the shipped `data/` folder."""
+
+
+class MissingTopicError(PropstreamError):
+    """An input topic the dataflow should read does not exist."""
 
 
 class PublishError(PropstreamError):

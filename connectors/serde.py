@@ -43,14 +43,16 @@ def reason_of(error: ValidationError) -> str:
     return f"{field}:{first['type']}" if field else first["type"]
 
 
-def _parse_json(raw: bytes) -> object:
+def _parse_json(raw: bytes | None) -> object:
+    if raw is None:
+        raise DecodeError("empty_message", "the message has no value (a tombstone)")
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DecodeError("malformed_json", str(exc)) from exc
 
 
-def decode(raw: bytes, model: type[T]) -> T:
+def decode(raw: bytes | None, model: type[T]) -> T:
     """Bytes of one topic into its event type, or `DecodeError` naming the field and rule."""
     payload = _parse_json(raw)
     try:

@@ -170,6 +170,7 @@ def replay(console: Console, settings: Settings, args: argparse.Namespace) -> in
         source = KafkaInput(
             settings.kafka_bootstrap, topics, start=args.start or "earliest", end=args.end, tail=False
         )
+        source.list_parts()  # a missing topic fails here, with a clear message
         flow = build_flow(
             source,
             _directory(settings),
@@ -201,6 +202,7 @@ def worker(console: Console, settings: Settings, args: argparse.Namespace) -> in
     outputs = [settings.topic(t) for t in ("predictions", "grades", "dlq")]
     ensure_topics(settings.kafka_bootstrap, dict.fromkeys(outputs, settings.partitions))
     source = KafkaInput(settings.kafka_bootstrap, topics, start=start, tail=True)
+    source.list_parts()  # a missing topic fails here, with a clear message
     sinks = sink_factories(settings, parquet=None, postgres=True, kafka=True)
     execute(build_flow(source, _directory(settings), scorers(settings), sinks), settings, _cluster(args))
     return 0

@@ -62,7 +62,7 @@ def _dead(raw: Raw, reason: str, detail: str) -> DeadLetter:
         source=raw.topic,
         partition=raw.partition,
         offset=raw.offset,
-        original=raw.value.decode("utf-8", errors="replace"),
+        original=(raw.value or b"").decode("utf-8", errors="replace"),
         reason=reason,
         detail=detail[:2000],
     )

@@ -20,6 +20,7 @@ from prometheus_client import Gauge
 
 from connectors.adapters import Record
 from connectors.events import DeadLetter
+from connectors.exceptions import MissingTopicError
 from connectors.loader import message_key
 from connectors.serde import encode
 
@@ -38,7 +39,7 @@ class Raw:
     partition: int
     offset: int
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None: a tombstone, dead-lettered as `empty_message`
 
 
 Item = Raw | DeadLetter
@@ -200,8 +201,9 @@ class KafkaInput(FixedPartitionedSource[Raw, int]):
         for name in self._topics.values():
             topic = metadata.topics.get(name)
             if topic is None or topic.error is not None:
-                raise RuntimeError(
-                    f"input topic {name!r} does not exist on {self._bootstrap} (load data first)"
+                raise MissingTopicError(
+                    f"input topic {name!r} does not exist on {self._bootstrap}; publish data first "
+                    "(propstream load) or check PROPSTREAM_TOPIC_PREFIX"
                 )
             parts += [f"{name}#{p}" for p in sorted(topic.partitions)]
         return parts

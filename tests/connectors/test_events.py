@@ -275,6 +275,12 @@ def encode_dict(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, default=str).encode()
 
 
+def test_a_tombstone_is_a_decode_error() -> None:
+    with pytest.raises(DecodeError) as caught:
+        decode(None, PropLine)
+    assert caught.value.reason == "empty_message"
+
+
 def test_malformed_json_is_a_decode_error() -> None:
     with pytest.raises(DecodeError) as caught:
         decode(b'{"kind": "prop_line", ', PropLine)

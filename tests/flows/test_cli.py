@@ -52,6 +52,14 @@ def test_bad_setting_from_env_names_the_variable(
     assert "partitions" in caplog.text
 
 
+def test_replay_of_missing_topics_is_a_clear_error(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, kafka_bootstrap: str
+) -> None:
+    monkeypatch.setenv("PROPSTREAM_TOPIC_PREFIX", "absent.")
+    assert main(["replay", "--source", "kafka"]) == 1
+    assert "does not exist" in caplog.text and "propstream load" in caplog.text
+
+
 def test_unreachable_kafka_fails_with_a_hint(caplog: pytest.LogCaptureFixture, day_folder: Path) -> None:
     code = main(
         ["load", "--data", str(day_folder), "--bootstrap", "127.0.0.1:1", "--topic-prefix", "nowhere."]

@@ -227,12 +227,17 @@ def test_bad_input_is_dead_lettered_and_counts_reconcile(
             publisher.publish(
                 settings.topic("props"), message_key(good), value, int(good.ts.timestamp() * 1000)
             )
+        tombstone = None  # a message with no value
+        publisher.publish(
+            settings.topic("props"), message_key(good), tombstone, int(good.ts.timestamp() * 1000)
+        )  # type: ignore[arg-type]
     db = _database(postgres_dsn, f"bad_{tmp_path.name[-12:]}".lower())
     result = _cli(stack, "replay", "--source", "kafka", dsn=db)
     assert "counts reconcile" in result.stdout
     letters = dict(_rows(db, "SELECT original, reason FROM dead_letters WHERE source LIKE '%odds.props'"))
     for value, reason in salt.items():
         assert letters[value.decode()] == reason
+    assert letters[""] == "empty_message"  # a tombstone: recorded, and the worker goes on
     where = _rows(
         db, "SELECT min(partition), min(\"offset\") FROM dead_letters WHERE reason = 'malformed_json'"
     )[0]

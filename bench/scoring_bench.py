@@ -13,7 +13,7 @@ import numpy as np
 from connectors.events import BoxScore, InputEvent
 from connectors.identity import PlayerDirectory
 from connectors.records import Prediction
-from scoring.evaluate import _requests, make_model
+from scoring.evaluate import main_line_requests, make_model
 from scoring.model import model_columns
 from scoring.scorer import Request, Scorer
 from scoring.training import build_training_set
@@ -41,7 +41,7 @@ def run(events: Sequence[InputEvent]) -> tuple[dict[str, float], list[Prediction
     model, catboost_model = make_model("bench", "sqrt_uncertainty", data)
     requests: list[Request] = []
     for day in (date(2025, 11, d) for d in range(1, 16)):
-        requests += _requests(store, day)
+        requests += main_line_requests(store, day)
     scorer = Scorer(model)
     batches64 = [requests[i : i + 64] for i in range(0, len(requests) - 63, 64)]
     singles = [[r] for r in requests[:2000]]

@@ -80,10 +80,6 @@ class PlayerHistory:
         self._cache = {}
         self._refresh_prefix(0)
 
-    @property
-    def last_date(self) -> date | None:
-        return self._dates[-1] if self._dates else None
-
     def add(self, box: BoxScore) -> bool:
         """Record a box score; True if the history changed. A re-sent game keeps the version
         with the later event time (ties broken by content), so the result is order-free."""

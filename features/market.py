@@ -89,11 +89,6 @@ class PropMarket:
         ladder.refresh_main()
         return ladder.main != before
 
-    def quote(self, book: str, line: float) -> Quote | None:
-        ladder = self.books.get(book)
-        found = ladder.quotes.get(line) if ladder else None
-        return found[1] if found else None
-
     def consensus(self) -> tuple[list[float], list[str]]:
         """The book-independent market features, in CONSENSUS_FEATURES order."""
         mains = [m for b in self.books.values() if (m := b.main) is not None]

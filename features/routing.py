@@ -91,13 +91,3 @@ class GameRouter:
                 if self.games[key].game_date > game.game_date:
                     targets |= self.members.get(key, set())
         return [(p, game) for p in sorted(targets)]
-
-    def expire(self, before: date) -> None:
-        """Forget games dated before `before` (their props are closed); keep finals that can
-        still be in a team's last TEAM_WINDOW games (about a season: the caller's choice)."""
-        for key in [k for k, m in self.games.items() if m.game_date < before]:
-            m = self.games.pop(key)
-            self.members.pop(key, None)
-            self.lines.pop(key, None)
-            for team in (m.home_team, m.away_team):
-                self.team_games.get(team, set()).discard(key)

@@ -174,7 +174,7 @@ def _demo(console: Console, settings: Settings, args: argparse.Namespace) -> int
     records = _read(console, settings)
     report.print_validation(console, records)
     report.print_identity(console, report.build_identity_report(records))
-    return commands.demo(console, settings)
+    return commands.demo(console, settings, records)
 
 
 def _data_report(console: Console, settings: Settings, args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ import argparse
 import logging
 import shutil
 import time as time_module
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from connectors.adapters import read_records
+from connectors.adapters import Record, read_records
 from connectors.events import BoxScore
 from connectors.files import DataLayout
 from connectors.identity import PlayerDirectory
@@ -130,7 +131,9 @@ def _graded_summary(console: Console, parquet: Path) -> None:
         (model, performance(g for g in grades if g.model == model))
         for model in sorted({g.model for g in grades})
     ]
-    console.print(evaluation_report._table("Graded (latest prediction before tip-off, per model)", rows))
+    console.print(
+        evaluation_report.performance_table("Graded (latest prediction before tip-off, per model)", rows)
+    )
 
 
 def _run_files(
@@ -139,10 +142,10 @@ def _run_files(
     cluster: Cluster,
     window: tuple[date | None, date | None],
     *,
+    records: Sequence[Record],
     parquet: Path,
     postgres: bool,
 ) -> RunCounts:
-    records = read_records(DataLayout.discover(settings.data_dir))
     directory = PlayerDirectory.from_box_scores(r.event for r in records if isinstance(r.event, BoxScore))
     topics = {t: settings.topic(t) for t in INPUT_TOPICS}
     columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -163,7 +166,10 @@ def replay(console: Console, settings: Settings, args: argparse.Namespace) -> in
         window = (args.start.date() if args.start else None, args.end.date() if args.end else None)
         if args.postgres:
             migrate(settings.postgres_dsn.get_secret_value())
-        run = _run_files(console, settings, cluster, window, parquet=parquet, postgres=args.postgres)
+        records = read_records(DataLayout.discover(settings.data_dir))
+        run = _run_files(
+            console, settings, cluster, window, records=records, parquet=parquet, postgres=args.postgres
+        )
     else:
         migrate(settings.postgres_dsn.get_secret_value())
         topics = {t: settings.topic(t) for t in INPUT_TOPICS}
@@ -208,14 +214,13 @@ def worker(console: Console, settings: Settings, args: argparse.Namespace) -> in
     return 0
 
 
-def demo(console: Console, settings: Settings) -> int:
+def demo(console: Console, settings: Settings, records: Sequence[Record]) -> int:
     """Train on the games before the 2025-26 season (nothing it will be graded on), replay the
     shipped 2025-26 data through the dataflow from files, print counts and the graded summary."""
     out = settings.output_dir / "demo"
     shutil.rmtree(out, ignore_errors=True)
     models = out / "models"
     settings = settings.model_copy(update={"models_dir": models})
-    records = read_records(DataLayout.discover(settings.data_dir))
     events = [r.event for r in records if r.event is not None]
     directory = PlayerDirectory.from_box_scores(e for e in events if isinstance(e, BoxScore))
     with console.status("training the models on games before 2025-10-21 through the feature store"):
@@ -230,7 +235,13 @@ def demo(console: Console, settings: Settings) -> int:
         f"trained {', '.join(settings.models)} on {len(history):,} player-games before {DEMO_START}"
     )
     run = _run_files(
-        console, settings, Cluster(), (DEMO_START, None), parquet=out / "parquet", postgres=False
+        console,
+        settings,
+        Cluster(),
+        (DEMO_START, None),
+        records=records,
+        parquet=out / "parquet",
+        postgres=False,
     )
     _print_counts(console, run)
     _graded_summary(console, out / "parquet")

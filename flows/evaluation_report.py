@@ -16,7 +16,7 @@ from rich.table import Table
 from scoring.evaluate import Evaluation, calibration, hit_rate_by_edge
 from scoring.grading import Performance
 
-__all__ = ["evaluation_json", "print_evaluation", "write_html"]
+__all__ = ["evaluation_json", "performance_table", "print_evaluation", "write_html"]
 
 _COLUMNS = (
     ("n_graded", "graded", "{:,.0f}"),
@@ -36,7 +36,7 @@ def _fmt(value: float, pattern: str) -> str:
     return "-" if isinstance(value, float) and math.isnan(value) else pattern.format(value)
 
 
-def _table(title: str, rows: Sequence[tuple[str, Performance]]) -> Table:
+def performance_table(title: str, rows: Sequence[tuple[str, Performance]]) -> Table:
     table = Table(title=title)
     table.add_column("")
     for _, label, _ in _COLUMNS:
@@ -48,9 +48,11 @@ def _table(title: str, rows: Sequence[tuple[str, Performance]]) -> Table:
 
 
 def print_evaluation(console: Console, result: Evaluation, champion: str) -> None:
-    console.print(_table(f"Walk-forward {result.start} → {result.end}", list(result.overall.items())))
+    console.print(
+        performance_table(f"Walk-forward {result.start} → {result.end}", list(result.overall.items()))
+    )
     by_day = [(f"{day}", perf) for (model, day), perf in result.by_day.items() if model == champion]
-    console.print(_table(f"{champion} by day", by_day))
+    console.print(performance_table(f"{champion} by day", by_day))
     perf = result.overall[champion]
     interval = f"{perf.hit_rate_low:.1%}–{perf.hit_rate_high:.1%}"
     console.print(

@@ -70,7 +70,7 @@ def make_model(
     return PointsModel(meta, TreeEnsemble.from_catboost(model)), model
 
 
-def _requests(store: FeatureStore, day: date) -> list[Request]:
+def main_line_requests(store: FeatureStore, day: date) -> list[Request]:
     """Every book's main line on `day`, as the store holds it (the last quote before tip-off)."""
     requests = []
     for (player_id, game_key), market in sorted(store.markets.items()):
@@ -104,7 +104,7 @@ def walk_forward(
     trained_on: date | None = None
     day = start
     while day <= end:
-        requests = _requests(store, day)
+        requests = main_line_requests(store, day)
         if requests and (trained_on is None or (day - trained_on).days >= retrain_days):
             history = data.before(day)
             scorers = {

@@ -17,7 +17,7 @@ from connectors.parquet import ParquetSink, read_grades, read_latest
 from connectors.postgres import MigrationError, PostgresSink, migrate
 from connectors.records import Prediction, prediction_id
 from connectors.sinks import SinkError
-from scoring.evaluate import _requests, make_model
+from scoring.evaluate import main_line_requests, make_model
 from scoring.grading import grade
 from scoring.scorer import Scorer
 from tests.conftest import REPO
@@ -29,7 +29,7 @@ COLUMNS = "model, player_id, game_key, book, market, prediction_id, as_of, line,
 def predictions(history: tuple) -> list[Prediction]:  # type: ignore[type-arg]
     """Real predictions: two models scoring the shipped 2025-11-10 slate."""
     data, store, _ = history
-    requests = _requests(store, date(2025, 11, 10))
+    requests = main_line_requests(store, date(2025, 11, 10))
     out: list[Prediction] = []
     for name, kind in (("champion", "sqrt_uncertainty"), ("shadow", "normal_uncertainty")):
         out += Scorer(make_model(name, kind, data, {"iterations": 40})[0]).score(requests)

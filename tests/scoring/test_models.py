@@ -15,7 +15,7 @@ from connectors.events import BoxScore
 from connectors.identity import PlayerDirectory
 from features.schema import FEATURE_SCHEMA_VERSION, Target
 from features.store import FeatureStore
-from scoring.evaluate import _requests, make_model, walk_forward
+from scoring.evaluate import main_line_requests, make_model, walk_forward
 from scoring.exceptions import ModelNotFoundError, SchemaMismatchError
 from scoring.model import Registry, model_columns
 from scoring.scorer import Request, Scorer
@@ -80,7 +80,7 @@ def test_scorer_outputs_hang_together(
     registry: Registry, history: tuple[TrainingSet, FeatureStore, PlayerDirectory]
 ) -> None:
     store = history[1]
-    requests = _requests(store, date(2025, 11, 10))
+    requests = main_line_requests(store, date(2025, 11, 10))
     assert len(requests) > 300
     predictions = Scorer(registry.load("champion")).score(requests)
     assert len({p.prediction_id for p in predictions}) == len(predictions)

@@ -1,8 +1,9 @@
 """The records the system emits: predictions and grades, as frozen pydantic models.
 
 A prediction's identity is deterministic: model, player, game, book, market and the event
-time it is as of. The wall-clock time it was emitted (`emitted_at`, set by the flow) is kept
-beside it, never in its identity. Sinks key on `KEY` and keep the newest `as_of`.
+time it is as of. The wall-clock time it was emitted (`emitted_at`) and the player's nba.com
+name (`player_name`, for readers such as the dashboard) are set by the flow and kept beside
+it, never in its identity. Sinks key on `KEY` and keep the newest `as_of`.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class Prediction(_PropRecord):
     reasons: tuple[str, ...]
     defaulted: tuple[str, ...]
     emitted_at: AwareDatetime | None = None
+    player_name: str | None = None
 
 
 class Grade(_PropRecord):
@@ -77,3 +79,4 @@ class Grade(_PropRecord):
     p_over: float
     market_p_over: float | None
     emitted_at: AwareDatetime | None = None
+    player_name: str | None = None

@@ -118,15 +118,20 @@ def _engine_step(
     return step
 
 
-def _stamp(record: BaseModel) -> BaseModel:
-    """Emit time beside identity (the only wall-clock read), and the output metrics."""
-    if not isinstance(record, Prediction | Grade):
-        return record
-    now = datetime.now(UTC)
-    OUT.labels("prediction" if isinstance(record, Prediction) else "grade", record.model).inc()
-    if isinstance(record, Prediction):
-        LATENCY.observe(max(0.0, (now - record.as_of).total_seconds()))
-    return record.model_copy(update={"emitted_at": now})
+def stamper(directory: PlayerDirectory) -> Callable[[BaseModel], BaseModel]:
+    def stamp(record: BaseModel) -> BaseModel:
+        """Emit time and the player's name beside identity (the only wall-clock read), and the
+        output metrics."""
+        if not isinstance(record, Prediction | Grade):
+            return record
+        now = datetime.now(UTC)
+        OUT.labels("prediction" if isinstance(record, Prediction) else "grade", record.model).inc()
+        if isinstance(record, Prediction):
+            LATENCY.observe(max(0.0, (now - record.as_of).total_seconds()))
+        name = directory.names_by_id.get(record.player_id)
+        return record.model_copy(update={"emitted_at": now, "player_name": name})
+
+    return stamp
 
 
 def build_flow(
@@ -165,7 +170,7 @@ def build_flow(
     by_player = op.key_on("by_player", op.merge("player_in", own, routed), lambda pe: str(pe[0]))
     emitted = op.stateful_map("engine", by_player, _engine_step(engine))
     records = op.flat_map("records", emitted, lambda kv: kv[1])
-    stamped = op.map("stamp", op.merge("all_out", records, dead), _stamp)
+    stamped = op.map("stamp", op.merge("all_out", records, dead), stamper(directory))
     for i, factory in enumerate(sinks):
         op.output(f"sink_{i}", stamped, SinkAdapter(factory))
     return flow

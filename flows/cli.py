@@ -23,7 +23,7 @@ from connectors.files import DataLayout
 from connectors.identity import PlayerDirectory
 from connectors.kafka import Publisher, ensure_topics
 from connectors.loader import Loader, Pacer
-from connectors.postgres import MigrationError, code_schema_version, migrate
+from connectors.postgres import MigrationError, code_schema_version
 from flows import commands, evaluation_report, report
 from flows.commands import add_flow_commands
 from flows.settings import Settings
@@ -153,6 +153,21 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--retrain-days", type=int, default=1, metavar="N", help="retrain every N days (1)")
     evaluate.add_argument("--json", type=Path, metavar="PATH", help="write the figures as JSON")
     evaluate.add_argument("--html", type=Path, metavar="PATH", help="write a report with the two plots")
+
+    dashboard = commands.add_parser(
+        "dashboard",
+        help="the live line-move dashboard (web page)",
+        description="Serve the dashboard: the slate of a game date with every book's line and the "
+        "model's view, a page per prop with its lines over time, an as-of control, and the models' "
+        "daily performance. Reads PostgreSQL as the read-only role (PROPSTREAM_POSTGRES_READER_DSN) "
+        "and pushes live predictions and grades from the Kafka output topics to the page. Binds to "
+        "loopback unless --host says otherwise.",
+    )
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    dashboard.add_argument("--port", type=int, default=8050, help="port (default 8050)")
+    dashboard.add_argument(
+        "--no-live", action="store_true", help="no Kafka: serve the database without live updates"
+    )
     return parser
 
 
@@ -269,17 +284,39 @@ def _evaluate(console: Console, settings: Settings, args: argparse.Namespace) ->
 
 
 def _migrate(console: Console, settings: Settings, args: argparse.Namespace) -> int:
-    reader = psycopg.conninfo.conninfo_to_dict(settings.postgres_reader_dsn.get_secret_value()).get("user")
     try:
-        applied = migrate(
-            settings.postgres_dsn.get_secret_value(), reader_role=str(reader) if reader else None
-        )
+        applied = commands.migrate_database(settings)
     except psycopg.OperationalError as exc:
         raise MigrationError(f"cannot reach PostgreSQL ({exc}); is it running (make services)?") from exc
     if applied:
         console.print(f"applied migrations {applied}; schema version {code_schema_version()}")
     else:
         console.print(f"database already at schema version {code_schema_version()}: nothing to do")
+    return 0
+
+
+def _dashboard(console: Console, settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn  # noqa: PLC0415  (the web stack loads only for this command)
+
+    from dashboard.app import DashboardConfig, create_app  # noqa: PLC0415
+
+    config = DashboardConfig(
+        reader_dsn=settings.postgres_reader_dsn,
+        kafka_bootstrap=None if args.no_live else settings.kafka_bootstrap,
+        predictions_topic=settings.topic("predictions"),
+        grades_topic=settings.topic("grades"),
+        default_model=settings.champion,
+    )
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        logger.warning("the dashboard is listening on %s: anyone who can reach it can read it", args.host)
+    console.print(f"dashboard on http://{args.host}:{args.port}/ (Ctrl-C stops it)")
+    uvicorn.run(
+        create_app(config),
+        host=args.host,
+        port=args.port,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=3,
+    )
     return 0
 
 
@@ -292,6 +329,7 @@ COMMANDS = {
     "load": _load,
     "train": _train,
     "evaluate": _evaluate,
+    "dashboard": _dashboard,
 }
 
 

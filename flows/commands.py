@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
+import psycopg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -159,19 +160,25 @@ def _run_files(
     return counts(before)
 
 
+def migrate_database(settings: Settings) -> list[int]:
+    """Bring the schema up to date and grant the reader role (the dashboard's) SELECT."""
+    reader = psycopg.conninfo.conninfo_to_dict(settings.postgres_reader_dsn.get_secret_value()).get("user")
+    return migrate(settings.postgres_dsn.get_secret_value(), reader_role=str(reader) if reader else None)
+
+
 def replay(console: Console, settings: Settings, args: argparse.Namespace) -> int:
     parquet = args.parquet or settings.output_dir / "replay"
     cluster = _cluster(args)
     if args.source == "files":
         window = (args.start.date() if args.start else None, args.end.date() if args.end else None)
         if args.postgres:
-            migrate(settings.postgres_dsn.get_secret_value())
+            migrate_database(settings)
         records = read_records(DataLayout.discover(settings.data_dir))
         run = _run_files(
             console, settings, cluster, window, records=records, parquet=parquet, postgres=args.postgres
         )
     else:
-        migrate(settings.postgres_dsn.get_secret_value())
+        migrate_database(settings)
         topics = {t: settings.topic(t) for t in INPUT_TOPICS}
         source = KafkaInput(
             settings.kafka_bootstrap, topics, start=args.start or "earliest", end=args.end, tail=False
@@ -197,7 +204,7 @@ def worker(console: Console, settings: Settings, args: argparse.Namespace) -> in
     if settings.recovery_dir is None:
         settings = settings.model_copy(update={"recovery_dir": settings.output_dir / "recovery"})
     start = args.start_at or settings.start_at
-    migrate(settings.postgres_dsn.get_secret_value())
+    migrate_database(settings)
     topics = {t: settings.topic(t) for t in INPUT_TOPICS}
     logger.info(
         "worker starting: %s; first start at %s; recovery store %s",

@@ -1,0 +1,131 @@
+"""Live updates: predictions and grades from their Kafka topics, fanned out to every open page.
+
+One consumer thread per server reads the output topics from their end (a page loads the
+current state from Postgres, then applies what arrives). Each message is validated as the
+record it claims to be; one that is not is counted and logged, never forwarded. Subscribers
+are asyncio queues; a slow page that lets its queue fill loses the oldest updates and is told
+to reload (`resync`), rather than slowing the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import uuid
+from dataclasses import dataclass, field
+
+from confluent_kafka import Consumer, KafkaError
+from pydantic import BaseModel, ValidationError
+
+from connectors.records import Grade, Prediction
+
+__all__ = ["LiveFeed", "Update"]
+
+logger = logging.getLogger(__name__)
+_QUEUE_SIZE = 10_000
+
+
+@dataclass(frozen=True)
+class Update:
+    kind: str  # "prediction", "grade" or "resync"
+    data: str  # the record as JSON
+
+
+@dataclass
+class _Subscriber:
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue[Update] = field(default_factory=lambda: asyncio.Queue(_QUEUE_SIZE))
+
+    def offer(self, update: Update) -> None:
+        """Runs on the subscriber's loop."""
+        if self.queue.full():
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            update = Update("resync", "{}")
+        self.queue.put_nowait(update)
+
+
+class LiveFeed:
+    def __init__(self, bootstrap: str, predictions_topic: str, grades_topic: str) -> None:
+        self._bootstrap = bootstrap
+        self._kinds = {predictions_topic: "prediction", grades_topic: "grade"}
+        self._models: dict[str, type[BaseModel]] = {predictions_topic: Prediction, grades_topic: Grade}
+        self._subscribers: set[_Subscriber] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.assigned = threading.Event()
+        self.forwarded = 0
+        self.rejected = 0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="live-feed", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def subscribe(self) -> _Subscriber:
+        subscriber = _Subscriber(asyncio.get_running_loop())
+        with self._lock:
+            self._subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: _Subscriber) -> None:
+        with self._lock:
+            self._subscribers.discard(subscriber)
+
+    def status(self) -> dict[str, object]:
+        return {
+            "connected": self.assigned.is_set(),
+            "subscribers": len(self._subscribers),
+            "forwarded": self.forwarded,
+            "rejected": self.rejected,
+        }
+
+    def _publish(self, update: Update) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for s in subscribers:
+            try:
+                s.loop.call_soon_threadsafe(s.offer, update)
+            except RuntimeError:  # that page's loop has closed
+                self.unsubscribe(s)
+        self.forwarded += 1
+
+    def _run(self) -> None:
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self._bootstrap,
+                "group.id": f"propstream-dashboard-{uuid.uuid4().hex}",  # every server sees everything
+                "auto.offset.reset": "latest",
+                "enable.auto.commit": False,
+                "topic.metadata.refresh.interval.ms": 5000,
+            }
+        )
+        consumer.subscribe(list(self._kinds), on_assign=lambda *_: self.assigned.set())
+        logger.info("live updates from %s on %s", ", ".join(self._kinds), self._bootstrap)
+        try:
+            while not self._stop.is_set():
+                for message in consumer.consume(500, timeout=0.2):
+                    error = message.error()
+                    if error is not None:
+                        if error.code() != KafkaError._PARTITION_EOF:
+                            logger.warning("live feed: %s", error)
+                        continue
+                    self._forward(message.topic(), message.value())
+        finally:
+            consumer.close()
+
+    def _forward(self, topic: str, value: bytes | None) -> None:
+        try:
+            record = self._models[topic].model_validate_json(value or b"")
+        except ValidationError as exc:
+            self.rejected += 1
+            logger.warning("live feed: not a valid record on %s: %s", topic, exc.errors()[:1])
+            return
+        self._publish(Update(self._kinds[topic], json.dumps(record.model_dump(mode="json"))))

@@ -1,0 +1,74 @@
+"use strict";
+// Shared by the pages. Everything from the server is put on the page as text nodes:
+// names come from outside feeds and are never parsed as HTML.
+
+const PS = (() => {
+  const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
+    "#7f7f7f", "#bcbd22"];
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === "class") node.className = value;
+      else if (name === "dataset") Object.assign(node.dataset, value);
+      else node.setAttribute(name, value === true ? "" : String(value));
+    }
+    for (const child of children) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  const num = (x, digits = 1) => (x === null || x === undefined ? "—" : Number(x).toFixed(digits));
+  const pct = (x, digits = 1) => (x === null || x === undefined ? "—" : (100 * x).toFixed(digits) + "%");
+  const signedPct = (x) => (x === null || x === undefined ? "—" : (x >= 0 ? "+" : "") + (100 * x).toFixed(1) + "%");
+  const price = (x) => (x === null || x === undefined ? "—" : (x > 0 ? "+" : "") + Math.round(x));
+  const utc = (iso) => (iso ? iso.replace("T", " ").replace(/(:\d\d)(\.\d+)?(\+00:00|Z)$/, "$1").slice(0, 19) : "—");
+  const seconds = (iso) => Date.parse(iso) / 1000;
+
+  function showError(message) {
+    const box = document.getElementById("error");
+    if (!box) return;
+    box.hidden = !message;
+    box.textContent = message || "";
+  }
+
+  async function api(path) {
+    const response = await fetch(path, { headers: { Accept: "application/json" } });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail || body);
+      throw new Error(`${response.status}: ${detail}`);
+    }
+    return body;
+  }
+
+  // Server-sent events; the status badge says whether the page is live.
+  function live(handlers) {
+    const status = document.getElementById("status");
+    const set = (text, cls) => { if (status) { status.textContent = text; status.className = "status " + cls; } };
+    const source = new EventSource("/api/stream");
+    source.onopen = () => set("live", "on");
+    source.onerror = () => set("reconnecting…", "off");
+    for (const [kind, handler] of Object.entries(handlers)) {
+      source.addEventListener(kind, (event) => handler(JSON.parse(event.data)));
+    }
+    return source;
+  }
+
+  function params() {
+    return new URLSearchParams(window.location.search);
+  }
+
+  function setParams(values) {
+    const query = params();
+    for (const [k, v] of Object.entries(values)) {
+      if (v === null || v === undefined || v === "") query.delete(k); else query.set(k, v);
+    }
+    window.history.replaceState(null, "", "?" + query.toString());
+  }
+
+  return { COLORS, el, num, pct, signedPct, price, utc, seconds, showError, api, live, params, setParams };
+})();

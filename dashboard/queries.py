@@ -71,8 +71,9 @@ GROUP BY game_date ORDER BY game_date
 _MODELS = "SELECT DISTINCT model FROM predictions_latest ORDER BY model"
 
 _PERFORMANCE = """
-SELECT model, game_date, n_graded, n_bets, hit_rate, brier_model, brier_market, logloss_model,
-       logloss_market, mae_model, mae_line, roi
+SELECT model, game_date, n_graded, n_bets, hit_rate::float8, brier_model::float8,
+       brier_market::float8, logloss_model::float8, logloss_market::float8, mae_model::float8,
+       mae_line::float8, roi::float8
 FROM model_performance_daily
 WHERE game_date BETWEEN %(start)s AND %(end)s
 ORDER BY game_date, model

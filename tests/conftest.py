@@ -20,8 +20,12 @@ from connectors.files import DataLayout
 from connectors.identity import PlayerDirectory
 from connectors.postgres import migrate
 from flows.settings import SHIPPED_DATA, Settings
-from scoring.training import build_training_set
+from scoring.evaluate import make_model
+from scoring.model import Registry
+from scoring.scorer import Scorer
+from scoring.training import TrainingSet, build_training_set
 from tests.data_folders import make_day_folder
+from tests.stack import cli_env
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -136,3 +140,28 @@ def history(shipped_records: list[Record]):  # type: ignore[no-untyped-def]
     directory = PlayerDirectory.from_box_scores(e for e in events if isinstance(e, BoxScore))
     data, store = build_training_set(events, directory)
     return data, store, directory
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory, history: tuple) -> Path:  # type: ignore[type-arg]
+    """Small champion and shadow models in a registry (fast to train, real all the same)."""
+    data: TrainingSet = history[0]
+    root = tmp_path_factory.mktemp("models")
+    for name, kind in (("champion", "sqrt_uncertainty"), ("shadow", "normal_uncertainty")):
+        model, catboost_model = make_model(name, kind, data, {"iterations": 40})
+        Registry(root).save(catboost_model, model.meta)
+    return root
+
+
+@pytest.fixture(scope="session")
+def scorers(models_dir: Path) -> list[Scorer]:
+    registry = Registry(models_dir)
+    return [Scorer(registry.load("champion")), Scorer(registry.load("shadow"))]
+
+
+@pytest.fixture
+def stack(
+    kafka_bootstrap: str, topic_prefix: str, postgres_dsn: str, models_dir: Path, tmp_path: Path
+) -> dict[str, str]:
+    """Environment for CLI subprocesses: fresh topics, the test models, an output folder."""
+    return cli_env(kafka_bootstrap, topic_prefix, models_dir, tmp_path / "out")

@@ -3,17 +3,11 @@ Parquet, run as the CLI runs them (subprocesses), compared table for table."""
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from connectors.events import PropLine
 from connectors.kafka import Publisher, ensure_topics
@@ -21,9 +15,8 @@ from connectors.loader import message_key
 from connectors.parquet import read_latest
 from connectors.serde import encode
 from flows.settings import Settings
-from tests.conftest import REPO
+from tests.stack import database, fetch, free_port, load, run_cli, spawn, wait_until_stable
 
-DAY_FROM, DAY_TO = "2025-11-10", "2025-11-11"
 LATEST = (
     "SELECT model, player_id, game_key, book, market, prediction_id, as_of, line, mean, p_over, "
     "recommendation FROM predictions_latest ORDER BY 1, 2, 3, 4, 5"
@@ -34,124 +27,41 @@ GRADES = (
 INPUTS = ("games", "game_lines", "props", "box_scores")
 
 
-@pytest.fixture
-def stack(
-    kafka_bootstrap: str, topic_prefix: str, postgres_dsn: str, models_dir: Path, tmp_path: Path
-) -> Iterator[dict[str, str]]:
-    """Environment for CLI subprocesses: fresh topics, the test models, an output folder."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROPSTREAM_")}
-    env |= {
-        "PROPSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "PROPSTREAM_TOPIC_PREFIX": topic_prefix,
-        "PROPSTREAM_MODELS_DIR": str(models_dir),
-        "PROPSTREAM_OUTPUT_DIR": str(tmp_path / "out"),
-        "PROPSTREAM_SNAPSHOT_INTERVAL_S": "1",
-        "PROPSTREAM_POSTGRES_READER_DSN": Settings().postgres_reader_dsn.get_secret_value(),
-    }
-    yield env
-
-
-def _database(admin_dsn: str, name: str) -> str:
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return psycopg.conninfo.make_conninfo(admin_dsn, dbname=name)
-
-
-def _cli(
-    env: dict[str, str], *args: str, dsn: str | None = None, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    run_env = env | ({"PROPSTREAM_POSTGRES_DSN": dsn} if dsn else {})
-    result = subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
-        env=run_env,
-        cwd=REPO,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert result.returncode == 0, f"{args}: {result.stdout[-2000:]}\n{result.stderr[-3000:]}"
-    return result
-
-
-def _spawn(env: dict[str, str], *args: str, dsn: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", *args],
-        env=env | {"PROPSTREAM_POSTGRES_DSN": dsn},
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def _rows(dsn: str, query: str) -> list[tuple]:  # type: ignore[type-arg]
-    with psycopg.connect(dsn) as conn:
-        return conn.execute(query).fetchall()
-
-
-def _wait_until_stable(dsn: str, seconds: float = 6, limit: float = 240) -> int:
-    """Wait until the prediction log stops growing: the worker has caught up."""
-    deadline, last, since = time.monotonic() + limit, -1, time.monotonic()
-    while time.monotonic() < deadline:
-        try:
-            count = _rows(dsn, "SELECT count(*) FROM predictions_log")[0][0]
-        except psycopg.errors.UndefinedTable:
-            count = -1
-        if count != last:
-            last, since = count, time.monotonic()
-        elif count > 0 and time.monotonic() - since > seconds:
-            return count
-        time.sleep(0.5)
-    raise AssertionError(f"the worker did not settle within {limit}s (log rows: {last})")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _load(env: dict[str, str], *extra: str, days: tuple[str, str] = (DAY_FROM, DAY_TO)) -> None:
-    _cli(env, "load", "--from", days[0], "--to", days[1], "--partitions", "3", *extra)
-
-
 def test_live_worker_equals_replay(stack: dict[str, str], postgres_dsn: str, tmp_path: Path) -> None:
-    live_db = _database(postgres_dsn, f"live_{tmp_path.name[-12:]}".lower())
+    live_db = database(postgres_dsn, f"live_{tmp_path.name[-12:]}".lower())
     settings = Settings(topic_prefix=stack["PROPSTREAM_TOPIC_PREFIX"])
     ensure_topics(stack["PROPSTREAM_KAFKA_BOOTSTRAP"], {settings.topic(t): 3 for t in (*INPUTS, "dlq")})
-    worker = _spawn(stack, "worker", "--recovery-dir", str(tmp_path / "recovery"), dsn=live_db)
+    worker = spawn(stack, "worker", "--recovery-dir", str(tmp_path / "recovery"), dsn=live_db)
     try:
         time.sleep(3)
         # two days of event time in about five seconds, published while the worker runs
-        _load(stack, "--speed", "40000")
-        replay_db = _database(postgres_dsn, f"replay_{tmp_path.name[-12:]}".lower())
-        _cli(stack, "replay", "--source", "kafka", "--parquet", str(tmp_path / "lake"), dsn=replay_db)
-        replayed = _rows(replay_db, LATEST)
+        load(stack, "--speed", "40000")
+        replay_db = database(postgres_dsn, f"replay_{tmp_path.name[-12:]}".lower())
+        run_cli(stack, "replay", "--source", "kafka", "--parquet", str(tmp_path / "lake"), dsn=replay_db)
+        replayed = fetch(replay_db, LATEST)
         deadline = time.monotonic() + 240
-        while len(_rows(live_db, LATEST)) < len(replayed) and time.monotonic() < deadline:
+        while len(fetch(live_db, LATEST)) < len(replayed) and time.monotonic() < deadline:
             time.sleep(1)  # the live worker catches up at its own pace
-        _wait_until_stable(live_db, seconds=3)
+        wait_until_stable(live_db, seconds=3)
     finally:
         worker.send_signal(signal.SIGKILL)
         log = worker.communicate(timeout=30)[0]
-    live = _rows(live_db, LATEST)
+    live = fetch(live_db, LATEST)
     assert len(replayed) > 1000
     assert live == replayed, log[-3000:]
-    assert _rows(live_db, GRADES) == _rows(replay_db, GRADES)
+    assert fetch(live_db, GRADES) == fetch(replay_db, GRADES)
     lake = read_latest(tmp_path / "lake")
     assert sorted(lake["prediction_id"].to_list()) == sorted(r[5] for r in replayed)
 
 
 def test_two_processes_equal_one(stack: dict[str, str], postgres_dsn: str, tmp_path: Path) -> None:
-    _load(stack, "--max-speed")
-    one = _database(postgres_dsn, f"one_{tmp_path.name[-12:]}".lower())
-    _cli(stack, "replay", "--source", "kafka", "--parquet", str(tmp_path / "one"), dsn=one)
-    two = _database(postgres_dsn, f"two_{tmp_path.name[-12:]}".lower())
-    addresses = ";".join(f"127.0.0.1:{_free_port()}" for _ in range(2))
+    load(stack, "--max-speed")
+    one = database(postgres_dsn, f"one_{tmp_path.name[-12:]}".lower())
+    run_cli(stack, "replay", "--source", "kafka", "--parquet", str(tmp_path / "one"), dsn=one)
+    two = database(postgres_dsn, f"two_{tmp_path.name[-12:]}".lower())
+    addresses = ";".join(f"127.0.0.1:{free_port()}" for _ in range(2))
     procs = [
-        _spawn(
+        spawn(
             stack,
             "replay",
             "--source",
@@ -169,44 +79,44 @@ def test_two_processes_equal_one(stack: dict[str, str], postgres_dsn: str, tmp_p
     for proc in procs:
         out, _ = proc.communicate(timeout=300)
         assert proc.returncode == 0, out[-3000:]
-    assert _rows(one, LATEST) == _rows(two, LATEST)
-    assert _rows(one, GRADES) == _rows(two, GRADES)
+    assert fetch(one, LATEST) == fetch(two, LATEST)
+    assert fetch(one, GRADES) == fetch(two, GRADES)
 
 
 def test_kill_9_mid_replay_then_resume_gives_identical_tables(
     stack: dict[str, str], postgres_dsn: str, tmp_path: Path
 ) -> None:
-    _load(stack, "--max-speed", days=("2025-11-05", "2025-11-12"))
-    clean = _database(postgres_dsn, f"clean_{tmp_path.name[-12:]}".lower())
-    _cli(stack, "replay", "--source", "kafka", dsn=clean)
-    crashed = _database(postgres_dsn, f"crash_{tmp_path.name[-12:]}".lower())
+    load(stack, "--max-speed", days=("2025-11-05", "2025-11-12"))
+    clean = database(postgres_dsn, f"clean_{tmp_path.name[-12:]}".lower())
+    run_cli(stack, "replay", "--source", "kafka", dsn=clean)
+    crashed = database(postgres_dsn, f"crash_{tmp_path.name[-12:]}".lower())
     recovery = tmp_path / "recovery"
-    first = _spawn(stack, "replay", "--source", "kafka", "--recovery-dir", str(recovery), dsn=crashed)
+    first = spawn(stack, "replay", "--source", "kafka", "--recovery-dir", str(recovery), dsn=crashed)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # kill once part of the run is written, not before a snapshot
         time.sleep(0.2)
         try:
-            if _rows(crashed, "SELECT count(*) FROM predictions_log")[0][0] > 200:
+            if fetch(crashed, "SELECT count(*) FROM predictions_log")[0][0] > 200:
                 break
         except psycopg.errors.UndefinedTable:
             continue
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=30)
     assert first.returncode == -signal.SIGKILL  # it really died mid-run
-    partial = _rows(crashed, "SELECT count(*) FROM predictions_log")[0][0]
-    _cli(stack, "replay", "--source", "kafka", "--recovery-dir", str(recovery), dsn=crashed)
+    partial = fetch(crashed, "SELECT count(*) FROM predictions_log")[0][0]
+    run_cli(stack, "replay", "--source", "kafka", "--recovery-dir", str(recovery), dsn=crashed)
 
-    assert 0 < partial < _rows(clean, "SELECT count(*) FROM predictions_log")[0][0]
-    assert _rows(crashed, LATEST) == _rows(clean, LATEST)
-    assert _rows(crashed, GRADES) == _rows(clean, GRADES)
-    duplicates = _rows(crashed, "SELECT prediction_id FROM predictions_log GROUP BY 1 HAVING count(*) > 1")
+    assert 0 < partial < fetch(clean, "SELECT count(*) FROM predictions_log")[0][0]
+    assert fetch(crashed, LATEST) == fetch(clean, LATEST)
+    assert fetch(crashed, GRADES) == fetch(clean, GRADES)
+    duplicates = fetch(crashed, "SELECT prediction_id FROM predictions_log GROUP BY 1 HAVING count(*) > 1")
     assert duplicates == []
 
 
 def test_bad_input_is_dead_lettered_and_counts_reconcile(
     stack: dict[str, str], postgres_dsn: str, tmp_path: Path
 ) -> None:
-    _load(stack, "--max-speed")
+    load(stack, "--max-speed")
     settings = Settings(topic_prefix=stack["PROPSTREAM_TOPIC_PREFIX"])
     good = PropLine.model_validate_json(
         '{"ts":"2025-11-10T17:00:00Z","event_id":"e","home_team":"BOS","away_team":"NYK",'
@@ -231,15 +141,15 @@ def test_bad_input_is_dead_lettered_and_counts_reconcile(
         publisher.publish(
             settings.topic("props"), message_key(good), tombstone, int(good.ts.timestamp() * 1000)
         )  # type: ignore[arg-type]
-    db = _database(postgres_dsn, f"bad_{tmp_path.name[-12:]}".lower())
-    result = _cli(stack, "replay", "--source", "kafka", dsn=db)
+    db = database(postgres_dsn, f"bad_{tmp_path.name[-12:]}".lower())
+    result = run_cli(stack, "replay", "--source", "kafka", dsn=db)
     assert "counts reconcile" in result.stdout
-    letters = dict(_rows(db, "SELECT original, reason FROM dead_letters WHERE source LIKE '%odds.props'"))
+    letters = dict(fetch(db, "SELECT original, reason FROM dead_letters WHERE source LIKE '%odds.props'"))
     for value, reason in salt.items():
         assert letters[value.decode()] == reason
     assert letters[""] == "empty_message"  # a tombstone: recorded, and the worker goes on
-    where = _rows(
+    where = fetch(
         db, "SELECT min(partition), min(\"offset\") FROM dead_letters WHERE reason = 'malformed_json'"
     )[0]
     assert where[0] >= 0 and where[1] >= 0  # the topic, partition and offset are recorded
-    assert len(_rows(db, LATEST)) > 1000  # and the worker kept going with the good events
+    assert len(fetch(db, LATEST)) > 1000  # and the worker kept going with the good events

@@ -1,0 +1,40 @@
+"""A database filled by a replay of one shipped day, and the dashboard app over it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from dashboard.app import DashboardConfig, create_app
+from tests.stack import cli_env, database, reader_dsn, run_cli
+
+DAY = "2025-11-10"
+
+
+@pytest.fixture(scope="session")
+def slate_db(
+    postgres_dsn: str, kafka_bootstrap: str, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """`propstream replay --source files` of the shipped 2025-11-10 into a fresh database."""
+    out = tmp_path_factory.mktemp("slate")
+    env = cli_env(kafka_bootstrap, "unused.", models_dir, out)
+    dsn = database(postgres_dsn, "dashboard_slate")
+    run_cli(env, "replay", "--source", "files", "--from", DAY, "--to", DAY, "--postgres", dsn=dsn)
+    return dsn
+
+
+@pytest.fixture(scope="session")
+def client(slate_db: str) -> Iterator[TestClient]:
+    config = DashboardConfig(
+        reader_dsn=SecretStr(reader_dsn(slate_db)),
+        kafka_bootstrap=None,
+        predictions_topic="unused",
+        grades_topic="unused",
+        default_model="champion",
+    )
+    with TestClient(create_app(config)) as test_client:
+        yield test_client

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SERVICES_ENV := .services/env.sh
 
-.PHONY: demo test bench lint services services-stop clean
+.PHONY: demo test bench lint services services-stop browser clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (propstream needs Python 3.11; bytewax 0.21.1 has no wheels past 3.12)" >&2; exit 1; }
@@ -27,8 +27,12 @@ services:
 services-stop:
 	@scripts/services.sh stop
 
-## test: the whole suite against the real services (started here)
-test: $(STAMP) services
+## browser: Debian's chromium for the dashboard's browser tests (installed when missing)
+browser:
+	@scripts/services.sh browser
+
+## test: the whole suite against the real services and a real browser (started here)
+test: $(STAMP) services browser
 	@source $(SERVICES_ENV) && $(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/pytest
 
 ## bench: every benchmark in one run; figures in bench/results/latest.json

@@ -33,7 +33,7 @@ class Update:
     data: str  # the record as JSON
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: kept in a set
 class _Subscriber:
     loop: asyncio.AbstractEventLoop
     queue: asyncio.Queue[Update] = field(default_factory=lambda: asyncio.Queue(_QUEUE_SIZE))
@@ -117,7 +117,7 @@ class LiveFeed:
                         if error.code() != KafkaError._PARTITION_EOF:
                             logger.warning("live feed: %s", error)
                         continue
-                    self._forward(message.topic(), message.value())
+                    self._forward(message.topic() or "", message.value())
         finally:
             consumer.close()
 

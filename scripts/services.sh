@@ -3,7 +3,8 @@
 #   - Apache Kafka (KRaft, single node) from the official Maven Central jars, run with Java 17;
 #   - PostgreSQL from Debian's packages (installed when missing).
 # Idempotent: starting a running service is a no-op. On failure it prints the service's log tail.
-# Usage: scripts/services.sh start|stop|status|kafka-start|kafka-stop|postgres-start|postgres-stop
+# Usage: scripts/services.sh start|stop|status|kafka-start|kafka-stop|postgres-start|postgres-stop|browser
+# (browser: installs Debian's chromium, which the dashboard's browser tests drive, when missing)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -195,7 +196,17 @@ export PROPSTREAM_POSTGRES_READER_DSN=postgresql://$PG_READER:$PG_READER_PASSWOR
 ENV
 }
 
+# ---------------------------------------------------------------- browser (for the dashboard tests)
+browser() {
+  if ! command -v chromium >/dev/null; then
+    log "installing Debian's chromium for the browser tests"
+    apt_install chromium
+  fi
+  log "browser: $(chromium --version 2>/dev/null | head -n 1)"
+}
+
 case "${1:-}" in
+  browser) browser ;;
   start) kafka_start; pg_start; write_env; log "env: source $SERVICES_DIR/env.sh" ;;
   stop) kafka_stop; pg_stop ;;
   kafka-start) kafka_start ;;
@@ -205,5 +216,5 @@ case "${1:-}" in
   status)
     kafka_running && echo "kafka: running on 127.0.0.1:$KAFKA_PORT" || echo "kafka: stopped"
     port_open "$PG_PORT" && echo "postgres: running on 127.0.0.1:$PG_PORT" || echo "postgres: stopped" ;;
-  *) echo "usage: $0 start|stop|status|kafka-start|kafka-stop|postgres-start|postgres-stop" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|kafka-start|kafka-stop|postgres-start|postgres-stop|browser" >&2; exit 2 ;;
 esac

@@ -10,7 +10,8 @@
       title, width: Math.max(480, target.clientWidth || 900), height: 240,
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
       cursor: { sync: { key: "models" } },
-      scales: { x: { time: true } },
+      // one game date alone would fill the axis with empty years: pad a single day by a day each side
+      scales: { x: { time: true, range: (u, min, max) => (min === max ? [min - 86400, max + 86400] : [min, max]) } },
       axes: [{}, { label: yLabel }],
       series: [{ label: "game date" }, ...series.map((s) => ({
         label: s.label, stroke: s.color, width: 2, dash: s.dash, spanGaps: true, points: { show: true, size: 4 },

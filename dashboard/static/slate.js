@@ -58,10 +58,10 @@
   }
 
   function quality(r) {
-    const cell = el("td", { class: "quality", dataset: { col: "quality" } });
+    const detail = [...r.reasons, ...r.defaulted.map((d) => "defaulted " + d)].join("\n");
+    const cell = el("td", { class: "quality", dataset: { col: "quality" }, title: detail || null });
     if (r.defaulted.length) {
-      cell.append(el("span", { class: "badge warn", title: "defaulted: " + r.defaulted.join(", ") },
-        `${r.defaulted.length} defaulted`));
+      cell.append(el("span", { class: "badge warn" }, `${r.defaulted.length} defaulted`));
     }
     if (r.reasons.length) cell.append(el("span", { class: "reasons" }, r.reasons.join("; ")));
     if (!r.defaulted.length && !r.reasons.length) cell.append(el("span", { class: "badge ok" }, "ok"));
@@ -166,7 +166,7 @@
     const held = state.rows.get(k);
     if (!held) return;
     state.rows.set(k, { ...held, result: g.result, actual: g.actual });
-    state.moved.set(k, { at: Date.now(), dir: 0 });
+    state.moved.set(k, { at: Date.now(), dir: (state.moved.get(k) || {}).dir || 0 });
     render();
   }
 

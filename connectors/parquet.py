@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from connectors.records import KEY, Grade, Prediction
 from connectors.sinks import Sink, SinkError
 
-__all__ = ["ParquetSink", "read_grades", "read_latest"]
+__all__ = ["ParquetSink", "read_grades", "read_latest", "read_log"]
 
 _FOLDERS: dict[type[BaseModel], str] = {Prediction: "predictions", Grade: "grades"}
 
@@ -66,8 +66,20 @@ class ParquetSink(Sink):
         self.files_written += 1
 
 
+def _files(root: Path, folder: str) -> list[Path]:
+    return sorted((root / folder).glob("game_date=*/part-*.parquet"))
+
+
+def read_log(root: Path) -> Iterator[tuple[Path, list[Prediction | Grade]]]:
+    """Every record the dataset holds, re-deliveries included, file by file: what a sink was
+    given. `propstream db import` replays it into Postgres, whose upsert keeps the newest."""
+    for folder, model in (("predictions", Prediction), ("grades", Grade)):
+        for path in _files(root, folder):
+            yield path, [model.model_validate(row) for row in pl.read_parquet(path).to_dicts()]
+
+
 def _read(root: Path, folder: str) -> pl.DataFrame:
-    files = sorted((root / folder).glob("game_date=*/part-*.parquet"))
+    files = _files(root, folder)
     if not files:
         return pl.DataFrame()
     frame = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")

@@ -59,6 +59,7 @@ class LiveFeed:
         self.assigned = threading.Event()
         self.forwarded = 0
         self.rejected = 0
+        self._seen_errors: set[int] = set()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="live-feed", daemon=True)
@@ -114,12 +115,20 @@ class LiveFeed:
                 for message in consumer.consume(500, timeout=0.2):
                     error = message.error()
                     if error is not None:
-                        if error.code() != KafkaError._PARTITION_EOF:
-                            logger.warning("live feed: %s", error)
+                        self._report(error)
                         continue
                     self._forward(message.topic() or "", message.value())
         finally:
             consumer.close()
+
+    def _report(self, error: KafkaError) -> None:
+        """Each kind of error once at warning level (a missing topic repeats every few seconds
+        until the worker creates it), then at debug."""
+        if error.code() == KafkaError._PARTITION_EOF:
+            return
+        first = error.code() not in self._seen_errors
+        self._seen_errors.add(error.code())
+        logger.log(logging.WARNING if first else logging.DEBUG, "live feed: %s", error.str())
 
     def _forward(self, topic: str, value: bytes | None) -> None:
         try:

@@ -23,7 +23,8 @@ from connectors.files import DataLayout
 from connectors.identity import PlayerDirectory
 from connectors.kafka import Publisher, ensure_topics
 from connectors.loader import Loader, Pacer
-from connectors.postgres import MigrationError, code_schema_version
+from connectors.parquet import read_latest, read_log
+from connectors.postgres import MigrationError, PostgresSink, code_schema_version
 from flows import commands, evaluation_report, report
 from flows.commands import add_flow_commands
 from flows.settings import Settings
@@ -125,6 +126,15 @@ def _parser() -> argparse.ArgumentParser:
         "the read-only role (PROPSTREAM_POSTGRES_READER_DSN's user) SELECT. A database newer than "
         "this code is refused.",
     )
+    db_import = db_commands.add_parser(
+        "import",
+        help="write a Parquet output folder (a replay's or the demo's) into PostgreSQL",
+        description="Migrate, then write every prediction and grade of a Parquet output folder "
+        "through the Postgres sink (monotonic upsert; re-running it changes nothing), and check that "
+        "predictions_latest then holds exactly the Parquet reader's rows. For the dashboard on a run "
+        "that had no database, such as `make demo`.",
+    )
+    db_import.add_argument("parquet", type=Path, metavar="DIR", help="the folder, e.g. out/demo/parquet")
 
     train = commands.add_parser(
         "train",
@@ -320,10 +330,44 @@ def _dashboard(console: Console, settings: Settings, args: argparse.Namespace) -
     return 0
 
 
+def _import(console: Console, settings: Settings, args: argparse.Namespace) -> int:
+    root: Path = args.parquet
+    if not (root / "predictions").is_dir():
+        raise PropstreamError(f"{root} holds no predictions/ folder: is it a Parquet output folder?")
+    commands.migrate_database(settings)
+    sink = PostgresSink(settings.postgres_dsn.get_secret_value(), retry_for_s=settings.postgres_retry_s)
+    sink.setup()
+    written: dict[str, int] = {}
+    files = sum(1 for _ in root.glob("*/game_date=*/part-*.parquet"))
+    with Progress(
+        TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console
+    ) as progress:
+        task = progress.add_task("files", total=files)
+        for _, records in read_log(root):
+            sink.write_batch(records)
+            for record in records:
+                written[type(record).__name__] = written.get(type(record).__name__, 0) + 1
+            progress.advance(task)
+    sink.close()
+    with psycopg.connect(settings.postgres_dsn.get_secret_value()) as conn:
+        ids = {row[0] for row in conn.execute("SELECT prediction_id FROM predictions_latest")}
+    expected = set(read_latest(root)["prediction_id"].to_list())
+    console.print(
+        f"wrote {written.get('Prediction', 0):,} predictions and {written.get('Grade', 0):,} grades "
+        f"from {files:,} files; predictions_latest holds {len(ids):,} rows"
+    )
+    if ids != expected:
+        logger.error("predictions_latest differs from the Parquet reader's %s rows", f"{len(expected):,}")
+        return 1
+    console.print("predictions_latest equals the Parquet reader's view: open it with `propstream dashboard`")
+    return 0
+
+
 COMMANDS = {
     "replay": commands.replay,
     "worker": commands.worker,
     "migrate": _migrate,
+    "import": _import,
     "demo": _demo,
     "report": _data_report,
     "load": _load,

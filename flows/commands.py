@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
+import sys
 import time as time_module
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
@@ -20,7 +21,7 @@ from connectors.events import BoxScore
 from connectors.files import DataLayout
 from connectors.identity import PlayerDirectory
 from connectors.kafka import ensure_topics
-from connectors.parquet import read_grades
+from connectors.parquet import read_grades, read_latest
 from connectors.postgres import migrate
 from connectors.records import Grade
 from flows import evaluation_report
@@ -253,4 +254,20 @@ def demo(console: Console, settings: Settings, records: Sequence[Record]) -> int
     _print_counts(console, run)
     _graded_summary(console, out / "parquet")
     console.print(f"Parquet output: {out / 'parquet'} (read it with connectors.parquet.read_latest)")
+    _dashboard_hint(console, out / "parquet")
     return 0 if run.reconciles else 1
+
+
+def _dashboard_hint(console: Console, parquet: Path) -> None:
+    """How to open the dashboard on what the demo just wrote (it reads PostgreSQL)."""
+    latest = read_latest(parquet)
+    if latest.is_empty():
+        return
+    last_day = latest["game_date"].max()
+    exe = sys.argv[0] if Path(sys.argv[0]).name == "propstream" else "propstream"
+    console.print(
+        "\n[bold]See this run in the dashboard[/bold] (it reads PostgreSQL; `make services` starts one):\n"
+        f"  make services\n  {exe} db import {parquet}\n  {exe} dashboard\n"
+        f"  then open http://127.0.0.1:8050/?date={last_day}",
+        highlight=False,
+    )

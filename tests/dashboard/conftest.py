@@ -16,15 +16,35 @@ DAY = "2025-11-10"
 
 
 @pytest.fixture(scope="session")
-def slate_db(
+def slate_run(
     postgres_dsn: str, kafka_bootstrap: str, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> str:
-    """`propstream replay --source files` of the shipped 2025-11-10 into a fresh database."""
+) -> tuple[str, Path]:
+    """`propstream replay --source files` of the shipped 2025-11-10 into a fresh database and
+    a Parquet folder: (dsn, parquet folder)."""
     out = tmp_path_factory.mktemp("slate")
     env = cli_env(kafka_bootstrap, "unused.", models_dir, out)
     dsn = database(postgres_dsn, "dashboard_slate")
-    run_cli(env, "replay", "--source", "files", "--from", DAY, "--to", DAY, "--postgres", dsn=dsn)
-    return dsn
+    parquet = out / "parquet"
+    run_cli(
+        env,
+        "replay",
+        "--source",
+        "files",
+        "--from",
+        DAY,
+        "--to",
+        DAY,
+        "--postgres",
+        "--parquet",
+        str(parquet),
+        dsn=dsn,
+    )
+    return dsn, parquet
+
+
+@pytest.fixture(scope="session")
+def slate_db(slate_run: tuple[str, Path]) -> str:
+    return slate_run[0]
 
 
 @pytest.fixture(scope="session")

@@ -69,7 +69,7 @@ def spawn(env: dict[str, str], *args: str, dsn: str) -> subprocess.Popen[str]:
 
 def fetch(dsn: str, query: str, params: tuple[object, ...] = ()) -> list[tuple]:  # type: ignore[type-arg]
     with psycopg.connect(dsn) as conn:
-        return conn.execute(query, params).fetchall()  # type: ignore[arg-type]
+        return conn.execute(query, params or None).fetchall()  # type: ignore[arg-type]
 
 
 def wait_until_stable(dsn: str, seconds: float = 6, limit: float = 240) -> int:

@@ -3,6 +3,7 @@ upsert + log), beside a plain COPY into an unindexed table (the floor), and into
 
 from __future__ import annotations
 
+import statistics
 import tempfile
 import time
 import uuid
@@ -41,55 +42,80 @@ def _records(seed: Sequence[Prediction]) -> list[Prediction]:
     return out
 
 
-def run(admin_dsn: str, seed: Sequence[Prediction]) -> dict[str, float]:
-    records = _records(seed)
+def _upsert(dsn: str, records: Sequence[Prediction]) -> float:
+    with PostgresSink(dsn) as sink:
+        t0 = time.perf_counter()
+        for i in range(0, ROWS, BATCH):
+            sink.write_batch(records[i : i + BATCH])
+        return time.perf_counter() - t0
+
+
+def _floor(dsn: str, records: Sequence[Prediction]) -> float:
+    """The same rows by binary COPY into an unindexed copy of the table, a commit a batch."""
+    columns = list(Prediction.model_fields)
+    with psycopg.connect(dsn) as conn:
+        conn.execute("CREATE TABLE floor (LIKE predictions_latest)")
+        conn.commit()
+        types = [
+            t
+            for c in columns
+            for (t,) in conn.execute(
+                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = 'floor'::regclass AND attname = %s",
+                (c,),
+            ).fetchall()
+        ]
+        statement = f"COPY floor ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+        t0 = time.perf_counter()
+        for i in range(0, ROWS, BATCH):
+            with conn.cursor() as cur, cur.copy(statement) as copy:  # type: ignore[arg-type]
+                copy.set_types(types)
+                for record in records[i : i + BATCH]:
+                    copy.write_row([list(v) if isinstance(v, tuple) else v for v in record.__dict__.values()])
+            conn.commit()
+        return time.perf_counter() - t0
+
+
+def _fresh_db(admin_dsn: str) -> str:
     name = f"bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     dsn = psycopg.conninfo.make_conninfo(admin_dsn, dbname=name)
-    try:
-        migrate(dsn)
-        with PostgresSink(dsn) as sink:
-            t0 = time.perf_counter()
-            for i in range(0, ROWS, BATCH):
-                sink.write_batch(records[i : i + BATCH])
-            upsert_s = time.perf_counter() - t0
-        columns = list(Prediction.model_fields)
-        with psycopg.connect(dsn) as conn:
-            conn.execute("CREATE TABLE floor (LIKE predictions_latest)")
-            conn.execute("ALTER TABLE floor DROP CONSTRAINT IF EXISTS floor_pkey")
-            conn.commit()
-            types = [
-                t
-                for c in columns
-                for (t,) in conn.execute(
-                    "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
-                    "WHERE attrelid = 'floor'::regclass AND attname = %s",
-                    (c,),
-                ).fetchall()
-            ]
-            t0 = time.perf_counter()
-            for i in range(0, ROWS, BATCH):
-                statement = f"COPY floor ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
-                with conn.cursor() as cur, cur.copy(statement) as copy:  # type: ignore[arg-type]
-                    copy.set_types(types)
-                    for record in records[i : i + BATCH]:
-                        copy.write_row(
-                            [list(v) if isinstance(v, tuple) else v for v in record.__dict__.values()]
-                        )
-                conn.commit()
-            floor_s = time.perf_counter() - t0
-    finally:
-        with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    migrate(dsn)
+    return dsn
+
+
+def _drop(admin_dsn: str, dsn: str) -> None:
+    name = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def run(admin_dsn: str, seed: Sequence[Prediction], rounds: int = 3) -> dict[str, float]:
+    """Each round uses a fresh database and runs the floor and the sink side by side, their
+    order alternating between rounds (whatever runs second meets the first one's checkpoint
+    and autovacuum); the figures are the medians over rounds."""
+    records = _records(seed)
+    upserts, floors = [], []
+    for round_ in range(rounds):
+        dsn = _fresh_db(admin_dsn)
+        try:
+            if round_ % 2:
+                upserts.append(_upsert(dsn, records))
+                floors.append(_floor(dsn, records))
+            else:
+                floors.append(_floor(dsn, records))
+                upserts.append(_upsert(dsn, records))
+        finally:
+            _drop(admin_dsn, dsn)
     with tempfile.TemporaryDirectory() as tmp, ParquetSink(Path(tmp)) as lake:
         t0 = time.perf_counter()
         for i in range(0, ROWS, BATCH):
             lake.write_batch(records[i : i + BATCH])
         parquet_s = time.perf_counter() - t0
     return {
-        "postgres_upsert_rows_per_s": ROWS / upsert_s,
-        "postgres_copy_floor_rows_per_s": ROWS / floor_s,
-        "postgres_upsert_vs_floor": floor_s / upsert_s,
+        "postgres_upsert_rows_per_s": ROWS / statistics.median(upserts),
+        "postgres_copy_floor_rows_per_s": ROWS / statistics.median(floors),
+        "postgres_upsert_vs_floor": statistics.median(f / u for f, u in zip(floors, upserts, strict=True)),
         "parquet_rows_per_s": ROWS / parquet_s,
     }

@@ -11,6 +11,7 @@ never part of a record's identity.
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from typing import Any
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
+from bytewax.operators import KeyedStream, StatefulLogic
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel
 
@@ -100,22 +102,35 @@ def _membership(v: Valid) -> Membership | None:
     return Membership(v.player_id, e.game_key, e.game_date, e.home_team, e.away_team)
 
 
-def _route(
-    router: GameRouter | None, item: Membership | GameLine | Game
-) -> tuple[GameRouter, list[tuple[int, Any]]]:
-    router = router or GameRouter()
-    return router, router.route(item)
+class _PickledState(StatefulLogic[Any, Any, bytes]):
+    """A keyed step over mutable state whose snapshots are pickled, not deep-copied.
+
+    Bytewax's `stateful_map` deep-copies every touched key's state at every epoch; a player's
+    state holds a season of history, and that copy was a third of a replay's time (profiled:
+    24 of 69 s over the shipped season). A pickle is an immutable snapshot five times faster.
+    """
+
+    def __init__(self, state: Any, step: Callable[[Any, Any], list[Any]]) -> None:
+        self.state = state
+        self._step = step
+
+    def on_item(self, value: Any) -> tuple[list[Any], bool]:
+        return self._step(self.state, value), StatefulLogic.RETAIN
+
+    def snapshot(self) -> bytes:
+        return pickle.dumps(self.state, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _engine_step(
-    engine: Engine,
-) -> Callable[[PlayerState | None, tuple[int, InputEvent]], tuple[PlayerState, list[BaseModel]]]:
-    def step(state: PlayerState | None, item: tuple[int, InputEvent]) -> tuple[PlayerState, list[BaseModel]]:
-        state = state or PlayerState()
-        player_id, event = item
-        return state, list(engine.apply(state, event, player_id))
-
-    return step
+def _stateful(
+    step_id: str, up: KeyedStream[Any], new: Callable[[], Any], step: Callable[[Any, Any], list[Any]]
+) -> KeyedStream[Any]:
+    """`step(state, item) -> outputs` per key, with `new()` as a key's first state."""
+    return op.stateful(
+        step_id,
+        up,
+        # our own snapshot from the recovery store, which Bytewax itself reads with pickle
+        lambda resume: _PickledState(new() if resume is None else pickle.loads(resume), step),  # noqa: S301
+    )
 
 
 def stamper(directory: PlayerDirectory) -> Callable[[BaseModel], BaseModel]:
@@ -165,11 +180,11 @@ def build_flow(
         "game_level", valid, lambda v: v.event if isinstance(v.event, GameLine | Game) else None
     )
     to_router = op.key_on("to_router", op.merge("router_in", memberships, game_level), lambda _: _ROUTER_KEY)
-    routed = op.flat_map("fan_out", op.stateful_map("route", to_router, _route), lambda kv: kv[1])
+    routed = op.map("fan_out", _stateful("route", to_router, GameRouter, GameRouter.route), lambda kv: kv[1])
 
     by_player = op.key_on("by_player", op.merge("player_in", own, routed), lambda pe: str(pe[0]))
-    emitted = op.stateful_map("engine", by_player, _engine_step(engine))
-    records = op.flat_map("records", emitted, lambda kv: kv[1])
+    emitted = _stateful("engine", by_player, PlayerState, lambda state, pe: engine.apply(state, pe[1], pe[0]))
+    records = op.map("records", emitted, lambda kv: kv[1])
     stamped = op.map("stamp", op.merge("all_out", records, dead), stamper(directory))
     for i, factory in enumerate(sinks):
         op.output(f"sink_{i}", stamped, SinkAdapter(factory))

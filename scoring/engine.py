@@ -4,6 +4,7 @@ player, and the same code runs in tests without Bytewax).
 Rescoring rules (docs/operations.md):
 - a prop whose book's main line or prices changed: one prediction per model for that
   (player, game, book), and no others; an unchanged re-send or an alternate line: nothing;
+- a rescoring that yields exactly the prediction last emitted for its key emits nothing;
 - a box score of an earlier game, a game line, or a final score of a team's earlier game:
   every open book of the player's affected games, per model;
 - the player's box score for G (or G going final without one: VOID) grades the latest
@@ -37,6 +38,7 @@ class PlayerState:
     tipoffs: dict[str, datetime] = field(default_factory=dict)
     boxes: dict[str, BoxScore] = field(default_factory=dict)
     finals: set[str] = field(default_factory=set)
+    emitted: dict[tuple[str, str, str, str], int] = field(default_factory=dict)  # see Engine._new
 
 
 class Engine:
@@ -104,7 +106,23 @@ class Engine:
     ) -> list[Output]:
         predictions = self._predict(state, player_id, targets)
         done = [p for p in predictions if p.game_key in state.boxes or p.game_key in state.finals]
-        return [*predictions, *self._grade(state, done)]
+        return [*self._new(state, predictions), *self._grade(state, done)]
+
+    @staticmethod
+    def _new(state: PlayerState, predictions: Iterable[Prediction]) -> list[Prediction]:
+        """Leave out a prediction identical to the last one emitted for its (model, game, book,
+        market): news the model does not use (a game line, another team's final) rescores to
+        the same prediction, and saying it again only costs every sink a write (it was half
+        of a season replay's output). Signatures are Python hashes, so after a restart in a new
+        process one identical prediction may be said again, which the idempotent sinks absorb."""
+        out = []
+        for p in predictions:
+            key = (p.model, p.game_key, p.book, p.market)
+            signature = hash(tuple(p.__dict__.values()))
+            if state.emitted.get(key) != signature:
+                state.emitted[key] = signature
+                out.append(p)
+        return out
 
     def _grades(self, state: PlayerState, player_id: int, game_key: str) -> list[Output]:
         books = [(game_key, book) for book, _ in state.store.open_books(player_id, game_key)]

@@ -12,6 +12,7 @@ from connectors.adapters import Record
 from connectors.events import BoxScore, Game, GameLine, PropLine
 from connectors.identity import PlayerDirectory
 from connectors.parquet import ParquetSink, read_grades, read_latest
+from connectors.records import Prediction
 from features.schema import Target
 from flows.dataflow import build_flow
 from flows.settings import Settings
@@ -77,9 +78,10 @@ def _props_of(records: list[Record], day: date) -> list[PropLine]:
     return [r.event for r in records if isinstance(r.event, PropLine) and r.event.game_date == day]
 
 
-def test_one_changed_line_yields_one_prediction_per_model_for_that_key(
+def _player_on_a_day(
     shipped_records: list[Record], scorers: list[Scorer]
-) -> None:
+) -> tuple[Engine, PlayerState, int, list[PropLine]]:
+    """One player's engine with the history before 2025-11-10 and that day's props applied."""
     directory = _directory(shipped_records)
     engine = Engine(scorers)
     state = PlayerState()
@@ -100,6 +102,13 @@ def test_one_changed_line_yields_one_prediction_per_model_for_that_key(
         engine.apply(state, event, player)  # type: ignore[arg-type]
     for prop in mine:
         engine.apply(state, prop, player)
+    return engine, state, player, mine
+
+
+def test_one_changed_line_yields_one_prediction_per_model_for_that_key(
+    shipped_records: list[Record], scorers: list[Scorer]
+) -> None:
+    engine, state, player, mine = _player_on_a_day(shipped_records, scorers)
     main = next(p for p in mine if p.is_main)
     assert engine.apply(state, main, player) == []  # an unchanged re-send: nothing new
     moved = main.model_copy(
@@ -116,3 +125,16 @@ def test_one_changed_line_yields_one_prediction_per_model_for_that_key(
         assert state.store.vector(
             Target(player, other.game_key, other.book, other.line)
         )  # untouched, still there
+
+
+def test_a_rescoring_that_changes_no_prediction_emits_nothing(
+    shipped_records: list[Record], scorers: list[Scorer]
+) -> None:
+    engine, state, player, mine = _player_on_a_day(shipped_records, scorers)
+    targets = [(p.game_key, p.book) for p in mine if p.is_main]
+    first = [r for r in engine._rescore(state, player, targets) if isinstance(r, Prediction)]
+    assert first == []  # the props' own application already emitted exactly these
+    state.emitted.clear()  # as if nothing had been said yet
+    again = [r for r in engine._rescore(state, player, targets) if isinstance(r, Prediction)]
+    assert len(again) == len(set(targets)) * len(scorers)
+    assert [r for r in engine._rescore(state, player, targets) if isinstance(r, Prediction)] == []

@@ -49,9 +49,18 @@ const PS = (() => {
   function live(handlers) {
     const status = document.getElementById("status");
     const set = (text, cls) => { if (status) { status.textContent = text; status.className = "status " + cls; } };
+    // "live" only once the server's feed has joined the output topics (the stream can be open
+    // while the worker has not created them yet); until then, ask again every few seconds.
+    let timer = null;
+    const check = async () => {
+      clearTimeout(timer);
+      const health = await api("/api/health").catch(() => null);
+      if (health && health.live && health.live.connected) set("live", "on");
+      else { set("waiting for the live feed", "off"); timer = setTimeout(check, 5000); }
+    };
     const source = new EventSource("/api/stream");
-    source.onopen = () => set("live", "on");
-    source.onerror = () => set("reconnecting…", "off");
+    source.onopen = check;
+    source.onerror = () => { clearTimeout(timer); set("reconnecting…", "off"); };
     for (const [kind, handler] of Object.entries(handlers)) {
       source.addEventListener(kind, (event) => handler(JSON.parse(event.data)));
     }

@@ -121,6 +121,14 @@
     }
   }
 
+  // Live updates can come by the hundred a second: draw at most once a frame.
+  let pending = false;
+  function renderSoon() {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => { pending = false; render(); });
+  }
+
   function fillSelect(select, values, allLabel) {
     const current = select.value;
     select.replaceChildren(el("option", { value: "" }, allLabel), ...values.map((v) => el("option", { value: v }, v)));
@@ -157,7 +165,7 @@
     const dir = held ? Math.sign(p.line - held.line) : 0;
     state.rows.set(k, { ...p, result: held ? held.result : null, actual: held ? held.actual : null });
     state.moved.set(k, { at: Date.now(), dir: dir || (state.moved.get(k) || {}).dir || 0 });
-    render();
+    renderSoon();
   }
 
   function onGrade(g) {
@@ -167,7 +175,7 @@
     if (!held) return;
     state.rows.set(k, { ...held, result: g.result, actual: g.actual });
     state.moved.set(k, { at: Date.now(), dir: (state.moved.get(k) || {}).dir || 0 });
-    render();
+    renderSoon();
   }
 
   async function init() {

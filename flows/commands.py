@@ -195,7 +195,7 @@ def replay(console: Console, settings: Settings, args: argparse.Namespace) -> in
         execute(flow, settings, cluster)
         run, elapsed = counts(before), time_module.perf_counter() - started
         events = sum(run.events_in.values())
-        console.print(f"replayed {events:,} events in {elapsed:.1f} s ({events / elapsed:,.0f} events/s)")
+        console.print(f"replayed {events:,} events in {elapsed:.2f} s ({events / elapsed:,.0f} events/s)")
     _print_counts(console, run)
     _graded_summary(console, parquet)
     return 0 if run.reconciles else 1

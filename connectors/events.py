@@ -39,7 +39,7 @@ __all__ = [
     "us_game_date",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 US_EASTERN = ZoneInfo("America/New_York")
 
 

@@ -96,7 +96,7 @@ def _team_form(games: Iterable[Game]) -> pl.DataFrame:
             home = {"team": g.home_team, "scored": g.home_points, "allowed": g.away_points}
             away = {"team": g.away_team, "scored": g.away_points, "allowed": g.home_points}
             rows += [side | version | {"date": g.game_date} for side in (home, away)]
-    schema = {
+    schema: dict[str, pl.DataType | type[pl.DataType]] = {
         "team": pl.String,
         "scored": pl.Int64,
         "allowed": pl.Int64,

@@ -25,6 +25,7 @@ from features.team import TEAM_WINDOW
 __all__ = ["GameRouter", "Membership"]
 
 GameEvent = GameLine | Game
+Routed = tuple[int, GameEvent | tuple[GameEvent, ...]]  # (player, what that player is sent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +47,7 @@ class GameRouter:
     finals: dict[str, Game] = field(default_factory=dict)
     team_games: dict[str, set[str]] = field(default_factory=dict)  # team -> game keys with members
 
-    def route(self, item: Membership | GameEvent) -> list[tuple[int, GameEvent | tuple[GameEvent, ...]]]:
+    def route(self, item: Membership | GameEvent) -> list[Routed]:
         if isinstance(item, Membership):
             return self._join(item)
         if isinstance(item, GameLine):
@@ -54,7 +55,7 @@ class GameRouter:
             return [(p, item) for p in sorted(self.members.get(item.game_key, ()))]
         return self._final(item)
 
-    def _join(self, m: Membership) -> list[tuple[int, GameEvent | tuple[GameEvent, ...]]]:
+    def _join(self, m: Membership) -> list[Routed]:
         players = self.members.setdefault(m.game_key, set())
         if m.player_id in players:
             return []
@@ -78,7 +79,7 @@ class GameRouter:
         # one batch: the player's engine applies them all, then rescores once
         return [(m.player_id, tuple(events))] if events else []
 
-    def _final(self, game: Game) -> list[tuple[int, GameEvent]]:
+    def _final(self, game: Game) -> list[Routed]:
         if game.status != "final":
             return []
         held = self.finals.get(game.game_key)

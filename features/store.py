@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from connectors.events import BoxScore, Game, GameLine, PropLine
 from features.context import GameContext
@@ -41,12 +41,6 @@ _NO_HISTORY = PlayerHistory()  # read-only stand-in for a player never seen in a
 def final_version(game: Game) -> tuple[datetime, int, int]:
     """Which of two versions of a final score wins: the newer, then the larger scores."""
     return (game.ts, game.home_points or 0, game.away_points or 0)
-
-
-class _Game(NamedTuple):
-    date: date
-    home: str
-    away: str
 
 
 class _Game(NamedTuple):
@@ -219,6 +213,10 @@ class FeatureStore:
         for team in list(self.teams):
             dropped += self.teams[team].expire(history_cut)
         for index in (self._by_player, self._by_game, self._by_team):
-            for k in [k for k, v in index.items() if not v]:
-                del index[k]
+            _drop_empty(index)
         return dropped
+
+
+def _drop_empty(index: dict[Any, set[Any]]) -> None:
+    for key in [k for k, v in index.items() if not v]:
+        del index[key]

@@ -390,9 +390,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = _settings(args)
         logging.getLogger().setLevel(args.log_level or settings.log_level)
-        command = {"data": getattr(args, "data_command", None), "db": getattr(args, "db_command", None)}.get(
-            args.command, args.command
-        )
+        command: str = {"data": args.__dict__.get("data_command"), "db": args.__dict__.get("db_command")}.get(
+            args.command
+        ) or args.command
         return COMMANDS[command](console, settings, args)
     except ValidationError as exc:
         logger.error("invalid settings:\n%s", exc)

@@ -263,7 +263,7 @@ def _dashboard_hint(console: Console, parquet: Path) -> None:
     latest = read_latest(parquet)
     if latest.is_empty():
         return
-    last_day = latest["game_date"].max()
+    last_day = str(latest["game_date"].max())
     exe = sys.argv[0] if Path(sys.argv[0]).name == "propstream" else "propstream"
     console.print(
         "\n[bold]See this run in the dashboard[/bold] (it reads PostgreSQL; `make services` starts one):\n"

@@ -16,10 +16,10 @@ import pickle
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import bytewax.operators as op
-from bytewax.dataflow import Dataflow
+from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
 from bytewax.operators import KeyedStream, StatefulLogic
 from prometheus_client import Counter, Histogram
@@ -168,8 +168,8 @@ def build_flow(
     raw = op.input("input", flow, source)
     checked = op.map("decode", raw, decoder(directory))
     split = op.branch("valid", checked, lambda x: isinstance(x, Valid))
-    valid = split.trues
-    dead = split.falses
+    valid = cast(Stream[Valid], split.trues)  # the predicate is the type test
+    dead = cast(Stream[BaseModel], split.falses)
 
     own = op.filter_map(
         "own_events",

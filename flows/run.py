@@ -11,6 +11,7 @@ from pathlib import Path
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.testing import cluster_main, run_main
 from prometheus_client import REGISTRY, start_http_server
+from pydantic import BaseModel
 
 from connectors.events import DeadLetter
 from connectors.kafka import KafkaRecordSink
@@ -44,7 +45,7 @@ def sink_factories(
         dsn = settings.postgres_dsn.get_secret_value()
         factories.append(lambda: PostgresSink(dsn, retry_for_s=settings.postgres_retry_s))
     if kafka:
-        topics = {
+        topics: dict[type[BaseModel], str] = {
             Prediction: settings.topic("predictions"),
             Grade: settings.topic("grades"),
             DeadLetter: settings.topic("dlq"),

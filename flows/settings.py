@@ -17,6 +17,8 @@ SHIPPED_DATA = Path(__file__).resolve().parent.parent / "data"
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 OUTPUT_DIR = Path(__file__).resolve().parent.parent / "out"
 
+_DEFAULT_MODELS: dict[str, ModelKind] = {"champion": "sqrt_uncertainty", "shadow": "normal_uncertainty"}
+
 TopicName = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,200}$")]
 
 
@@ -42,7 +44,7 @@ class Settings(BaseSettings):
     partitions: Annotated[int, Field(ge=1, le=256)] = 4
     models_dir: Path = Field(MODELS_DIR, description="the model registry (--models)")
     models: dict[str, ModelKind] = Field(
-        default_factory=lambda: {"champion": "sqrt_uncertainty", "shadow": "normal_uncertainty"},
+        default_factory=lambda: dict(_DEFAULT_MODELS),
         description="active models by name and kind; JSON in PROPSTREAM_MODELS",
     )
     champion: str = "champion"

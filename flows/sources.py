@@ -139,13 +139,16 @@ class _KafkaPartition(StatefulSourcePartition[Raw, int]):
             if self._end_ms is not None and message.timestamp()[1] > self._end_ms:
                 self._stop_at = self._position  # past --to: this partition is done
                 break
-            self._position = message.offset() + 1
+            topic, partition, offset = message.topic(), message.partition(), message.offset()
+            if topic is None or partition is None or offset is None:  # only error events lack them
+                raise RuntimeError(f"Kafka returned a message without a position on {self._tp.topic}")
+            self._position = offset + 1
             out.append(
                 Raw(
                     self._logical,
-                    message.topic(),
-                    message.partition(),
-                    message.offset(),
+                    topic,
+                    partition,
+                    offset,
                     message.key(),
                     message.value(),
                 )

@@ -5,6 +5,8 @@ Rescoring rules (docs/operations.md):
 - a prop whose book's main line or prices changed: one prediction per model for that
   (player, game, book), and no others; an unchanged re-send or an alternate line: nothing;
 - a rescoring that yields exactly the prediction last emitted for its key emits nothing;
+- events applied together (the dataflow passes a join, or a run of one player's events with
+  the same event time) rescore once: their predictions share one `as_of`, so one identity;
 - a box score of an earlier game, a game line, or a final score of a team's earlier game:
   every open book of the player's affected games, per model;
 - the player's box score for G (or G going final without one: VOID) grades the latest

@@ -71,7 +71,8 @@ def create_app(config: DashboardConfig) -> FastAPI:
         if feed is not None:
             feed.stop()
 
-    app = FastAPI(title="propstream dashboard", lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
+    # the OpenAPI description at /openapi.json; no Swagger UI, which FastAPI loads from a CDN
+    app = FastAPI(title="propstream dashboard", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.middleware("http")
@@ -79,8 +80,7 @@ def create_app(config: DashboardConfig) -> FastAPI:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         response = await call_next(request)
-        if not request.url.path.startswith("/api/docs"):
-            response.headers["Content-Security-Policy"] = _CSP
+        response.headers["Content-Security-Policy"] = _CSP
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         return response

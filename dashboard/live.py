@@ -50,8 +50,10 @@ class _Subscriber:
 class LiveFeed:
     def __init__(self, bootstrap: str, predictions_topic: str, grades_topic: str) -> None:
         self._bootstrap = bootstrap
-        self._kinds = {predictions_topic: "prediction", grades_topic: "grade"}
-        self._models: dict[str, type[BaseModel]] = {predictions_topic: Prediction, grades_topic: Grade}
+        self._records: dict[str, tuple[str, type[BaseModel]]] = {
+            predictions_topic: ("prediction", Prediction),
+            grades_topic: ("grade", Grade),
+        }
         self._subscribers: set[_Subscriber] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -108,8 +110,8 @@ class LiveFeed:
                 "topic.metadata.refresh.interval.ms": 5000,
             }
         )
-        consumer.subscribe(list(self._kinds), on_assign=lambda *_: self.assigned.set())
-        logger.info("live updates from %s on %s", ", ".join(self._kinds), self._bootstrap)
+        consumer.subscribe(list(self._records), on_assign=lambda *_: self.assigned.set())
+        logger.info("live updates from %s on %s", ", ".join(self._records), self._bootstrap)
         try:
             while not self._stop.is_set():
                 for message in consumer.consume(500, timeout=0.2):
@@ -132,9 +134,10 @@ class LiveFeed:
 
     def _forward(self, topic: str, value: bytes | None) -> None:
         try:
-            record = self._models[topic].model_validate_json(value or b"")
+            kind, model = self._records[topic]
+            record = model.model_validate_json(value or b"")
         except ValidationError as exc:
             self.rejected += 1
             logger.warning("live feed: not a valid record on %s: %s", topic, exc.errors()[:1])
             return
-        self._publish(Update(self._kinds[topic], json.dumps(record.model_dump(mode="json"))))
+        self._publish(Update(kind, json.dumps(record.model_dump(mode="json"))))

@@ -17,14 +17,11 @@ import psycopg
 from psycopg.rows import dict_row
 from pydantic import SecretStr
 
+from connectors.records import Prediction
+
 __all__ = ["Reader"]
 
-_PREDICTION_COLUMNS = (
-    "p.model, p.player_id, p.player_name, p.game_key, p.game_date, p.book, p.market, p.line, "
-    "p.over_price, p.under_price, p.as_of, p.mean, p.sigma, p.p_over, p.p_under, p.p_push, "
-    "p.market_p_over, p.edge, p.ev_over, p.ev_under, p.recommendation, p.actionable, p.reasons, "
-    "p.defaulted, p.emitted_at, p.prediction_id"
-)
+_PREDICTION_COLUMNS = ", ".join(f"p.{name}" for name in Prediction.model_fields)  # the record's columns
 
 _LIVE_SLATE = f"""
 SELECT {_PREDICTION_COLUMNS}, g.result, g.actual

@@ -67,6 +67,22 @@ const PS = (() => {
     return source;
   }
 
+  // A uPlot chart over a UTC time axis; each series is {label, color, values, width, dash, style}.
+  function timeChart(target, { title, height, sync, xLabel, yLabel, range }, xs, series) {
+    const options = {
+      title, height, width: Math.max(480, target.clientWidth || 900),
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
+      cursor: { sync: { key: sync } },
+      scales: { x: range ? { time: true, range } : { time: true } },
+      axes: [{}, { label: yLabel }],
+      series: [{ label: xLabel }, ...series.map((s) => ({
+        label: s.label, stroke: s.color, width: s.width || 2, dash: s.dash, ...s.style,
+      }))],
+    };
+    target.replaceChildren();
+    return new uPlot(options, [xs, ...series.map((s) => s.values)], target);
+  }
+
   function params() {
     return new URLSearchParams(window.location.search);
   }
@@ -79,5 +95,5 @@ const PS = (() => {
     window.history.replaceState(null, "", "?" + query.toString());
   }
 
-  return { COLORS, el, num, pct, signedPct, price, utc, seconds, showError, api, live, params, setParams };
+  return { COLORS, el, num, pct, signedPct, price, utc, seconds, showError, api, live, timeChart, params, setParams };
 })();

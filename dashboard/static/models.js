@@ -2,23 +2,16 @@
 // Daily hit rate, Brier and log-loss per model beside the market baseline.
 
 (() => {
-  const { el, num, pct, seconds, api, showError, COLORS } = PS;
+  const { el, num, pct, seconds, api, timeChart, showError, COLORS } = PS;
   const $ = (id) => document.getElementById(id);
 
+  // one game date alone would fill the axis with empty years: pad a single day by a day each side
+  const range = (u, min, max) => (min === max ? [min - 86400, max + 86400] : [min, max]);
+  const dots = { spanGaps: true, points: { show: true, size: 4 } };
+
   function chart(target, title, xs, series, yLabel) {
-    const options = {
-      title, width: Math.max(480, target.clientWidth || 900), height: 240,
-      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
-      cursor: { sync: { key: "models" } },
-      // one game date alone would fill the axis with empty years: pad a single day by a day each side
-      scales: { x: { time: true, range: (u, min, max) => (min === max ? [min - 86400, max + 86400] : [min, max]) } },
-      axes: [{}, { label: yLabel }],
-      series: [{ label: "game date" }, ...series.map((s) => ({
-        label: s.label, stroke: s.color, width: 2, dash: s.dash, spanGaps: true, points: { show: true, size: 4 },
-      }))],
-    };
-    target.replaceChildren();
-    return new uPlot(options, [xs, ...series.map((s) => s.values)], target);
+    const options = { title, height: 240, sync: "models", xLabel: "game date", yLabel, range };
+    return timeChart(target, options, xs, series.map((s) => ({ ...s, style: dots })));
   }
 
   function weighted(rows, field) {

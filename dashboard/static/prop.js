@@ -3,7 +3,7 @@
 // P(over) per book beside the market's, and the event timeline. Reloads on live updates.
 
 (() => {
-  const { el, utc, seconds, api, live, params, showError, COLORS } = PS;
+  const { el, utc, seconds, api, live, timeChart, params, showError, COLORS } = PS;
   const $ = (id) => document.getElementById(id);
   const p = params();
   const query = new URLSearchParams({
@@ -24,20 +24,9 @@
   }
 
   function chart(target, title, xs, series, yLabel) {
-    const width = Math.max(480, target.clientWidth || 900);
-    const options = {
-      title, width, height: 280,
-      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
-      cursor: { sync: { key: "prop" } },
-      scales: { x: { time: true } },
-      axes: [{}, { label: yLabel }],
-      series: [{ label: "event time (UTC)" }, ...series.map((s) => ({
-        label: s.label, stroke: s.color, width: s.width || 2, dash: s.dash,
-        paths: uPlot.paths.stepped({ align: 1 }), points: { show: false },
-      }))],
-    };
-    target.replaceChildren();
-    charts.push(new uPlot(options, [xs, ...series.map((s) => s.values)], target));
+    const stepped = { paths: uPlot.paths.stepped({ align: 1 }), points: { show: false } };
+    const options = { title, height: 280, sync: "prop", xLabel: "event time (UTC)", yLabel };
+    charts.push(timeChart(target, options, xs, series.map((s) => ({ ...s, style: stepped }))));
   }
 
   function render(body) {

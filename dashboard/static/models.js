@@ -5,11 +5,11 @@
   const { el, num, pct, seconds, api, timeChart, showError, COLORS } = PS;
   const $ = (id) => document.getElementById(id);
 
-  // one game date alone would fill the axis with empty years: pad a single day by a day each side
-  const range = (u, min, max) => (min === max ? [min - 86400, max + 86400] : [min, max]);
   const dots = { spanGaps: true, points: { show: true, size: 4 } };
 
   function chart(target, title, xs, series, yLabel) {
+    // the game dates and a day either side (uPlot's own range for a single date spans years)
+    const range = () => [xs[0] - 86400, xs[xs.length - 1] + 86400];
     const options = { title, height: 240, sync: "models", xLabel: "game date", yLabel, range };
     return timeChart(target, options, xs, series.map((s) => ({ ...s, style: dots })));
   }

@@ -287,3 +287,18 @@ def test_the_model_panel_charts_each_model_beside_the_market(browser: Browser, l
     legend = page.inner_text("#brier-chart")
     assert "market" in legend and "champion" in legend
     page.screenshot(path=str(SHOTS / "models.png"), full_page=True)
+
+
+def test_a_bad_message_on_the_output_topic_is_counted_and_refused_not_forwarded(live: Live) -> None:
+    before = dict(_health(live.url)["live"])  # type: ignore[call-overload]
+    topic = live.props_topic.replace(Settings().topic_props, Settings().topic_predictions)
+    with Publisher(live.env["PROPSTREAM_KAFKA_BOOTSTRAP"]) as publisher:
+        publisher.publish(topic, b"1", b'{"not": "a prediction"}', int(time.time() * 1000))
+    deadline = time.monotonic() + 10
+    while dict(_health(live.url)["live"])["rejected"] == before["rejected"]:  # type: ignore[call-overload]
+        assert time.monotonic() < deadline, "the dashboard never saw the bad message"
+        time.sleep(0.2)
+    after = dict(_health(live.url)["live"])  # type: ignore[call-overload]
+    assert after["rejected"] == before["rejected"] + 1
+    assert after["forwarded"] == before["forwarded"]  # nothing reached the pages
+    assert after["connected"] is True  # and the feed goes on

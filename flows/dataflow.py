@@ -79,9 +79,10 @@ def _dead(raw: Raw, reason: str, detail: str) -> DeadLetter:
 
 def decoder(directory: PlayerDirectory) -> Callable[[Raw | DeadLetter], Valid | DeadLetter]:
     def decode_one(item: Raw | DeadLetter) -> Valid | DeadLetter:
-        if isinstance(item, DeadLetter):  # a file row that never became an event
+        if isinstance(item, DeadLetter):  # file rows that never became an event
+            # one item in, one dead letter out, however many rows it spans (as for events)
             _child(EVENTS_IN, "files").inc()
-            _child(DEAD, item.reason).inc(item.rows)
+            _child(DEAD, item.reason).inc()
             return item
         _child(EVENTS_IN, item.logical).inc()
         try:

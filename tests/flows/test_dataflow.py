@@ -15,6 +15,7 @@ from connectors.parquet import ParquetSink, read_grades, read_latest
 from connectors.records import Prediction
 from features.schema import Target
 from flows.dataflow import build_flow
+from flows.run import counts
 from flows.settings import Settings
 from flows.sources import FileSource, Raw
 from scoring.engine import Engine, PlayerState
@@ -138,3 +139,19 @@ def test_a_rescoring_that_changes_no_prediction_emits_nothing(
     again = [r for r in engine._rescore(state, player, targets) if isinstance(r, Prediction)]
     assert len(again) == len(set(targets)) * len(scorers)
     assert [r for r in engine._rescore(state, player, targets) if isinstance(r, Prediction)] == []
+
+
+def test_dead_letters_spanning_several_rows_reconcile(
+    tmp_path: Path, shipped_records: list[Record], scorers: list[Scorer]
+) -> None:
+    """A game whose two rows fail is one item in and one dead letter out: a full replay of the
+    shipped files once counted its rows as dead letters and did not reconcile."""
+    spanning = [r for r in shipped_records if r.dead_letter is not None and r.dead_letter.rows > 1]
+    assert spanning, "the shipped data has multi-row dead letters (games with an unknown team)"
+    before = counts()
+    sink = lambda: ParquetSink(tmp_path)  # noqa: E731
+    run_main(build_flow(FileSource(spanning, TOPICS), _directory(shipped_records), scorers, [sink]))
+    run = counts(before)
+    assert run.events_in == {"files": len(spanning)}
+    assert sum(run.dead_letters.values()) == len(spanning)
+    assert run.reconciles

@@ -65,7 +65,8 @@ def _replay_rate(settings: Settings, directory, scorers: Sequence[Scorer], sink)
     source = KafkaInput(settings.kafka_bootstrap, topics, start="earliest", tail=False)
     before = counts()
     t0 = time.perf_counter()
-    execute(build_flow(source, directory, scorers, [sink]), settings, Cluster())
+    flow = build_flow(source, directory, scorers, [sink], snapshots=settings.recovery_dir is not None)
+    execute(flow, settings, Cluster())
     elapsed = time.perf_counter() - t0
     return sum(counts(before).events_in.values()) / elapsed
 

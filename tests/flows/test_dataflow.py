@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
+import pytest
 from bytewax.testing import cluster_main, run_main
 
 from connectors.adapters import Record
@@ -15,7 +16,7 @@ from connectors.parquet import ParquetSink, read_grades, read_latest
 from connectors.records import Prediction
 from features.schema import Target
 from flows.dataflow import build_flow
-from flows.run import counts
+from flows.run import Cluster, counts, execute
 from flows.settings import Settings
 from flows.sources import FileSource, Raw
 from scoring.engine import Engine, PlayerState
@@ -36,7 +37,7 @@ def _source(records: list[Record], order: tuple[str, ...] | None = None) -> File
 def _run(
     tmp: Path, source: FileSource, scorers: list[Scorer], directory: PlayerDirectory, workers: int = 1
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    flow = build_flow(source, directory, scorers, [lambda: ParquetSink(tmp)])
+    flow = build_flow(source, directory, scorers, [lambda: ParquetSink(tmp)], snapshots=False)
     if workers == 1:
         run_main(flow)
     else:
@@ -150,8 +151,29 @@ def test_dead_letters_spanning_several_rows_reconcile(
     assert spanning, "the shipped data has multi-row dead letters (games with an unknown team)"
     before = counts()
     sink = lambda: ParquetSink(tmp_path)  # noqa: E731
-    run_main(build_flow(FileSource(spanning, TOPICS), _directory(shipped_records), scorers, [sink]))
+    flow = build_flow(
+        FileSource(spanning, TOPICS), _directory(shipped_records), scorers, [sink], snapshots=False
+    )
+    run_main(flow)
     run = counts(before)
     assert run.events_in == {"files": len(spanning)}
     assert sum(run.dead_letters.values()) == len(spanning)
     assert run.reconciles
+
+
+def test_a_flow_built_without_snapshots_refuses_to_resume(
+    tmp_path: Path, shipped_records: list[Record], scorers: list[Scorer]
+) -> None:
+    """Run with a recovery store, a flow built with snapshots=False stores empty markers; a
+    resume from them must fail loudly, not restart every player from nothing."""
+    directory = _directory(shipped_records)
+    settings = Settings(recovery_dir=tmp_path / "recovery", models_dir=tmp_path)
+
+    def run(last_day: date) -> None:
+        source = FileSource(shipped_records, TOPICS, (WINDOW[0], last_day), batch=97)
+        flow = build_flow(source, directory, scorers, [lambda: ParquetSink(tmp_path)], snapshots=False)
+        execute(flow, settings, Cluster())
+
+    run(WINDOW[0])
+    with pytest.raises(Exception, match="snapshots=False"):
+        run(WINDOW[1])  # resumes past the first day's items: the players seen then come back

@@ -12,16 +12,17 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, Message, TopicPartition
 from prometheus_client import Gauge
 
 from connectors.adapters import Record
 from connectors.events import DeadLetter
 from connectors.exceptions import MissingTopicError
 from connectors.loader import message_key
+from connectors.merge import TimeMerge
 from connectors.serde import encode
 
 __all__ = ["FileSource", "KafkaInput", "Raw"]
@@ -100,25 +101,38 @@ class FileSource(FixedPartitionedSource[Item, int]):
 
 Start = Literal["earliest", "latest"] | datetime
 IDLE_POLL = timedelta(milliseconds=10)
+_BUFFER_LIMIT = 10_000  # messages buffered per partition before it is paused
+_REPLAY_PART = "replay"  # a bounded replay's one source partition: every input partition, merged
 
 KAFKA_LAG = Gauge(
     "propstream_consumer_lag", "messages behind the end of each input partition", ["topic", "partition"]
 )
 
 
-class _KafkaPartition(StatefulSourcePartition[Raw, int]):
-    def __init__(
-        self,
-        consumer: Consumer,
-        tp: TopicPartition,
-        logical: str,
-        *,
-        stop_at: int | None,
-        end: datetime | None,
-        batch: int,
-    ) -> None:
+def _raw(logical: str, message: Message) -> Raw:
+    topic, partition, offset = message.topic(), message.partition(), message.offset()
+    if topic is None or partition is None or offset is None:  # only error events lack them
+        raise RuntimeError(f"Kafka returned a message without a position on {logical}")
+    return Raw(logical, topic, partition, offset, message.key(), message.value())
+
+
+def _checked(messages: list[Message]) -> list[Message]:
+    """The messages, without end-of-partition events; any other error raises."""
+    out = []
+    for message in messages:
+        error = message.error()
+        if error is None:
+            out.append(message)
+        elif error.code() != KafkaError._PARTITION_EOF:
+            raise RuntimeError(f"Kafka error on {message.topic()}[{message.partition()}]: {error}")
+    return out
+
+
+class _TailPartition(StatefulSourcePartition[Raw, int]):
+    """One input partition, read as it grows (the worker)."""
+
+    def __init__(self, consumer: Consumer, tp: TopicPartition, logical: str, batch: int) -> None:
         self._consumer, self._tp, self._logical = consumer, tp, logical
-        self._stop_at, self._end_ms = stop_at, int(end.timestamp() * 1000) if end else None
         self._position, self._batch = tp.offset, batch
         self._awake: datetime | None = None
 
@@ -126,33 +140,10 @@ class _KafkaPartition(StatefulSourcePartition[Raw, int]):
         return self._awake
 
     def next_batch(self) -> list[Raw]:
-        if self._stop_at is not None and self._position >= self._stop_at:
-            raise StopIteration
-        out = []
         # never block: Bytewax polls every partition in turn and backs off by itself when idle
-        for message in self._consumer.consume(self._batch, timeout=0):
-            error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    continue
-                raise RuntimeError(f"Kafka error on {self._tp.topic}[{self._tp.partition}]: {error}")
-            if self._end_ms is not None and message.timestamp()[1] > self._end_ms:
-                self._stop_at = self._position  # past --to: this partition is done
-                break
-            topic, partition, offset = message.topic(), message.partition(), message.offset()
-            if topic is None or partition is None or offset is None:  # only error events lack them
-                raise RuntimeError(f"Kafka returned a message without a position on {self._tp.topic}")
-            self._position = offset + 1
-            out.append(
-                Raw(
-                    self._logical,
-                    topic,
-                    partition,
-                    offset,
-                    message.key(),
-                    message.value(),
-                )
-            )
+        out = [_raw(self._logical, m) for m in _checked(self._consumer.consume(self._batch, timeout=0))]
+        if out:
+            self._position = out[-1].offset + 1
         # idle: look again in IDLE_POLL without blocking the worker (Bytewax's cooperative wait)
         self._awake = datetime.now(UTC) + IDLE_POLL if not out else None
         _, high = self._consumer.get_watermark_offsets(self._tp, cached=True) or (0, 0)
@@ -166,10 +157,72 @@ class _KafkaPartition(StatefulSourcePartition[Raw, int]):
         self._consumer.close()
 
 
-class KafkaInput(FixedPartitionedSource[Raw, int]):
+_Part = tuple[str, int]  # (topic, partition)
+
+
+class _OrderedReplay(StatefulSourcePartition[Raw, dict[str, int]]):
+    """Every input partition through one consumer, in timestamp order (connectors.merge), each
+    up to its end when the run started or past `end`. A season replay read partition by
+    partition emitted 834,899 predictions and 1,002,068 grades at 499 events/s; merged, 80,108
+    and 56,142 at 3,664 events/s, as the files replay in time order does. A partition whose
+    buffer runs ahead is paused, so memory stays bounded."""
+
+    def __init__(
+        self, consumer: Consumer, logical: Mapping[str, str], merge: TimeMerge[_Part, Raw], batch: int
+    ) -> None:
+        self._consumer, self._logical, self._merge, self._batch = consumer, dict(logical), merge, batch
+        self._paused: set[_Part] = set()
+        self._awake: datetime | None = None
+
+    def next_awake(self) -> datetime | None:
+        return self._awake
+
+    def _fetch(self) -> None:
+        for message in self._consumer.consume(self._batch, timeout=0):
+            part = (str(message.topic()), int(message.partition() or 0))
+            error, offset = message.error(), int(message.offset() or 0)
+            if error is None:
+                self._merge.add(part, offset, message.timestamp()[1], _raw(self._logical[part[0]], message))
+            elif error.code() == KafkaError._PARTITION_EOF:
+                self._merge.reached(part, offset)
+            else:
+                raise RuntimeError(f"Kafka error on {part[0]}[{part[1]}]: {error}")
+        for part in self._merge.positions:
+            hold = self._merge.buffered(part) >= _BUFFER_LIMIT or self._merge.fetched_all(part)
+            if hold and part not in self._paused:
+                self._consumer.pause([TopicPartition(*part)])
+                self._paused.add(part)
+            elif not hold and part in self._paused:
+                self._consumer.resume([TopicPartition(*part)])
+                self._paused.discard(part)
+
+    def next_batch(self) -> list[Raw]:
+        if self._merge.exhausted:
+            raise StopIteration
+        self._fetch()
+        out = self._merge.take(self._batch)
+        self._awake = datetime.now(UTC) + IDLE_POLL if not out else None
+        for part in self._merge.positions:
+            KAFKA_LAG.labels(part[0], str(part[1])).set(self._merge.lag(part))
+        return out
+
+    def snapshot(self) -> dict[str, int]:
+        return {
+            f"{topic}#{partition}": offset for (topic, partition), offset in self._merge.positions.items()
+        }
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+class KafkaInput(FixedPartitionedSource[Raw, Any]):
     """Every partition of the input topics. A first start begins at `start` (earliest, latest,
-    or the offsets for a time); a resumed one at the offsets in the recovery snapshot. With
-    `tail=False` each partition stops at its end when the run started, or past `end`."""
+    or the offsets for a time); a resumed one at the offsets in the recovery snapshot.
+
+    `tail=True` (the worker): one source partition per input partition, read as it grows.
+    `tail=False` (a replay): one source partition that merges every input partition into
+    timestamp order, each stopping at its end when the run started, or past `end`; one worker
+    reads it and the keyed steps spread the work over every worker as usual."""
 
     def __init__(
         self,
@@ -190,11 +243,11 @@ class KafkaInput(FixedPartitionedSource[Raw, int]):
                 "bootstrap.servers": self._bootstrap,
                 "group.id": f"propstream-{uuid.uuid4().hex}",  # offsets live in the recovery store
                 "enable.auto.commit": False,
-                "enable.partition.eof": False,
+                "enable.partition.eof": not self._tail,  # a replay must know a partition's end
             }
         )
 
-    def list_parts(self) -> list[str]:
+    def _partitions(self) -> list[str]:
         consumer = self._consumer()
         try:
             metadata = consumer.list_topics(timeout=15)
@@ -211,26 +264,57 @@ class KafkaInput(FixedPartitionedSource[Raw, int]):
             parts += [f"{name}#{p}" for p in sorted(topic.partitions)]
         return parts
 
-    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _KafkaPartition:
-        name, partition = for_part.rsplit("#", 1)
-        logical = next(k for k, v in self._topics.items() if v == name)
-        consumer = self._consumer()
-        tp = TopicPartition(name, int(partition))
-        if resume_state is not None:
-            tp.offset = resume_state
-            logger.info("resuming %s at offset %s", for_part, resume_state)
-        elif isinstance(self._start, datetime):
+    def list_parts(self) -> list[str]:
+        parts = self._partitions()  # a missing topic fails here, with a clear message
+        return parts if self._tail else [_REPLAY_PART]
+
+    def _first_offset(self, consumer: Consumer, tp: TopicPartition) -> tuple[int, int]:
+        """Where a first start reads `tp` from, and the partition's end now."""
+        if isinstance(self._start, datetime):
             tp.offset = int(self._start.timestamp() * 1000)
             found = consumer.offsets_for_times([tp], timeout=15)[0]
-            tp.offset = found.offset if found.offset >= 0 else OFFSET_END
+            offset = found.offset if found.offset >= 0 else OFFSET_END
         else:
-            tp.offset = OFFSET_BEGINNING if self._start == "earliest" else OFFSET_END
+            offset = OFFSET_BEGINNING if self._start == "earliest" else OFFSET_END
         low, high = consumer.get_watermark_offsets(tp, timeout=15)
-        if tp.offset == OFFSET_BEGINNING:
-            tp.offset = low
-        elif tp.offset == OFFSET_END:
-            tp.offset = high
+        return {OFFSET_BEGINNING: low, OFFSET_END: high}.get(offset, offset), high
+
+    def build_part(
+        self, step_id: str, for_part: str, resume_state: int | dict[str, int] | None
+    ) -> StatefulSourcePartition[Raw, Any]:
+        consumer = self._consumer()
+        if for_part == _REPLAY_PART:
+            return self._replay(consumer, resume_state if isinstance(resume_state, dict) else None)
+        name, partition = for_part.rsplit("#", 1)
+        tp = TopicPartition(name, int(partition))
+        if isinstance(resume_state, int):
+            tp.offset = resume_state
+            logger.info("resuming %s at offset %s", for_part, resume_state)
+        else:
+            tp.offset, _ = self._first_offset(consumer, tp)
+            logger.info("reading %s from offset %s", for_part, tp.offset)
         consumer.assign([tp])
-        stop_at = None if self._tail else high
-        logger.info("reading %s from offset %s%s", for_part, tp.offset, "" if self._tail else f" to {high}")
-        return _KafkaPartition(consumer, tp, logical, stop_at=stop_at, end=self._end, batch=self._batch)
+        return _TailPartition(consumer, tp, self._logical(name), self._batch)
+
+    def _logical(self, topic: str) -> str:
+        return next(k for k, v in self._topics.items() if v == topic)
+
+    def _replay(self, consumer: Consumer, resume: dict[str, int] | None) -> _OrderedReplay:
+        starts: dict[_Part, int] = {}
+        stops: dict[_Part, int] = {}
+        for name in self._partitions():
+            topic, partition = name.rsplit("#", 1)
+            tp = TopicPartition(topic, int(partition))
+            first, stops[(topic, tp.partition)] = self._first_offset(consumer, tp)
+            starts[(topic, tp.partition)] = first if resume is None else resume[name]
+        consumer.assign([TopicPartition(topic, p, offset) for (topic, p), offset in starts.items()])
+        logger.info(
+            "%s %s partitions in timestamp order, to their ends now (%s messages)%s",
+            "resuming" if resume else "replaying",
+            len(starts),
+            sum(stops[p] - starts[p] for p in starts),
+            f", stopping past {self._end.isoformat()}" if self._end else "",
+        )
+        logical = {topic: self._logical(topic) for topic, _ in starts}
+        end_ms = int(self._end.timestamp() * 1000) if self._end else None
+        return _OrderedReplay(consumer, logical, TimeMerge(starts, stops, end_ms), self._batch)

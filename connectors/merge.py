@@ -1,0 +1,79 @@
+"""Merging partitioned logs into one timestamp order, as they are fetched piece by piece.
+
+A replay reads every input partition; read side by side they drift apart (the props topic ran
+days ahead of the box scores), and every late event makes the engine redo work a live worker,
+which received events in time order, never did. The merge emits the head with the smallest
+(timestamp, partition) only while every partition that still has messages has one buffered,
+so the order does not depend on how the fetches happened to arrive.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Hashable, Mapping
+from typing import Generic, TypeVar
+
+__all__ = ["TimeMerge"]
+
+P = TypeVar("P", bound=Hashable)  # a partition, e.g. (topic, partition); ties go to the smaller
+T = TypeVar("T")
+
+
+class TimeMerge(Generic[P, T]):
+    """Messages of each partition from its start offset to its stop offset (exclusive), in
+    offset order per partition, merged by timestamp. With `end_ms`, a partition ends at its
+    first message stamped after it."""
+
+    def __init__(self, starts: Mapping[P, int], stops: Mapping[P, int], end_ms: int | None = None) -> None:
+        if starts.keys() != stops.keys():
+            raise ValueError("starts and stops must name the same partitions")
+        self.positions = dict(starts)  # offset of the next message to emit, per partition
+        self._stops = dict(stops)
+        self._fetched = dict(starts)  # every offset below it has been fetched, per partition
+        self._buffers: dict[P, deque[tuple[int, int, T]]] = {part: deque() for part in starts}
+        self._end_ms = end_ms
+
+    def add(self, part: P, offset: int, ts_ms: int, item: T) -> None:
+        """A fetched message; one at or past the partition's stop is not part of the run."""
+        self._fetched[part] = max(self._fetched[part], offset + 1)
+        if offset < self._stops[part]:
+            self._buffers[part].append((ts_ms, offset, item))
+
+    def reached(self, part: P, offset: int) -> None:
+        """Everything below `offset` has been fetched (an end-of-partition event): this also
+        passes offsets that hold no message, such as transaction markers."""
+        self._fetched[part] = max(self._fetched[part], offset)
+
+    def buffered(self, part: P) -> int:
+        return len(self._buffers[part])
+
+    def fetched_all(self, part: P) -> bool:
+        return self._fetched[part] >= self._stops[part]
+
+    def lag(self, part: P) -> int:
+        return max(0, self._stops[part] - self.positions[part])
+
+    def _done(self, part: P) -> bool:
+        return not self._buffers[part] and self.fetched_all(part)
+
+    @property
+    def exhausted(self) -> bool:
+        return all(self._done(part) for part in self._buffers)
+
+    def take(self, limit: int) -> list[T]:
+        """Up to `limit` messages in order; fewer when a partition has nothing buffered yet."""
+        out: list[T] = []
+        live = [part for part in self._buffers if not self._done(part)]
+        while len(out) < limit:
+            live = [part for part in live if not self._done(part)]
+            if not live or any(not self._buffers[part] for part in live):
+                break  # a partition may still hold an earlier message: wait for it
+            part = min(live, key=lambda p: (self._buffers[p][0][0], p))
+            ts_ms, offset, item = self._buffers[part].popleft()
+            if self._end_ms is not None and ts_ms > self._end_ms:
+                self._stops[part] = offset  # past the end: this partition is done
+                self._buffers[part].clear()
+                continue
+            self.positions[part] = offset + 1
+            out.append(item)
+        return out

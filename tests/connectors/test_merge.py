@@ -1,0 +1,98 @@
+"""The timestamp merge of partitions: its order never depends on how fetches arrive."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from connectors.merge import TimeMerge
+
+Message = tuple[int, int, int]  # (partition, offset, ts)
+
+# per partition, the timestamps of its messages in offset order (not necessarily sorted: a
+# late event is published after newer ones)
+logs = st.lists(st.lists(st.integers(0, 20), max_size=12), min_size=1, max_size=4)
+
+
+def _greedy(partitions: list[list[int]], end_ms: int | None) -> list[Message]:
+    """The order wanted, from complete logs: always the smallest (ts, partition) head; a
+    partition ends at its first message past `end_ms`."""
+    heads = [0] * len(partitions)
+    ended = [False] * len(partitions)
+    out = []
+    while True:
+        live = [p for p in range(len(partitions)) if not ended[p] and heads[p] < len(partitions[p])]
+        if not live:
+            return out
+        p = min(live, key=lambda q: (partitions[q][heads[q]], q))
+        ts = partitions[p][heads[p]]
+        if end_ms is not None and ts > end_ms:
+            ended[p] = True
+            continue
+        out.append((p, heads[p], ts))
+        heads[p] += 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(partitions=logs, data=st.data(), end_ms=st.none() | st.integers(0, 20))
+def test_merge_order_is_independent_of_fetch_chunks_and_take_sizes(
+    partitions: list[list[int]], data: st.DataObject, end_ms: int | None
+) -> None:
+    stops = {p: len(log) for p, log in enumerate(partitions)}
+    merge: TimeMerge[int, Message] = TimeMerge(dict.fromkeys(stops, 0), stops, end_ms)
+    fetched = dict.fromkeys(stops, 0)
+
+    def fetch(p: int) -> None:  # a chunk of 1-4 messages of partition p arrives
+        for _ in range(data.draw(st.integers(1, 4))):
+            if fetched[p] < stops[p]:
+                ts = partitions[p][fetched[p]]
+                merge.add(p, fetched[p], ts, (p, fetched[p], ts))
+                fetched[p] += 1
+
+    out: list[Message] = []
+    while not merge.exhausted:
+        pending = [p for p in stops if fetched[p] < stops[p]]
+        if pending and data.draw(st.booleans()):
+            fetch(data.draw(st.sampled_from(pending)))
+            continue
+        taken = merge.take(data.draw(st.integers(1, 5)))
+        assert taken or pending or merge.exhausted, "the merge stalled with everything fetched"
+        if not taken and pending:
+            fetch(data.draw(st.sampled_from(pending)))
+        out += taken
+    assert merge.exhausted
+    assert out == _greedy(partitions, end_ms)
+    # positions are where a resumed run continues: past every message emitted
+    for p, offset, _ in out:
+        assert merge.positions[p] > offset
+
+
+def test_a_partition_waits_for_the_others_before_emitting() -> None:
+    merge: TimeMerge[str, str] = TimeMerge({"props": 0, "box": 0}, {"props": 2, "box": 1})
+    merge.add("props", 0, 50, "prop@50")
+    merge.add("props", 1, 60, "prop@60")
+    assert merge.take(10) == []  # the box score partition may still hold an earlier event
+    merge.add("box", 0, 40, "box@40")
+    assert merge.take(10) == ["box@40", "prop@50", "prop@60"]
+    assert merge.exhausted
+    assert merge.positions == {"props": 2, "box": 1}
+
+
+def test_messages_past_the_stop_and_offsets_without_messages() -> None:
+    merge: TimeMerge[str, str] = TimeMerge({"a": 5}, {"a": 8})
+    merge.add("a", 5, 1, "first")
+    merge.add("a", 9, 2, "published after the run started")
+    assert merge.take(10) == ["first"]
+    assert merge.exhausted  # offset 9 was fetched: 6 and 7 hold no message
+    empty: TimeMerge[str, str] = TimeMerge({"a": 0, "b": 0}, {"a": 1, "b": 3})
+    empty.add("a", 0, 1, "a0")
+    assert empty.take(10) == []
+    empty.reached("b", 3)  # end of partition at 3, no message (transaction markers)
+    assert empty.take(10) == ["a0"]
+    assert empty.exhausted
+
+
+def test_partitions_must_match() -> None:
+    with pytest.raises(ValueError, match="same partitions"):
+        TimeMerge({"a": 0}, {"b": 1})

@@ -20,41 +20,51 @@ T = TypeVar("T")
 
 
 class TimeMerge(Generic[P, T]):
-    """Messages of each partition from its start offset to its stop offset (exclusive), in
-    offset order per partition, merged by timestamp. With `end_ms`, a partition ends at its
-    first message stamped after it."""
+    """Messages of each partition from its start offset, in offset order per partition,
+    merged by timestamp. A partition with a stop offset ends there (exclusive), or, with
+    `end_ms`, at its first message stamped after it; one without (`None`: tailing) never ends,
+    and while it is caught up (its end reached, nothing newer fetched) it holds nobody back."""
 
-    def __init__(self, starts: Mapping[P, int], stops: Mapping[P, int], end_ms: int | None = None) -> None:
+    def __init__(
+        self, starts: Mapping[P, int], stops: Mapping[P, int | None], end_ms: int | None = None
+    ) -> None:
         if starts.keys() != stops.keys():
             raise ValueError("starts and stops must name the same partitions")
         self.positions = dict(starts)  # offset of the next message to emit, per partition
         self._stops = dict(stops)
         self._fetched = dict(starts)  # every offset below it has been fetched, per partition
+        self._caught_up: set[P] = set()
         self._buffers: dict[P, deque[tuple[int, int, T]]] = {part: deque() for part in starts}
         self._end_ms = end_ms
 
     def add(self, part: P, offset: int, ts_ms: int, item: T) -> None:
         """A fetched message; one at or past the partition's stop is not part of the run."""
         self._fetched[part] = max(self._fetched[part], offset + 1)
-        if offset < self._stops[part]:
+        self._caught_up.discard(part)
+        stop = self._stops[part]
+        if stop is None or offset < stop:
             self._buffers[part].append((ts_ms, offset, item))
 
     def reached(self, part: P, offset: int) -> None:
-        """Everything below `offset` has been fetched (an end-of-partition event): this also
-        passes offsets that hold no message, such as transaction markers."""
-        self._fetched[part] = max(self._fetched[part], offset)
+        """The partition's end is at `offset` (an end-of-partition event): everything below it
+        has been fetched, offsets that hold no message (transaction markers) included."""
+        if offset >= self._fetched[part]:
+            self._fetched[part] = offset
+            self._caught_up.add(part)
 
     def buffered(self, part: P) -> int:
         return len(self._buffers[part])
 
     def fetched_all(self, part: P) -> bool:
-        return self._fetched[part] >= self._stops[part]
-
-    def lag(self, part: P) -> int:
-        return max(0, self._stops[part] - self.positions[part])
+        stop = self._stops[part]
+        return stop is not None and self._fetched[part] >= stop
 
     def _done(self, part: P) -> bool:
         return not self._buffers[part] and self.fetched_all(part)
+
+    def _waiting(self, part: P) -> bool:
+        """Nothing buffered, yet an earlier message than every head may still come."""
+        return not self._buffers[part] and not self.fetched_all(part) and part not in self._caught_up
 
     @property
     def exhausted(self) -> bool:
@@ -63,12 +73,13 @@ class TimeMerge(Generic[P, T]):
     def take(self, limit: int) -> list[T]:
         """Up to `limit` messages in order; fewer when a partition has nothing buffered yet."""
         out: list[T] = []
-        live = [part for part in self._buffers if not self._done(part)]
         while len(out) < limit:
-            live = [part for part in live if not self._done(part)]
-            if not live or any(not self._buffers[part] for part in live):
+            if any(self._waiting(part) for part in self._buffers):
                 break  # a partition may still hold an earlier message: wait for it
-            part = min(live, key=lambda p: (self._buffers[p][0][0], p))
+            heads = [part for part, buffer in self._buffers.items() if buffer]
+            if not heads:
+                break
+            part = min(heads, key=lambda p: (self._buffers[p][0][0], p))
             ts_ms, offset, item = self._buffers[part].popleft()
             if self._end_ms is not None and ts_ms > self._end_ms:
                 self._stops[part] = offset  # past the end: this partition is done

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, Message, TopicPartition
@@ -102,11 +102,13 @@ class FileSource(FixedPartitionedSource[Item, int]):
 Start = Literal["earliest", "latest"] | datetime
 IDLE_POLL = timedelta(milliseconds=10)
 _BUFFER_LIMIT = 10_000  # messages buffered per partition before it is paused
-_REPLAY_PART = "replay"  # a bounded replay's one source partition: every input partition, merged
+_PART = "inputs"  # the one source partition: every input partition, merged
 
 KAFKA_LAG = Gauge(
     "propstream_consumer_lag", "messages behind the end of each input partition", ["topic", "partition"]
 )
+
+_Part = tuple[str, int]  # (topic, partition)
 
 
 def _raw(logical: str, message: Message) -> Raw:
@@ -116,56 +118,15 @@ def _raw(logical: str, message: Message) -> Raw:
     return Raw(logical, topic, partition, offset, message.key(), message.value())
 
 
-def _checked(messages: list[Message]) -> list[Message]:
-    """The messages, without end-of-partition events; any other error raises."""
-    out = []
-    for message in messages:
-        error = message.error()
-        if error is None:
-            out.append(message)
-        elif error.code() != KafkaError._PARTITION_EOF:
-            raise RuntimeError(f"Kafka error on {message.topic()}[{message.partition()}]: {error}")
-    return out
+class _MergedInput(StatefulSourcePartition[Raw, dict[str, int]]):
+    """Every input partition through one consumer, in timestamp order (connectors.merge).
 
-
-class _TailPartition(StatefulSourcePartition[Raw, int]):
-    """One input partition, read as it grows (the worker)."""
-
-    def __init__(self, consumer: Consumer, tp: TopicPartition, logical: str, batch: int) -> None:
-        self._consumer, self._tp, self._logical = consumer, tp, logical
-        self._position, self._batch = tp.offset, batch
-        self._awake: datetime | None = None
-
-    def next_awake(self) -> datetime | None:
-        return self._awake
-
-    def next_batch(self) -> list[Raw]:
-        # never block: Bytewax polls every partition in turn and backs off by itself when idle
-        out = [_raw(self._logical, m) for m in _checked(self._consumer.consume(self._batch, timeout=0))]
-        if out:
-            self._position = out[-1].offset + 1
-        # idle: look again in IDLE_POLL without blocking the worker (Bytewax's cooperative wait)
-        self._awake = datetime.now(UTC) + IDLE_POLL if not out else None
-        _, high = self._consumer.get_watermark_offsets(self._tp, cached=True) or (0, 0)
-        KAFKA_LAG.labels(self._tp.topic, str(self._tp.partition)).set(max(0, high - self._position))
-        return out
-
-    def snapshot(self) -> int:
-        return self._position
-
-    def close(self) -> None:
-        self._consumer.close()
-
-
-_Part = tuple[str, int]  # (topic, partition)
-
-
-class _OrderedReplay(StatefulSourcePartition[Raw, dict[str, int]]):
-    """Every input partition through one consumer, in timestamp order (connectors.merge), each
-    up to its end when the run started or past `end`. A season replay read partition by
-    partition emitted 834,899 predictions and 1,002,068 grades at 499 events/s; merged, 80,108
-    and 56,142 at 3,664 events/s, as the files replay in time order does. A partition whose
-    buffer runs ahead is paused, so memory stays bounded."""
+    Read side by side, partitions drift apart: a season replay read partition by partition
+    emitted 834,899 predictions and 1,002,068 grades at 499 events/s, its props days ahead of
+    the box scores; merged, 80,108 and 56,142 at 3,664 events/s, as the files replay in time
+    order does. A worker catching up on a backlog gets the same order; once caught up, a
+    partition at its end holds nobody back. A partition whose buffer runs ahead is paused, so
+    memory stays bounded."""
 
     def __init__(
         self, consumer: Consumer, logical: Mapping[str, str], merge: TimeMerge[_Part, Raw], batch: int
@@ -178,6 +139,7 @@ class _OrderedReplay(StatefulSourcePartition[Raw, dict[str, int]]):
         return self._awake
 
     def _fetch(self) -> None:
+        # never block: Bytewax polls every partition in turn and backs off by itself when idle
         for message in self._consumer.consume(self._batch, timeout=0):
             part = (str(message.topic()), int(message.partition() or 0))
             error, offset = message.error(), int(message.offset() or 0)
@@ -201,9 +163,14 @@ class _OrderedReplay(StatefulSourcePartition[Raw, dict[str, int]]):
             raise StopIteration
         self._fetch()
         out = self._merge.take(self._batch)
+        # idle: look again in IDLE_POLL without blocking the worker (Bytewax's cooperative wait)
         self._awake = datetime.now(UTC) + IDLE_POLL if not out else None
-        for part in self._merge.positions:
-            KAFKA_LAG.labels(part[0], str(part[1])).set(self._merge.lag(part))
+        for (topic, partition), position in self._merge.positions.items():
+            _, high = self._consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True) or (
+                0,
+                0,
+            )
+            KAFKA_LAG.labels(topic, str(partition)).set(max(0, high - position))
         return out
 
     def snapshot(self) -> dict[str, int]:
@@ -215,14 +182,14 @@ class _OrderedReplay(StatefulSourcePartition[Raw, dict[str, int]]):
         self._consumer.close()
 
 
-class KafkaInput(FixedPartitionedSource[Raw, Any]):
-    """Every partition of the input topics. A first start begins at `start` (earliest, latest,
-    or the offsets for a time); a resumed one at the offsets in the recovery snapshot.
+class KafkaInput(FixedPartitionedSource[Raw, dict[str, int]]):
+    """Every partition of the input topics, merged into timestamp order by one source
+    partition: one worker reads, and the keyed steps spread the work over every worker.
 
-    `tail=True` (the worker): one source partition per input partition, read as it grows.
-    `tail=False` (a replay): one source partition that merges every input partition into
-    timestamp order, each stopping at its end when the run started, or past `end`; one worker
-    reads it and the keyed steps spread the work over every worker as usual."""
+    A first start begins at `start` (earliest, latest, or the offsets for a time); a resumed
+    one at the offsets in the recovery snapshot. `tail=True` (the worker) reads on as the
+    topics grow; `tail=False` (a replay) stops each partition at its end when the run started,
+    or past `end`."""
 
     def __init__(
         self,
@@ -243,7 +210,7 @@ class KafkaInput(FixedPartitionedSource[Raw, Any]):
                 "bootstrap.servers": self._bootstrap,
                 "group.id": f"propstream-{uuid.uuid4().hex}",  # offsets live in the recovery store
                 "enable.auto.commit": False,
-                "enable.partition.eof": not self._tail,  # a replay must know a partition's end
+                "enable.partition.eof": True,  # the merge must know when a partition is at its end
             }
         )
 
@@ -265,8 +232,8 @@ class KafkaInput(FixedPartitionedSource[Raw, Any]):
         return parts
 
     def list_parts(self) -> list[str]:
-        parts = self._partitions()  # a missing topic fails here, with a clear message
-        return parts if self._tail else [_REPLAY_PART]
+        self._partitions()  # a missing topic fails here, with a clear message
+        return [_PART]
 
     def _first_offset(self, consumer: Consumer, tp: TopicPartition) -> tuple[int, int]:
         """Where a first start reads `tp` from, and the partition's end now."""
@@ -279,42 +246,26 @@ class KafkaInput(FixedPartitionedSource[Raw, Any]):
         low, high = consumer.get_watermark_offsets(tp, timeout=15)
         return {OFFSET_BEGINNING: low, OFFSET_END: high}.get(offset, offset), high
 
-    def build_part(
-        self, step_id: str, for_part: str, resume_state: int | dict[str, int] | None
-    ) -> StatefulSourcePartition[Raw, Any]:
+    def build_part(self, step_id: str, for_part: str, resume_state: dict[str, int] | None) -> _MergedInput:
         consumer = self._consumer()
-        if for_part == _REPLAY_PART:
-            return self._replay(consumer, resume_state if isinstance(resume_state, dict) else None)
-        name, partition = for_part.rsplit("#", 1)
-        tp = TopicPartition(name, int(partition))
-        if isinstance(resume_state, int):
-            tp.offset = resume_state
-            logger.info("resuming %s at offset %s", for_part, resume_state)
-        else:
-            tp.offset, _ = self._first_offset(consumer, tp)
-            logger.info("reading %s from offset %s", for_part, tp.offset)
-        consumer.assign([tp])
-        return _TailPartition(consumer, tp, self._logical(name), self._batch)
-
-    def _logical(self, topic: str) -> str:
-        return next(k for k, v in self._topics.items() if v == topic)
-
-    def _replay(self, consumer: Consumer, resume: dict[str, int] | None) -> _OrderedReplay:
         starts: dict[_Part, int] = {}
-        stops: dict[_Part, int] = {}
+        stops: dict[_Part, int | None] = {}
         for name in self._partitions():
             topic, partition = name.rsplit("#", 1)
             tp = TopicPartition(topic, int(partition))
-            first, stops[(topic, tp.partition)] = self._first_offset(consumer, tp)
-            starts[(topic, tp.partition)] = first if resume is None else resume[name]
+            first, high = self._first_offset(consumer, tp)
+            # a partition added since the snapshot starts where a first start would
+            starts[(topic, tp.partition)] = (resume_state or {}).get(name, first)
+            stops[(topic, tp.partition)] = None if self._tail else high
         consumer.assign([TopicPartition(topic, p, offset) for (topic, p), offset in starts.items()])
         logger.info(
-            "%s %s partitions in timestamp order, to their ends now (%s messages)%s",
-            "resuming" if resume else "replaying",
+            "%s %s input partitions in timestamp order at offsets %s%s%s",
+            "resuming" if resume_state else "reading",
             len(starts),
-            sum(stops[p] - starts[p] for p in starts),
+            ", ".join(f"{t}#{p}:{o}" for (t, p), o in starts.items()),
+            "" if self._tail else " to their ends now",
             f", stopping past {self._end.isoformat()}" if self._end else "",
         )
-        logical = {topic: self._logical(topic) for topic, _ in starts}
+        logical = {topic: next(k for k, v in self._topics.items() if v == topic) for topic, _ in starts}
         end_ms = int(self._end.timestamp() * 1000) if self._end else None
-        return _OrderedReplay(consumer, logical, TimeMerge(starts, stops, end_ms), self._batch)
+        return _MergedInput(consumer, logical, TimeMerge(starts, stops, end_ms), self._batch)

@@ -93,6 +93,23 @@ def test_messages_past_the_stop_and_offsets_without_messages() -> None:
     assert empty.exhausted
 
 
+def test_tailing_partitions_at_their_end_hold_nobody_back() -> None:
+    """The worker: partitions never end; one caught up (its end reached) does not delay the
+    others, and a new message makes it count again."""
+    merge: TimeMerge[str, str] = TimeMerge({"props": 0, "box": 0}, {"props": None, "box": None})
+    merge.add("props", 0, 50, "move@50")
+    assert merge.take(10) == []  # the box scores' end is not known yet
+    merge.reached("box", 0)
+    assert merge.take(10) == ["move@50"]  # a line move goes out at once
+    merge.add("props", 1, 70, "move@70")
+    merge.add("box", 0, 60, "box@60")  # box is fetching again: no longer caught up
+    merge.reached("props", 2)
+    assert merge.take(10) == ["box@60"]  # box may still hold something before 70
+    merge.reached("box", 1)
+    assert merge.take(10) == ["move@70"]
+    assert not merge.exhausted
+
+
 def test_partitions_must_match() -> None:
     with pytest.raises(ValueError, match="same partitions"):
         TimeMerge({"a": 0}, {"b": 1})

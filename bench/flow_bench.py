@@ -26,7 +26,7 @@ from connectors.loader import message_key
 from connectors.parquet import ParquetSink
 from connectors.postgres import PostgresSink, migrate
 from connectors.serde import encode
-from flows.dataflow import build_flow
+from flows.dataflow import build_decode_flow, build_flow
 from flows.run import Cluster, counts, execute
 from flows.settings import Settings
 from flows.sources import KafkaInput
@@ -67,6 +67,17 @@ def _replay_rate(settings: Settings, directory, scorers: Sequence[Scorer], sink)
     t0 = time.perf_counter()
     flow = build_flow(source, directory, scorers, [sink], snapshots=settings.recovery_dir is not None)
     execute(flow, settings, Cluster())
+    elapsed = time.perf_counter() - t0
+    return sum(counts(before).events_in.values()) / elapsed
+
+
+def _decode_rate(settings: Settings, directory) -> float:  # type: ignore[no-untyped-def]
+    """The same input and decode step with nothing after it: the ceiling of any flow that
+    validates its input, in this process."""
+    source = KafkaInput(settings.kafka_bootstrap, {t: settings.topic(t) for t in INPUTS}, tail=False)
+    before = counts()
+    t0 = time.perf_counter()
+    execute(build_decode_flow(source, directory), settings, Cluster())
     elapsed = time.perf_counter() - t0
     return sum(counts(before).events_in.values()) / elapsed
 
@@ -237,6 +248,7 @@ def run(
     admin = settings.postgres_dsn.get_secret_value()
     with tempfile.TemporaryDirectory() as tmp:
         floor = _consume_floor(settings)
+        decode_only = _decode_rate(settings, directory)
         parquet = _replay_rate(settings, directory, scorers, lambda: ParquetSink(Path(tmp) / "p1"))
         pg_dsn = _scratch_db(admin)
         migrate(pg_dsn)
@@ -251,6 +263,7 @@ def run(
         "replay_events_per_s_postgres": postgres,
         "replay_events_per_s_2proc": two,
         "kafka_consume_floor_events_per_s": floor,
+        "replay_decode_only_events_per_s": decode_only,
         "line_move_latency_p50_ms": p50,
         "line_move_latency_p99_ms": p99,
         "line_move_latency_warmup_max_ms": warmup_max,

@@ -37,7 +37,7 @@ from flows.sources import Raw
 from scoring.engine import Engine, PlayerState
 from scoring.scorer import Scorer
 
-__all__ = ["EVENTS_IN", "RecoveryError", "build_flow"]
+__all__ = ["EVENTS_IN", "RecoveryError", "build_decode_flow", "build_flow"]
 
 EVENTS_IN = Counter("propstream_events_in", "input messages by topic", ["topic"])
 APPLIED = Counter("propstream_events_applied", "valid input events applied, by topic", ["topic"])
@@ -263,4 +263,12 @@ def build_flow(
     stamped = op.map("stamp", op.merge("all_out", records, dead), stamper(directory))
     for i, factory in enumerate(sinks):
         op.output(f"sink_{i}", stamped, SinkAdapter(factory))
+    return flow
+
+
+def build_decode_flow(source: Source[Any], directory: PlayerDirectory) -> Dataflow:
+    """The input and decode steps alone (JSON, validation, identity, dead-letter records),
+    their output dropped: the ceiling of `build_flow`'s rate, for the benchmark."""
+    flow = Dataflow("propstream_decode")
+    op.inspect("drop", op.map("decode", op.input("input", flow, source), decoder(directory)), lambda *_: None)
     return flow

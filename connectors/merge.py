@@ -66,6 +66,17 @@ class TimeMerge(Generic[P, T]):
         """Nothing buffered, yet an earlier message than every head may still come."""
         return not self._buffers[part] and not self.fetched_all(part) and part not in self._caught_up
 
+    def blocking(self) -> list[P]:
+        """The partitions the merge waits for while others have messages buffered."""
+        if not any(self._buffers.values()):
+            return []
+        return [part for part in self._buffers if self._waiting(part)]
+
+    def release(self, part: P) -> None:
+        """Stop waiting for a partition that says nothing (unreachable, or its end never
+        reported) until it delivers again: the others go on, at the cost of order."""
+        self._caught_up.add(part)
+
     @property
     def exhausted(self) -> bool:
         return all(self._done(part) for part in self._buffers)

@@ -102,6 +102,7 @@ class FileSource(FixedPartitionedSource[Item, int]):
 Start = Literal["earliest", "latest"] | datetime
 IDLE_POLL = timedelta(milliseconds=10)
 _BUFFER_LIMIT = 10_000  # messages buffered per partition before it is paused
+_MAX_SILENCE = timedelta(seconds=5)  # a tailing partition silent this long stops holding others back
 _PART = "inputs"  # the one source partition: every input partition, merged
 
 KAFKA_LAG = Gauge(
@@ -129,9 +130,16 @@ class _MergedInput(StatefulSourcePartition[Raw, dict[str, int]]):
     memory stays bounded."""
 
     def __init__(
-        self, consumer: Consumer, logical: Mapping[str, str], merge: TimeMerge[_Part, Raw], batch: int
+        self,
+        consumer: Consumer,
+        logical: Mapping[str, str],
+        merge: TimeMerge[_Part, Raw],
+        batch: int,
+        max_wait: timedelta | None,
     ) -> None:
         self._consumer, self._logical, self._merge, self._batch = consumer, dict(logical), merge, batch
+        self._max_wait = max_wait
+        self._blocked_since: datetime | None = None
         self._paused: set[_Part] = set()
         self._awake: datetime | None = None
 
@@ -163,6 +171,7 @@ class _MergedInput(StatefulSourcePartition[Raw, dict[str, int]]):
             raise StopIteration
         self._fetch()
         out = self._merge.take(self._batch)
+        self._release_silent()
         # idle: look again in IDLE_POLL without blocking the worker (Bytewax's cooperative wait)
         self._awake = datetime.now(UTC) + IDLE_POLL if not out else None
         for (topic, partition), position in self._merge.positions.items():
@@ -172,6 +181,27 @@ class _MergedInput(StatefulSourcePartition[Raw, dict[str, int]]):
             )
             KAFKA_LAG.labels(topic, str(partition)).set(max(0, high - position))
         return out
+
+    def _release_silent(self) -> None:
+        """A worker must not stop because one partition went quiet without reporting its end
+        (its leader unreachable): after `max_wait` the others go on, and the log says so."""
+        blocking = self._merge.blocking()
+        if not blocking or self._max_wait is None:
+            self._blocked_since = None
+            return
+        now = datetime.now(UTC)
+        self._blocked_since = self._blocked_since or now
+        if now - self._blocked_since >= self._max_wait:
+            for topic, partition in blocking:
+                logger.warning(
+                    "%s#%s has said nothing for %.0f s while other partitions have events: going "
+                    "on without it, out of time order until it delivers again",
+                    topic,
+                    partition,
+                    self._max_wait.total_seconds(),
+                )
+                self._merge.release((topic, partition))
+            self._blocked_since = None
 
     def snapshot(self) -> dict[str, int]:
         return {
@@ -268,4 +298,6 @@ class KafkaInput(FixedPartitionedSource[Raw, dict[str, int]]):
         )
         logical = {topic: next(k for k, v in self._topics.items() if v == topic) for topic, _ in starts}
         end_ms = int(self._end.timestamp() * 1000) if self._end else None
-        return _MergedInput(consumer, logical, TimeMerge(starts, stops, end_ms), self._batch)
+        # a replay's data is all there: it waits as long as it takes; a worker must go on
+        max_wait = _MAX_SILENCE if self._tail else None
+        return _MergedInput(consumer, logical, TimeMerge(starts, stops, end_ms), self._batch, max_wait)

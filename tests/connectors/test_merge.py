@@ -110,6 +110,20 @@ def test_tailing_partitions_at_their_end_hold_nobody_back() -> None:
     assert not merge.exhausted
 
 
+def test_a_released_partition_holds_nobody_back_until_it_delivers_again() -> None:
+    merge: TimeMerge[str, str] = TimeMerge({"props": 0, "box": 0}, {"props": None, "box": None})
+    merge.add("props", 0, 50, "move@50")
+    assert merge.take(10) == []
+    assert merge.blocking() == ["box"]
+    merge.release("box")  # silent too long: the worker goes on
+    assert merge.take(10) == ["move@50"]
+    assert merge.blocking() == []
+    merge.add("box", 0, 40, "box@40")  # it speaks again, late: out of order, and waited for again
+    merge.add("props", 1, 60, "move@60")
+    assert merge.take(10) == ["box@40"]
+    assert merge.blocking() == ["box"]
+
+
 def test_partitions_must_match() -> None:
     with pytest.raises(ValueError, match="same partitions"):
         TimeMerge({"a": 0}, {"b": 1})

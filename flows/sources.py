@@ -174,13 +174,14 @@ class _MergedInput(StatefulSourcePartition[Raw, dict[str, int]]):
         self._release_silent()
         # idle: look again in IDLE_POLL without blocking the worker (Bytewax's cooperative wait)
         self._awake = datetime.now(UTC) + IDLE_POLL if not out else None
-        for (topic, partition), position in self._merge.positions.items():
-            _, high = self._consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True) or (
-                0,
-                0,
-            )
-            KAFKA_LAG.labels(topic, str(partition)).set(max(0, high - position))
+        self._report_lag()
         return out
+
+    def _report_lag(self) -> None:
+        for (topic, partition), position in self._merge.positions.items():
+            ends = self._consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
+            high = ends[1] if ends else 0
+            KAFKA_LAG.labels(topic, str(partition)).set(max(0, high - position))
 
     def _release_silent(self) -> None:
         """A worker must not stop because one partition went quiet without reporting its end

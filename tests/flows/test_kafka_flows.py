@@ -6,11 +6,13 @@ from __future__ import annotations
 import contextlib
 import signal
 import time
+import urllib.request
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import psycopg
+from prometheus_client.parser import text_string_to_metric_families
 
 from connectors.adapters import Record
 from connectors.events import PropLine
@@ -36,7 +38,16 @@ def test_live_worker_equals_replay(stack: dict[str, str], postgres_dsn: str, tmp
     live_db = database(postgres_dsn, f"live_{tmp_path.name[-12:]}".lower())
     settings = Settings(topic_prefix=stack["PROPSTREAM_TOPIC_PREFIX"])
     ensure_topics(stack["PROPSTREAM_KAFKA_BOOTSTRAP"], {settings.topic(t): 3 for t in (*INPUTS, "dlq")})
-    worker = spawn(stack, "worker", "--recovery-dir", str(tmp_path / "recovery"), dsn=live_db)
+    port = free_port()
+    worker = spawn(
+        stack,
+        "worker",
+        "--recovery-dir",
+        str(tmp_path / "recovery"),
+        "--metrics-port",
+        str(port),
+        dsn=live_db,
+    )
     try:
         time.sleep(3)
         # two days of event time in about five seconds, published while the worker runs
@@ -48,15 +59,41 @@ def test_live_worker_equals_replay(stack: dict[str, str], postgres_dsn: str, tmp
         while len(fetch(live_db, LATEST)) < len(replayed) and time.monotonic() < deadline:
             time.sleep(1)  # the live worker catches up at its own pace
         wait_until_stable(live_db, seconds=3)
+        metrics = _scrape(port)
     finally:
         worker.send_signal(signal.SIGKILL)
         log = worker.communicate(timeout=30)[0]
     live = fetch(live_db, LATEST)
     assert len(replayed) > 1000
     assert live == replayed, log[-3000:]
+    # what the worker's metrics say of the same run: every input topic counted and reconciled,
+    # the outputs and their latencies, and no lag once caught up
+    events_in = metrics["propstream_events_in_total"]
+    assert set(events_in) == {(("topic", t),) for t in INPUTS}
+    applied, dead = metrics["propstream_events_applied_total"], metrics["propstream_dead_letters_total"]
+    assert sum(events_in.values()) == sum(applied.values()) + sum(dead.values())
+    assert dead[(("reason", "unknown_player"),)] > 0
+    predictions = sum(
+        v for k, v in metrics["propstream_records_out_total"].items() if ("kind", "prediction") in k
+    )
+    assert predictions >= len(live)
+    assert metrics["propstream_rescore_latency_seconds_count"][()] == predictions
+    lag = metrics["propstream_consumer_lag"]
+    assert len(lag) == 3 * len(INPUTS) and set(lag.values()) == {0}
     assert fetch(live_db, GRADES) == fetch(replay_db, GRADES)
     lake = read_latest(tmp_path / "lake")
     assert sorted(lake["prediction_id"].to_list()) == sorted(r[5] for r in replayed)
+
+
+def _scrape(port: int) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    """Prometheus samples by name, then by their sorted labels."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    samples: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+    return samples
 
 
 def test_two_processes_equal_one(stack: dict[str, str], postgres_dsn: str, tmp_path: Path) -> None:

@@ -17,14 +17,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
 
+from bench.scratch import scratch_database
 from connectors.events import PropLine
 from connectors.kafka import Publisher, ensure_topics
 from connectors.loader import message_key
 from connectors.parquet import ParquetSink
-from connectors.postgres import PostgresSink, migrate
+from connectors.postgres import PostgresSink
 from connectors.serde import encode
 from flows.dataflow import build_decode_flow, build_flow
 from flows.run import Cluster, counts, execute
@@ -53,33 +53,29 @@ def _env(settings: Settings, **extra: str) -> dict[str, str]:
     )
 
 
-def _scratch_db(admin: str) -> str:
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return psycopg.conninfo.make_conninfo(admin, dbname=name)
+def _source(settings: Settings) -> KafkaInput:
+    return KafkaInput(settings.kafka_bootstrap, {t: settings.topic(t) for t in INPUTS}, tail=False)
 
 
-def _replay_rate(settings: Settings, directory, scorers: Sequence[Scorer], sink) -> float:  # type: ignore[no-untyped-def]
-    topics = {t: settings.topic(t) for t in INPUTS}
-    source = KafkaInput(settings.kafka_bootstrap, topics, start="earliest", tail=False)
+def _rate(settings: Settings, flow: object) -> float:
+    """Events per second through `flow`, read from this process's input counter."""
     before = counts()
     t0 = time.perf_counter()
-    flow = build_flow(source, directory, scorers, [sink], snapshots=settings.recovery_dir is not None)
     execute(flow, settings, Cluster())
     elapsed = time.perf_counter() - t0
     return sum(counts(before).events_in.values()) / elapsed
 
 
+def _replay_rate(settings: Settings, directory, scorers: Sequence[Scorer], sink) -> float:  # type: ignore[no-untyped-def]
+    return _rate(
+        settings, build_flow(_source(settings), directory, scorers, [sink], snapshots=settings.snapshots)
+    )
+
+
 def _decode_rate(settings: Settings, directory) -> float:  # type: ignore[no-untyped-def]
     """The same input and decode step with nothing after it: the ceiling of any flow that
     validates its input, in this process."""
-    source = KafkaInput(settings.kafka_bootstrap, {t: settings.topic(t) for t in INPUTS}, tail=False)
-    before = counts()
-    t0 = time.perf_counter()
-    execute(build_decode_flow(source, directory), settings, Cluster())
-    elapsed = time.perf_counter() - t0
-    return sum(counts(before).events_in.values()) / elapsed
+    return _rate(settings, build_decode_flow(_source(settings), directory))
 
 
 def _free_port() -> int:
@@ -246,17 +242,17 @@ def run(
         {settings.topic(t): settings.partitions for t in ("predictions", "grades", "dlq")},
     )
     admin = settings.postgres_dsn.get_secret_value()
-    with tempfile.TemporaryDirectory() as tmp:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        scratch_database(admin) as pg_dsn,
+        scratch_database(admin) as two_dsn,
+        scratch_database(admin) as lat_dsn,
+    ):
         floor = _consume_floor(settings)
         decode_only = _decode_rate(settings, directory)
         parquet = _replay_rate(settings, directory, scorers, lambda: ParquetSink(Path(tmp) / "p1"))
-        pg_dsn = _scratch_db(admin)
-        migrate(pg_dsn)
         postgres = _replay_rate(settings, directory, scorers, lambda: PostgresSink(pg_dsn))
-        two_dsn = _scratch_db(admin)
-        migrate(two_dsn)
         two = _two_processes(settings, two_dsn, Path(tmp) / "p2")
-        lat_dsn = _scratch_db(admin)
         p50, p99, warmup_max = _latency(settings, lat_dsn, props)
     return {
         "replay_events_per_s_parquet": parquet,

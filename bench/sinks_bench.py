@@ -8,15 +8,15 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
+from bench.scratch import scratch_database
 from connectors.parquet import ParquetSink
-from connectors.postgres import PostgresSink, migrate
+from connectors.postgres import PostgresSink
 from connectors.records import Prediction
 
 __all__ = ["run"]
@@ -84,21 +84,6 @@ def _copy(dsn: str, records: Sequence[Prediction], table: str) -> float:
         return time.perf_counter() - t0
 
 
-def _fresh_db(admin_dsn: str) -> str:
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    dsn = psycopg.conninfo.make_conninfo(admin_dsn, dbname=name)
-    migrate(dsn)
-    return dsn
-
-
-def _drop(admin_dsn: str, dsn: str) -> None:
-    name = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-
-
 def run(admin_dsn: str, seed: Sequence[Prediction], rounds: int = 3) -> dict[str, float]:
     """Each round uses fresh databases and runs the floor, the sink and the log-only COPY side
     by side, their order rotating between rounds (whatever runs later meets the earlier ones'
@@ -113,11 +98,8 @@ def run(admin_dsn: str, seed: Sequence[Prediction], rounds: int = 3) -> dict[str
     for round_ in range(rounds):
         names = list(writes)[round_ % len(writes) :] + list(writes)[: round_ % len(writes)]
         for name in names:
-            dsn = _fresh_db(admin_dsn)
-            try:
+            with scratch_database(admin_dsn) as dsn:
                 times[name].append(writes[name](dsn))
-            finally:
-                _drop(admin_dsn, dsn)
     with tempfile.TemporaryDirectory() as tmp, ParquetSink(Path(tmp)) as lake:
         t0 = time.perf_counter()
         for i in range(0, ROWS, BATCH):

@@ -23,9 +23,10 @@ from pydantic import BaseModel
 from connectors.records import KEY, Grade, Prediction
 from connectors.sinks import Sink, SinkError
 
-__all__ = ["ParquetSink", "read_grades", "read_latest", "read_log"]
+__all__ = ["ParquetSink", "log_files", "read_grades", "read_latest", "read_log"]
 
-_FOLDERS: dict[type[BaseModel], str] = {Prediction: "predictions", Grade: "grades"}
+_MODELS: dict[str, type[Prediction] | type[Grade]] = {"predictions": Prediction, "grades": Grade}
+_FOLDERS: dict[type[BaseModel], str] = {model: folder for folder, model in _MODELS.items()}
 
 
 class ParquetSink(Sink):
@@ -70,12 +71,18 @@ def _files(root: Path, folder: str) -> list[Path]:
     return sorted((root / folder).glob("game_date=*/part-*.parquet"))
 
 
+def log_files(root: Path) -> list[Path]:
+    """Every file of the dataset, predictions first."""
+    return [path for folder in _FOLDERS.values() for path in _files(root, folder)]
+
+
 def read_log(root: Path) -> Iterator[tuple[Path, list[Prediction | Grade]]]:
-    """Every record the dataset holds, re-deliveries included, file by file: what a sink was
-    given. `propstream db import` replays it into Postgres, whose upsert keeps the newest."""
-    for folder, model in (("predictions", Prediction), ("grades", Grade)):
-        for path in _files(root, folder):
-            yield path, [model.model_validate(row) for row in pl.read_parquet(path).to_dicts()]
+    """Every record the dataset holds, re-deliveries included, file by file (`log_files`
+    order): what a sink was given. `propstream db import` replays it into Postgres, whose
+    upsert keeps the newest."""
+    for path in log_files(root):
+        model = _MODELS[path.parent.parent.name]
+        yield path, [model.model_validate(row) for row in pl.read_parquet(path).to_dicts()]
 
 
 def _read(root: Path, folder: str) -> pl.DataFrame:

@@ -43,11 +43,15 @@ def reason_of(error: ValidationError) -> str:
     return f"{field}:{first['type']}" if field else first["type"]
 
 
-def _parse_json(raw: bytes | None) -> object:
+def _value(raw: bytes | None) -> bytes:
     if raw is None:
         raise DecodeError("empty_message", "the message has no value (a tombstone)")
+    return raw
+
+
+def _parse_json(raw: bytes | None) -> object:
     try:
-        return json.loads(raw)
+        return json.loads(_value(raw))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DecodeError("malformed_json", str(exc)) from exc
 
@@ -57,10 +61,9 @@ def decode(raw: bytes | None, model: type[T]) -> T:
     Parsed and validated in one pass by pydantic's JSON mode: 5.6 µs an event against 10.2 for
     `json.loads` then validating the dict (the shipped events); bytes that are not JSON keep
     their own reason."""
-    if raw is None:
-        raise DecodeError("empty_message", "the message has no value (a tombstone)")
+    value = _value(raw)
     try:
-        return model.model_validate_json(raw)
+        return model.model_validate_json(value)
     except ValidationError as exc:
         if exc.errors()[0]["type"] == "json_invalid":
             raise DecodeError("malformed_json", str(exc)) from exc

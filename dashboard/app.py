@@ -126,12 +126,11 @@ def create_app(config: DashboardConfig) -> FastAPI:
         model: ModelName | None = None,
     ) -> dict[str, Any]:
         chosen = model or config.default_model
-        history = reader.prop_history(player_id, game_key, market, chosen)
+        history, grades = reader.prop(player_id, game_key, market, chosen)
         if not history:
             raise HTTPException(
                 404, f"no predictions for player {player_id} in {game_key} ({market}, {chosen})"
             )
-        grades = reader.prop_grades(player_id, game_key, market, chosen)
         return {
             "player_id": player_id,
             "player_name": history[-1]["player_name"],

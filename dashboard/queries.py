@@ -113,13 +113,15 @@ class Reader:
             return self._all(_LIVE_SLATE, {"day": day, "model": model})
         return self._all(_AS_OF_SLATE, {"day": day, "model": model, "as_of": as_of})
 
-    def prop_history(self, player_id: int, game_key: str, market: str, model: str) -> list[dict[str, Any]]:
+    def prop(
+        self, player_id: int, game_key: str, market: str, model: str
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """One prop's logged predictions (by as_of) and its grades, read in one transaction."""
         params = {"player_id": player_id, "game_key": game_key, "market": market, "model": model}
-        return self._all(_PROP_HISTORY, params)
-
-    def prop_grades(self, player_id: int, game_key: str, market: str, model: str) -> list[dict[str, Any]]:
-        params = {"player_id": player_id, "game_key": game_key, "market": market, "model": model}
-        return self._all(_PROP_GRADES, params)
+        with self._connection() as conn:
+            history = conn.execute(_PROP_HISTORY, params).fetchall()  # type: ignore[arg-type]
+            grades = conn.execute(_PROP_GRADES, params).fetchall()  # type: ignore[arg-type]
+        return history, grades
 
     def performance(self, start: date, end: date) -> list[dict[str, Any]]:
         return self._all(_PERFORMANCE, {"start": start, "end": end})

@@ -23,7 +23,7 @@ from connectors.files import DataLayout
 from connectors.identity import PlayerDirectory
 from connectors.kafka import Publisher, ensure_topics
 from connectors.loader import Loader, Pacer
-from connectors.parquet import read_latest, read_log
+from connectors.parquet import log_files, read_latest, read_log
 from connectors.postgres import MigrationError, PostgresSink, code_schema_version
 from flows import commands, evaluation_report, report
 from flows.commands import add_flow_commands
@@ -338,7 +338,7 @@ def _import(console: Console, settings: Settings, args: argparse.Namespace) -> i
     sink = PostgresSink(settings.postgres_dsn.get_secret_value(), retry_for_s=settings.postgres_retry_s)
     sink.setup()
     written: dict[str, int] = {}
-    files = sum(1 for _ in root.glob("*/game_date=*/part-*.parquet"))
+    files = len(log_files(root))
     with Progress(
         TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console
     ) as progress:

@@ -157,9 +157,7 @@ def _run_files(
         source = FileSource(records, topics, window, progress=lambda n: progress.advance(task, n))
         progress.update(task, total=len(source.items))
         sinks = sink_factories(settings, parquet=parquet, postgres=postgres, kafka=False)
-        flow = build_flow(
-            source, directory, scorers(settings), sinks, snapshots=settings.recovery_dir is not None
-        )
+        flow = build_flow(source, directory, scorers(settings), sinks, snapshots=settings.snapshots)
         execute(flow, settings, cluster)
     return counts(before)
 
@@ -193,7 +191,7 @@ def replay(console: Console, settings: Settings, args: argparse.Namespace) -> in
             _directory(settings),
             scorers(settings),
             sink_factories(settings, parquet=parquet, postgres=True, kafka=False),
-            snapshots=settings.recovery_dir is not None,
+            snapshots=settings.snapshots,
         )
         before, started = counts(), time_module.perf_counter()
         execute(flow, settings, cluster)
@@ -222,9 +220,7 @@ def worker(console: Console, settings: Settings, args: argparse.Namespace) -> in
     source = KafkaInput(settings.kafka_bootstrap, topics, start=start, tail=True)
     source.list_parts()  # a missing topic fails here, with a clear message
     sinks = sink_factories(settings, parquet=None, postgres=True, kafka=True)
-    flow = build_flow(
-        source, _directory(settings), scorers(settings), sinks, snapshots=settings.recovery_dir is not None
-    )
+    flow = build_flow(source, _directory(settings), scorers(settings), sinks, snapshots=settings.snapshots)
     execute(flow, settings, _cluster(args))
     return 0
 

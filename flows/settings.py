@@ -62,6 +62,11 @@ class Settings(BaseSettings):
             raise ValueError(f"champion {self.champion!r} is not among the models {sorted(self.models)}")
         return self
 
+    @property
+    def snapshots(self) -> bool:
+        """Whether a run snapshots its keyed state: only with a recovery store to keep it."""
+        return self.recovery_dir is not None
+
     def topic(self, logical: str) -> str:
         """The full topic name for a logical one (`props`, `game_lines`, `games`, `box_scores`,
         `predictions`, `grades`, `dlq`), with the prefix."""

@@ -62,7 +62,8 @@ def add_flow_commands(commands: argparse._SubParsersAction, add_data: object) ->
         help="run the dataflow over history: the input topics (backfill) or the data files",
         description="Replay history through the same dataflow the worker runs. --source kafka reads the "
         "input topics from the offsets for --from (or the beginning) to --to (or their end when the run "
-        "started) and writes Postgres and Parquet; --source files feeds the data folder's rows with no "
+        "started), every partition merged into timestamp order as a live worker received them, and "
+        "writes Postgres and Parquet; --source files feeds the data folder's rows with no "
         "broker and writes Parquet (add --postgres for the database too).",
     )
     replay_p.add_argument("--source", choices=["kafka", "files"], default="kafka")
@@ -77,9 +78,10 @@ def add_flow_commands(commands: argparse._SubParsersAction, add_data: object) ->
         "worker",
         help="the always-on stream worker (Kafka in, Postgres + Kafka out)",
         description="Consume the input topics forever, writing predictions, grades and dead letters to "
-        "Postgres and the output topics. Offsets live in the recovery store (--recovery-dir, default "
-        "out/recovery): a restart resumes there; a first start begins at PROPSTREAM_START_AT "
-        "(earliest or latest).",
+        "Postgres and the output topics. Every input partition is read through one consumer in "
+        "timestamp order (a backlog is caught up in event-time order). Offsets live in the recovery "
+        "store (--recovery-dir, default out/recovery): a restart resumes there; a first start "
+        "begins at PROPSTREAM_START_AT (earliest or latest).",
     )
     add_data(worker_p)  # type: ignore[operator]
     worker_p.add_argument("--start-at", choices=["earliest", "latest"], help="first start only")

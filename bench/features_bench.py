@@ -7,11 +7,11 @@ import time
 from collections import deque
 from collections.abc import Sequence
 
-from connectors.events import BoxScore, Game, GameLine, InputEvent, PropLine
 from features.oracle import oracle_features
 from features.replay import apply
 from features.schema import Target
 from features.store import FeatureStore
+from vocabulary.events import BoxScore, Game, GameLine, InputEvent, PropLine
 
 __all__ = ["run"]
 

@@ -20,17 +20,17 @@ from pathlib import Path
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
 
 from bench.scratch import scratch_database
-from connectors.events import PropLine
+from cli.settings import Settings
 from connectors.kafka import Publisher, ensure_topics
-from connectors.loader import message_key
 from connectors.parquet import ParquetSink
 from connectors.postgres import PostgresSink
 from connectors.serde import encode
 from flows.dataflow import build_decode_flow, build_flow
 from flows.run import Cluster, counts, execute
-from flows.settings import Settings
 from flows.sources import KafkaInput
 from scoring.scorer import Scorer
+from vocabulary.events import PropLine
+from vocabulary.keys import message_key
 
 __all__ = ["run"]
 
@@ -61,7 +61,7 @@ def _rate(settings: Settings, flow: object) -> float:
     """Events per second through `flow`, read from this process's input counter."""
     before = counts()
     t0 = time.perf_counter()
-    execute(flow, settings, Cluster())
+    execute(flow, Cluster(), recovery_dir=settings.recovery_dir, epoch_s=settings.snapshot_interval_s)
     elapsed = time.perf_counter() - t0
     return sum(counts(before).events_in.values()) / elapsed
 
@@ -91,7 +91,7 @@ def _two_processes(settings: Settings, dsn: str, out: Path) -> float:
             [
                 sys.executable,
                 "-m",
-                "flows.cli",
+                "cli.main",
                 "replay",
                 "--source",
                 "kafka",
@@ -160,7 +160,7 @@ def _latency(
         [
             sys.executable,
             "-m",
-            "flows.cli",
+            "cli.main",
             "worker",
             "--start-at",
             "latest",
@@ -231,7 +231,7 @@ def run(
     )
     env = _env(settings)
     subprocess.run(
-        [sys.executable, "-m", "flows.cli", "load", "--from", "2025-10-21", "--max-speed"],
+        [sys.executable, "-m", "cli.main", "load", "--from", "2025-10-21", "--max-speed"],
         env=env,
         cwd=REPO,
         check=True,

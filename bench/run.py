@@ -18,16 +18,16 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import features_bench, flow_bench, scoring_bench, sinks_bench
+from cli.settings import SHIPPED_DATA, Settings
 from connectors.adapters import read_records
-from connectors.events import BoxScore, InputEvent, PropLine
 from connectors.files import DataLayout
-from connectors.identity import PlayerDirectory
+from features.identity import PlayerDirectory
 from features.replay import resolve_props
-from flows.settings import SHIPPED_DATA, Settings
 from scoring.evaluate import make_model
 from scoring.model import Registry
 from scoring.scorer import Scorer
 from scoring.training import build_training_set
+from vocabulary.events import BoxScore, InputEvent, PropLine
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -10,13 +10,13 @@ from datetime import date
 
 import numpy as np
 
-from connectors.events import BoxScore, InputEvent
-from connectors.identity import PlayerDirectory
-from connectors.records import Prediction
+from features.identity import PlayerDirectory
 from scoring.evaluate import main_line_requests, make_model
 from scoring.model import model_columns
 from scoring.scorer import Request, Scorer
 from scoring.training import build_training_set
+from vocabulary.events import BoxScore, InputEvent
+from vocabulary.records import Prediction
 
 __all__ = ["run"]
 

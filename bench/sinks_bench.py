@@ -17,7 +17,7 @@ from psycopg import sql
 from bench.scratch import scratch_database
 from connectors.parquet import ParquetSink
 from connectors.postgres import PostgresSink
-from connectors.records import Prediction
+from vocabulary.records import Prediction
 
 __all__ = ["run"]
 

@@ -1,1 +1,1 @@
-"""The wire: event schemas, serde, identity, file sources, Kafka I/O and the dead-letter record."""
+"""The wire: Kafka and file I/O, serde, Parquet and Postgres sinks."""

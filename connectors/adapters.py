@@ -23,7 +23,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from connectors.events import (
+from connectors.files import DataLayout, SourceRow, read_rows
+from connectors.serde import reason_of
+from vocabulary.events import (
     US_EASTERN,
     BoxScore,
     DeadLetter,
@@ -34,9 +36,7 @@ from connectors.events import (
     game_key,
     us_game_date,
 )
-from connectors.files import DataLayout, SourceRow, read_rows
-from connectors.serde import reason_of
-from connectors.teams import resolve_team
+from vocabulary.teams import resolve_team
 
 __all__ = ["GAME_LENGTH", "Record", "read_records"]
 

@@ -1,38 +1,10 @@
-"""Errors raised at the wire. One root, so callers can catch everything propstream raises."""
+"""Errors raised at the wire (the root and the dead-letterable errors are in vocabulary.errors)."""
 
 from __future__ import annotations
 
-__all__ = [
-    "DataLayoutError",
-    "DecodeError",
-    "MissingTopicError",
-    "PropstreamError",
-    "PublishError",
-    "UnknownPlayerError",
-]
+from vocabulary.errors import PropstreamError
 
-
-class PropstreamError(Exception):
-    """Root of every error propstream raises on purpose."""
-
-
-class DecodeError(PropstreamError):
-    """Bytes that cannot become a valid event. `reason` is a short, stable code for counting."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
-
-
-class UnknownPlayerError(PropstreamError):
-    """A sportsbook player name that maps to no nba.com player in the directory."""
-
-    def __init__(self, name: str, normalized: str) -> None:
-        super().__init__(f"unknown player {name!r} (normalised {normalized!r}) is not in the directory")
-        self.name = name
-        self.normalized = normalized
-        self.reason = "unknown_player"
+__all__ = ["DataLayoutError", "MissingTopicError", "PublishError"]
 
 
 class DataLayoutError(PropstreamError):

@@ -11,9 +11,9 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from pydantic import BaseModel
 
-from connectors.events import DeadLetter
 from connectors.exceptions import PublishError
 from connectors.sinks import Sink, SinkError
+from vocabulary.events import DeadLetter
 
 __all__ = ["KafkaRecordSink", "Publisher", "ensure_topics"]
 

@@ -1,8 +1,7 @@
 """Publishing the data folder's records to the input topics, counting everything.
 
-Each event goes to its topic keyed as DESIGN.md section 1 says (players: a prop by the
-normalised book spelling, since identity is resolved downstream; a box score by nba.com id;
-games by the canonical game key), with the Kafka timestamp equal to its event time.
+Each event goes to its topic keyed by `vocabulary.keys.message_key` (props and box scores
+by the canonical player, games by the game key), with the Kafka timestamp equal to its event time.
 Every dead letter goes to the dead-letter topic. For each topic:
 rows read = rows published + rows dead-lettered + rows outside the --from/--to window.
 """
@@ -15,23 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from connectors.adapters import Record
-from connectors.events import BoxScore, Game, GameLine, InputEvent, PropLine
-from connectors.identity import normalize_name
 from connectors.kafka import Publisher
 from connectors.serde import encode
+from vocabulary.keys import message_key
 
-__all__ = ["Loader", "Pacer", "TopicCounts", "message_key"]
-
-
-def message_key(event: InputEvent) -> bytes:
-    """The Kafka key of an input event (the partitioning unit; per-key order is kept)."""
-    if isinstance(event, PropLine):
-        return normalize_name(event.player_name).encode()
-    if isinstance(event, BoxScore):
-        return str(event.player_id).encode()
-    if isinstance(event, GameLine | Game):
-        return event.game_key.encode()
-    raise TypeError(f"no key rule for {type(event).__name__}")
+__all__ = ["Loader", "Pacer", "TopicCounts", "timestamp_ms"]
 
 
 def timestamp_ms(ts: datetime) -> int:

@@ -20,8 +20,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
-from connectors.records import KEY, Grade, Prediction
 from connectors.sinks import Sink, SinkError
+from vocabulary.records import KEY, Grade, Prediction
 
 __all__ = ["ParquetSink", "log_files", "read_grades", "read_latest", "read_log"]
 

@@ -22,10 +22,10 @@ import psycopg
 from psycopg import sql
 from pydantic import BaseModel
 
-from connectors.events import DeadLetter
-from connectors.exceptions import PropstreamError
-from connectors.records import KEY, Grade, Prediction
 from connectors.sinks import Sink, SinkError
+from vocabulary.errors import PropstreamError
+from vocabulary.events import DeadLetter
+from vocabulary.records import KEY, Grade, Prediction
 
 __all__ = ["MIGRATIONS", "MigrationError", "PostgresSink", "code_schema_version", "migrate"]
 

@@ -7,11 +7,10 @@ from typing import TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from connectors.events import BoxScore, DeadLetter, Game, GameLine, InputEvent, PropLine
-from connectors.exceptions import DecodeError
+from vocabulary.errors import DecodeError
+from vocabulary.events import InputEvent
 
 __all__ = [
-    "EVENT_TYPES",
     "decode",
     "decode_any",
     "encode",
@@ -19,15 +18,6 @@ __all__ = [
 ]
 
 T = TypeVar("T", bound=BaseModel)
-
-# The event kind each input topic carries, by the logical topic name used in settings.
-EVENT_TYPES: dict[str, type[BaseModel]] = {
-    "props": PropLine,
-    "game_lines": GameLine,
-    "games": Game,
-    "box_scores": BoxScore,
-    "dlq": DeadLetter,
-}
 
 _ANY_EVENT: TypeAdapter[InputEvent] = TypeAdapter(InputEvent)
 

@@ -16,7 +16,7 @@ from types import TracebackType
 
 from pydantic import BaseModel
 
-from connectors.exceptions import PropstreamError
+from vocabulary.errors import PropstreamError
 
 __all__ = ["Sink", "SinkError"]
 

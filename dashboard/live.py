@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import Consumer, KafkaError
 from pydantic import BaseModel, ValidationError
 
-from connectors.records import Grade, Prediction
+from vocabulary.records import Grade, Prediction
 
 __all__ = ["LiveFeed", "Update"]
 

@@ -17,7 +17,7 @@ import psycopg
 from psycopg.rows import dict_row
 from pydantic import SecretStr
 
-from connectors.records import Prediction
+from vocabulary.records import Prediction
 
 __all__ = ["Reader"]
 

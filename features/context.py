@@ -6,8 +6,8 @@ import math
 import statistics
 from datetime import datetime
 
-from connectors.events import GameLine
 from features.schema import GAME_FEATURES, OK, default
+from vocabulary.events import GameLine
 
 __all__ = ["GameContext"]
 

@@ -13,8 +13,8 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from connectors.events import BoxScore
 from features.schema import OK, PLAYER_FEATURES, STATS, default
+from vocabulary.events import BoxScore
 
 __all__ = ["EWM_ALPHA", "REST_CAP_DAYS", "GameLog", "PlayerHistory", "season_of"]
 

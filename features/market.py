@@ -14,9 +14,9 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from connectors.events import PropLine
 from features.odds import devig_over
 from features.schema import CONSENSUS_FEATURES, MARKET_FEATURES, OK, default
+from vocabulary.events import PropLine
 
 __all__ = ["BookLadder", "PropMarket", "Quote"]
 

@@ -12,10 +12,10 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from connectors.events import BoxScore, Game, GameLine, PropLine
 from features.history import EWM_ALPHA, EWM_GAMES, REST_CAP_DAYS
 from features.schema import FEATURE_NAMES, STATS
 from features.team import TEAM_WINDOW
+from vocabulary.events import BoxScore, Game, GameLine, PropLine
 
 __all__ = ["oracle_features"]
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from connectors.events import BoxScore, Game, GameLine, InputEvent, PropLine
-from connectors.exceptions import UnknownPlayerError
-from connectors.identity import PlayerDirectory
+from features.identity import PlayerDirectory
 from features.store import FeatureStore, PlayerGame
+from vocabulary.errors import UnknownPlayerError
+from vocabulary.events import BoxScore, Game, GameLine, InputEvent, PropLine
 
 __all__ = ["Applied", "apply", "resolve_props"]
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from connectors.events import Game, GameLine
 from features.store import final_version
 from features.team import TEAM_WINDOW
+from vocabulary.events import Game, GameLine
 
 __all__ = ["GameRouter", "Membership"]
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
-from connectors.events import BoxScore, Game, GameLine, PropLine
 from features.context import GameContext
 from features.history import PlayerHistory
 from features.market import PropMarket
@@ -27,6 +26,7 @@ from features.schema import (
     default,
 )
 from features.team import TeamResults
+from vocabulary.events import BoxScore, Game, GameLine, PropLine
 
 __all__ = ["HISTORY_DAYS", "MARKET_IDLE_DAYS", "FeatureStore", "PlayerGame", "final_version"]
 

@@ -1,1 +1,1 @@
-"""Dataflows and the `propstream` CLI: the only package that knows Bytewax."""
+"""Bytewax wiring: the dataflow, its sources and sinks adapters, and running it."""

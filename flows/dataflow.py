@@ -25,17 +25,18 @@ from bytewax.operators import KeyedStream, StatefulBatchLogic
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel
 
-from connectors.events import BoxScore, DeadLetter, Game, GameLine, InputEvent, PropLine
-from connectors.exceptions import DecodeError, PropstreamError, UnknownPlayerError
-from connectors.identity import PlayerDirectory
-from connectors.records import Grade, Prediction
-from connectors.serde import EVENT_TYPES, decode
+from connectors.serde import decode
 from connectors.sinks import Sink
+from features.identity import PlayerDirectory
 from features.routing import GameRouter, Membership
 from flows.outputs import SinkAdapter
 from flows.sources import Raw
 from scoring.engine import Engine, PlayerState
 from scoring.scorer import Scorer
+from vocabulary.errors import DecodeError, PropstreamError, UnknownPlayerError
+from vocabulary.events import BoxScore, DeadLetter, Game, GameLine, InputEvent, PropLine
+from vocabulary.records import Grade, Prediction
+from vocabulary.topics import EVENT_TYPES
 
 __all__ = ["EVENTS_IN", "RecoveryError", "build_decode_flow", "build_flow"]
 

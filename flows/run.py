@@ -1,57 +1,22 @@
-"""Running the dataflow: the worker, the replays, and the summary a run prints."""
+"""Running a dataflow with Bytewax's production entry point, and the counts a run reconciles."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from bytewax.dataflow import Dataflow
 from bytewax.recovery import RecoveryConfig, init_db_dir
-from bytewax.testing import cluster_main, run_main
-from prometheus_client import REGISTRY, start_http_server
-from pydantic import BaseModel
+from bytewax.run import cli_main
+from prometheus_client import REGISTRY
 
-from connectors.events import DeadLetter
-from connectors.kafka import KafkaRecordSink
-from connectors.parquet import ParquetSink
-from connectors.postgres import PostgresSink
-from connectors.records import Grade, Prediction
-from connectors.sinks import Sink
-from flows.settings import Settings
-from scoring.model import Registry
-from scoring.scorer import Scorer
+__all__ = ["Cluster", "Flow", "RunCounts", "counts", "execute"]
 
-__all__ = ["Cluster", "RunCounts", "counts", "execute", "scorers", "sink_factories"]
+Flow = Dataflow  # what the CLI hands to `execute`, named without importing Bytewax there
 
 logger = logging.getLogger(__name__)
-
-
-def scorers(settings: Settings) -> list[Scorer]:
-    """The active models, champion first (each refuses a mismatched feature schema)."""
-    registry = Registry(settings.models_dir)
-    names = [settings.champion, *sorted(n for n in settings.models if n != settings.champion)]
-    return [Scorer(registry.load(name)) for name in names]
-
-
-def sink_factories(
-    settings: Settings, *, parquet: Path | None, postgres: bool, kafka: bool
-) -> list[Callable[[], Sink]]:
-    factories: list[Callable[[], Sink]] = []
-    if parquet is not None:
-        factories.append(lambda: ParquetSink(parquet))
-    if postgres:
-        dsn = settings.postgres_dsn.get_secret_value()
-        factories.append(lambda: PostgresSink(dsn, retry_for_s=settings.postgres_retry_s))
-    if kafka:
-        topics: dict[type[BaseModel], str] = {
-            Prediction: settings.topic("predictions"),
-            Grade: settings.topic("grades"),
-            DeadLetter: settings.topic("dlq"),
-        }
-        factories.append(lambda: KafkaRecordSink(settings.kafka_bootstrap, topics))
-    return factories
 
 
 @dataclass(frozen=True)
@@ -63,24 +28,21 @@ class Cluster:
     addresses: tuple[str, ...] = ()
 
 
-def execute(flow: object, settings: Settings, cluster: Cluster) -> None:
+def execute(flow: Dataflow, cluster: Cluster, *, recovery_dir: Path | None, epoch_s: float) -> None:
+    """Run the flow as `python -m bytewax.run` does (its production entry point), as process
+    `cluster.process` of `cluster.addresses` with `cluster.workers` workers each. With a
+    recovery directory, state and input positions are snapshotted every `epoch_s` seconds and
+    a restart resumes from the last snapshot."""
     recovery = None
-    if settings.recovery_dir is not None:
-        directory = settings.recovery_dir
-        if not any(directory.glob("*.sqlite3")):
-            directory.mkdir(parents=True, exist_ok=True)
+    if recovery_dir is not None:
+        if not any(recovery_dir.glob("*.sqlite3")):
+            recovery_dir.mkdir(parents=True, exist_ok=True)
             partitions = max(1, cluster.workers * max(1, len(cluster.addresses)))
-            init_db_dir(directory, partitions)
-            logger.info("initialised the recovery store %s with %s partitions", directory, partitions)
+            init_db_dir(recovery_dir, partitions)
+            logger.info("initialised the recovery store %s with %s partitions", recovery_dir, partitions)
         else:
-            logger.info("resuming from the recovery store %s", directory)
-        recovery = RecoveryConfig(
-            str(directory), backup_interval=timedelta(seconds=settings.snapshot_interval_s)
-        )
-    epoch = timedelta(seconds=settings.snapshot_interval_s)
-    if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr="127.0.0.1")
-        logger.info("metrics on http://127.0.0.1:%s/metrics", settings.metrics_port)
+            logger.info("resuming from the recovery store %s", recovery_dir)
+        recovery = RecoveryConfig(str(recovery_dir), backup_interval=timedelta(seconds=epoch_s))
     if cluster.addresses or cluster.workers > 1:
         logger.info(
             "running %s worker(s) in process %s of %s",
@@ -88,16 +50,14 @@ def execute(flow: object, settings: Settings, cluster: Cluster) -> None:
             cluster.process,
             max(1, len(cluster.addresses)),
         )
-        cluster_main(
-            flow,
-            list(cluster.addresses),
-            cluster.process,
-            epoch_interval=epoch,  # type: ignore[arg-type]
-            recovery_config=recovery,
-            worker_count_per_proc=cluster.workers,
-        )
-    else:
-        run_main(flow, epoch_interval=epoch, recovery_config=recovery)  # type: ignore[arg-type]
+    cli_main(
+        flow,
+        workers_per_process=cluster.workers,
+        process_id=cluster.process if cluster.addresses else None,
+        addresses=list(cluster.addresses) or None,
+        epoch_interval=timedelta(seconds=epoch_s),
+        recovery_config=recovery,
+    )
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,11 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, 
 from prometheus_client import Gauge
 
 from connectors.adapters import Record
-from connectors.events import DeadLetter
 from connectors.exceptions import MissingTopicError
-from connectors.loader import message_key
 from connectors.merge import TimeMerge
 from connectors.serde import encode
+from vocabulary.events import DeadLetter
+from vocabulary.keys import message_key
 
 __all__ = ["FileSource", "KafkaInput", "Raw"]
 

@@ -20,12 +20,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from connectors.events import BoxScore, GameLine, InputEvent, PropLine
-from connectors.records import Grade, Prediction
 from features.schema import Target
 from features.store import FeatureStore
 from scoring.grading import grade
 from scoring.scorer import Request, Scorer
+from vocabulary.events import BoxScore, GameLine, InputEvent, PropLine
+from vocabulary.records import Grade, Prediction
 
 __all__ = ["Engine", "PlayerState"]
 

@@ -16,9 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from connectors.events import BoxScore, InputEvent
-from connectors.identity import PlayerDirectory
-from connectors.records import Grade
+from features.identity import PlayerDirectory
 from features.schema import FEATURE_SCHEMA_VERSION, Target
 from features.store import FeatureStore
 from scoring.grading import Performance, grade, performance, performance_by_model_and_day
@@ -26,6 +24,8 @@ from scoring.model import MODEL_FEATURES, ModelKind, ModelMeta, PointsModel
 from scoring.scorer import Request, Scorer
 from scoring.training import DEFAULT_PARAMS, TrainingSet, build_training_set, fit
 from scoring.trees import TreeEnsemble
+from vocabulary.events import BoxScore, InputEvent
+from vocabulary.records import Grade
 
 __all__ = ["Evaluation", "calibration", "hit_rate_by_edge", "make_model", "walk_forward"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.exceptions import PropstreamError
+from vocabulary.errors import PropstreamError
 
 __all__ = ["ModelNotFoundError", "SchemaMismatchError", "ScoringError"]
 

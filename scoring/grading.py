@@ -13,9 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 
-from connectors.events import BoxScore
-from connectors.records import Grade, Prediction
 from features.odds import profit_per_unit
+from vocabulary.events import BoxScore
+from vocabulary.records import Grade, Prediction
 
 __all__ = ["Performance", "grade", "performance", "performance_by_model_and_day", "wilson_interval"]
 

@@ -14,11 +14,11 @@ from datetime import date
 
 import numpy as np
 
-from connectors.records import Prediction, prediction_id
 from features.odds import devig_over, profit_per_unit
 from features.schema import FeatureVector, QualityGate
 from scoring.distribution import outcome_probabilities, point_mean
 from scoring.model import PointsModel, model_columns
+from vocabulary.records import Prediction, prediction_id
 
 __all__ = ["MIN_EDGE", "Request", "Scorer"]
 

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 from catboost import CatBoostRegressor
 
-from connectors.events import BoxScore, InputEvent, PropLine
-from connectors.identity import PlayerDirectory
+from features.identity import PlayerDirectory
 from features.replay import apply, resolve_props
 from features.store import FeatureStore
 from scoring.model import ModelKind, model_columns
+from vocabulary.events import BoxScore, InputEvent, PropLine
 
 __all__ = ["DEFAULT_PARAMS", "TrainingSet", "build_training_set", "fit"]
 

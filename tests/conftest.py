@@ -14,18 +14,18 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message,
 from confluent_kafka.admin import AdminClient
 from hypothesis import settings as hypothesis_settings
 
+from cli.settings import SHIPPED_DATA, Settings
 from connectors.adapters import Record, read_records
-from connectors.events import BoxScore
 from connectors.files import DataLayout
-from connectors.identity import PlayerDirectory
 from connectors.postgres import migrate
-from flows.settings import SHIPPED_DATA, Settings
+from features.identity import PlayerDirectory
 from scoring.evaluate import make_model
 from scoring.model import Registry
 from scoring.scorer import Scorer
 from scoring.training import TrainingSet, build_training_set
 from tests.data_folders import make_day_folder
 from tests.stack import cli_env
+from vocabulary.events import BoxScore
 
 REPO = Path(__file__).resolve().parent.parent
 

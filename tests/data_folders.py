@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-from flows.settings import SHIPPED_DATA
+from cli.settings import SHIPPED_DATA
 
 DAY = "2025-11-01"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 
-from flows.settings import Settings
+from cli.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 DAY_FROM, DAY_TO = "2025-11-10", "2025-11-11"
@@ -44,7 +44,7 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     run_env = env | ({"PROPSTREAM_POSTGRES_DSN": dsn} if dsn else {})
     result = subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
+        [sys.executable, "-m", "cli.main", *args],
         env=run_env,
         cwd=REPO,
         check=False,
@@ -58,7 +58,7 @@ def run_cli(
 
 def spawn(env: dict[str, str], *args: str, dsn: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", *args],
+        [sys.executable, "-m", "cli.main", *args],
         env=env | {"PROPSTREAM_POSTGRES_DSN": dsn},
         cwd=REPO,
         stdout=subprocess.PIPE,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 from confluent_kafka.admin import AdminClient
 
-from flows.settings import Settings
+from cli.settings import Settings
 
 
 def test_kafka_is_a_real_kraft_broker(kafka_bootstrap: str) -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from connectors.adapters import GAME_LENGTH, Record, read_records
-from connectors.events import BoxScore, PropLine
 from connectors.exceptions import DataLayoutError
 from connectors.files import DataLayout
 from tests.data_folders import BAD_BOX_SCORES, BAD_PROPS, make_day_folder
+from vocabulary.events import BoxScore, PropLine
 
 
 def test_shipped_data_counts(shipped_records: list[Record]) -> None:

@@ -10,16 +10,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cli.main import main
+from cli.settings import Settings
 from connectors.adapters import Record, read_records
-from connectors.events import DeadLetter
 from connectors.files import DataLayout
 from connectors.kafka import Publisher, ensure_topics
-from connectors.loader import Loader, Pacer, message_key, timestamp_ms
-from connectors.serde import EVENT_TYPES, decode
-from flows.cli import main
-from flows.settings import Settings
+from connectors.loader import Loader, Pacer, timestamp_ms
+from connectors.serde import decode
 from tests.conftest import consume
 from tests.data_folders import BAD_BOX_SCORES, BAD_PROPS, DAY
+from vocabulary.events import DeadLetter
+from vocabulary.keys import message_key
+from vocabulary.topics import EVENT_TYPES
 
 INPUTS = ("games", "game_lines", "props", "box_scores")
 

@@ -12,15 +12,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from connectors.events import DeadLetter
 from connectors.parquet import ParquetSink, read_grades, read_latest
 from connectors.postgres import MigrationError, PostgresSink, code_schema_version, migrate
-from connectors.records import Prediction, prediction_id
 from connectors.sinks import SinkError
 from scoring.evaluate import main_line_requests, make_model
 from scoring.grading import grade
 from scoring.scorer import Scorer
 from tests.conftest import REPO
+from vocabulary.events import DeadLetter
+from vocabulary.records import Prediction, prediction_id
 
 COLUMNS = "model, player_id, game_key, book, market, prediction_id, as_of, line, p_over, recommendation"
 

@@ -22,14 +22,11 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from cli.settings import Settings
 from connectors.adapters import Record
-from connectors.events import BoxScore, PropLine
-from connectors.exceptions import UnknownPlayerError
-from connectors.identity import PlayerDirectory
 from connectors.kafka import Publisher
-from connectors.loader import message_key
 from connectors.serde import encode
-from flows.settings import Settings
+from features.identity import PlayerDirectory
 from tests.dashboard.conftest import DAY
 from tests.stack import (
     REPO,
@@ -43,6 +40,9 @@ from tests.stack import (
     spawn,
     wait_until_stable,
 )
+from vocabulary.errors import UnknownPlayerError
+from vocabulary.events import BoxScore, PropLine
+from vocabulary.keys import message_key
 
 SHOTS = REPO / "test-output" / "dashboard"
 CHROMIUM = os.environ.get("PROPSTREAM_CHROMIUM") or shutil.which("chromium")

@@ -38,7 +38,7 @@ def test_importing_a_folder_that_is_not_an_output_folder_fails_clearly(
 ) -> None:
     env = cli_env(kafka_bootstrap, "unused.", models_dir, tmp_path)
     result = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "db", "import", str(tmp_path)],
+        [sys.executable, "-m", "cli.main", "db", "import", str(tmp_path)],
         env=env,
         capture_output=True,
         text=True,

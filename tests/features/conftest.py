@@ -5,10 +5,10 @@ from dataclasses import dataclass
 import pytest
 
 from connectors.adapters import Record
-from connectors.events import BoxScore, Game, GameLine, InputEvent, PropLine
-from connectors.identity import PlayerDirectory
+from features.identity import PlayerDirectory
 from features.replay import apply, resolve_props
 from features.store import FeatureStore
+from vocabulary.events import BoxScore, Game, GameLine, InputEvent, PropLine
 
 
 @dataclass

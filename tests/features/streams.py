@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import strategies as st
 
-from connectors.events import BoxScore, Game, GameLine, PropLine
+from vocabulary.events import BoxScore, Game, GameLine, PropLine
 
 TEAMS = ("BOS", "NYK", "LAL", "GSW")
 BOOKS = ("draftkings", "fanduel", "betmgm")

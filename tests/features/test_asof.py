@@ -5,11 +5,11 @@ from __future__ import annotations
 import pickle
 from datetime import date
 
-from connectors.events import BoxScore, PropLine
 from features.replay import apply
 from features.schema import FEATURE_NAMES, PLAYER_FEATURES, Target
 from features.store import FeatureStore
 from tests.features.conftest import Season
+from vocabulary.events import BoxScore, PropLine
 
 
 def _player_with_props(season: Season, game_date: date) -> tuple[int, PropLine, list[BoxScore]]:

@@ -7,12 +7,12 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.events import BoxScore, Game, GameLine, PropLine
 from features.oracle import oracle_features
 from features.replay import apply
 from features.schema import FeatureVector, Target
 from features.store import FeatureStore
 from tests.features.streams import interleavings, streams
+from vocabulary.events import BoxScore, Game, GameLine, PropLine
 
 
 def _run(events: list) -> FeatureStore:

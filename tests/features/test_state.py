@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 from datetime import UTC, date, datetime, timedelta
 
-from connectors.events import BoxScore, PropLine
 from features.history import REST_CAP_DAYS, PlayerHistory
 from features.market import PropMarket
 from features.odds import devig_over, implied_probability, profit_per_unit
 from features.schema import FEATURE_NAMES, PLAYER_FEATURES, FeatureVector, QualityGate, Target
-from tests.connectors.test_events import BOX, PROP
+from tests.vocabulary.test_events import BOX, PROP
+from vocabulary.events import BoxScore, PropLine
 
 
 def _box(

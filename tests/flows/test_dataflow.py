@@ -9,18 +9,18 @@ import polars as pl
 import pytest
 from bytewax.testing import cluster_main, run_main
 
+from cli.settings import Settings
 from connectors.adapters import Record
-from connectors.events import BoxScore, Game, GameLine, PropLine
-from connectors.identity import PlayerDirectory
 from connectors.parquet import ParquetSink, read_grades, read_latest
-from connectors.records import Prediction
+from features.identity import PlayerDirectory
 from features.schema import Target
 from flows.dataflow import build_flow
 from flows.run import Cluster, counts, execute
-from flows.settings import Settings
 from flows.sources import FileSource, Raw
 from scoring.engine import Engine, PlayerState
 from scoring.scorer import Scorer
+from vocabulary.events import BoxScore, Game, GameLine, PropLine
+from vocabulary.records import Prediction
 
 WINDOW = (date(2025, 11, 9), date(2025, 11, 11))
 TOPICS = {t: Settings().topic(t) for t in ("games", "game_lines", "props", "box_scores")}
@@ -172,7 +172,7 @@ def test_a_flow_built_without_snapshots_refuses_to_resume(
     def run(last_day: date) -> None:
         source = FileSource(shipped_records, TOPICS, (WINDOW[0], last_day), batch=97)
         flow = build_flow(source, directory, scorers, [lambda: ParquetSink(tmp_path)], snapshots=False)
-        execute(flow, settings, Cluster())
+        execute(flow, Cluster(), recovery_dir=settings.recovery_dir, epoch_s=settings.snapshot_interval_s)
 
     run(WINDOW[0])
     with pytest.raises(Exception, match="snapshots=False"):

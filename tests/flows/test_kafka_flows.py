@@ -14,15 +14,17 @@ from pathlib import Path
 import psycopg
 from prometheus_client.parser import text_string_to_metric_families
 
+from cli.settings import Settings
 from connectors.adapters import Record
-from connectors.events import PropLine
 from connectors.kafka import Publisher, ensure_topics
-from connectors.loader import Loader, message_key, timestamp_ms
+from connectors.loader import Loader, timestamp_ms
 from connectors.parquet import read_latest
-from connectors.serde import EVENT_TYPES, decode, encode
-from flows.settings import Settings
+from connectors.serde import decode, encode
 from flows.sources import KafkaInput, Raw
 from tests.stack import DAY_FROM, DAY_TO, database, fetch, free_port, load, run_cli, spawn, wait_until_stable
+from vocabulary.events import PropLine
+from vocabulary.keys import message_key
+from vocabulary.topics import EVENT_TYPES
 
 LATEST = (
     "SELECT model, player_id, game_key, book, market, prediction_id, as_of, line, mean, p_over, "

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.events import PropLine
 from flows.dataflow import same_time_runs
+from vocabulary.events import PropLine
 
 T0 = datetime(2025, 11, 10, 17, tzinfo=UTC)
 BASE = PropLine(

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.events import BoxScore
-from connectors.records import Prediction, prediction_id
 from scoring.distribution import outcome_probabilities
 from scoring.grading import grade, performance, wilson_interval
-from tests.connectors.test_events import BOX
+from tests.vocabulary.test_events import BOX
+from vocabulary.events import BoxScore
+from vocabulary.records import Prediction, prediction_id
 
 AS_OF = datetime(2025, 11, 1, 17, tzinfo=UTC)
 

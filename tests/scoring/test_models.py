@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from connectors.adapters import Record
-from connectors.events import BoxScore
-from connectors.identity import PlayerDirectory
+from features.identity import PlayerDirectory
 from features.schema import FEATURE_SCHEMA_VERSION, Target
 from features.store import FeatureStore
 from scoring.evaluate import main_line_requests, make_model, walk_forward
@@ -20,6 +19,7 @@ from scoring.exceptions import ModelNotFoundError, SchemaMismatchError
 from scoring.model import Registry, model_columns
 from scoring.scorer import Request, Scorer
 from scoring.training import TrainingSet
+from vocabulary.events import BoxScore
 
 FAST = {"iterations": 120}
 

@@ -12,32 +12,34 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import psycopg
+from prometheus_client import start_http_server
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from cli import evaluation_report
+from cli.settings import Settings
+from cli.wiring import scorers, sink_factories
 from connectors.adapters import Record, read_records
-from connectors.events import BoxScore
 from connectors.files import DataLayout
-from connectors.identity import PlayerDirectory
 from connectors.kafka import ensure_topics
 from connectors.parquet import read_grades, read_latest
 from connectors.postgres import migrate
-from connectors.records import Grade
-from flows import evaluation_report
+from features.identity import PlayerDirectory
 from flows.dataflow import build_flow
-from flows.run import Cluster, RunCounts, counts, execute, scorers, sink_factories
-from flows.settings import Settings
+from flows.run import Cluster, Flow, RunCounts, counts, execute
 from flows.sources import FileSource, KafkaInput
 from scoring.evaluate import make_model
 from scoring.grading import performance
 from scoring.model import Registry
 from scoring.training import build_training_set
+from vocabulary.events import BoxScore
+from vocabulary.records import Grade
+from vocabulary.topics import INPUT_TOPICS
 
 __all__ = ["add_flow_commands", "demo", "replay", "worker"]
 
 logger = logging.getLogger("propstream")
-INPUT_TOPICS = ("games", "game_lines", "props", "box_scores")
 DEMO_START = date(2025, 10, 21)
 
 
@@ -91,6 +93,14 @@ def add_flow_commands(commands: argparse._SubParsersAction, add_data: object) ->
 def _time(text: str) -> datetime:
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def run_flow(flow: Flow, settings: Settings, cluster: Cluster) -> None:
+    """Serve the metrics if asked, then run the flow with the settings' recovery store."""
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr="127.0.0.1")
+        logger.info("metrics on http://127.0.0.1:%s/metrics", settings.metrics_port)
+    execute(flow, cluster, recovery_dir=settings.recovery_dir, epoch_s=settings.snapshot_interval_s)
 
 
 def _cluster(args: argparse.Namespace) -> Cluster:
@@ -160,7 +170,7 @@ def _run_files(
         progress.update(task, total=len(source.items))
         sinks = sink_factories(settings, parquet=parquet, postgres=postgres, kafka=False)
         flow = build_flow(source, directory, scorers(settings), sinks, snapshots=settings.snapshots)
-        execute(flow, settings, cluster)
+        run_flow(flow, settings, cluster)
     return counts(before)
 
 
@@ -196,7 +206,7 @@ def replay(console: Console, settings: Settings, args: argparse.Namespace) -> in
             snapshots=settings.snapshots,
         )
         before, started = counts(), time_module.perf_counter()
-        execute(flow, settings, cluster)
+        run_flow(flow, settings, cluster)
         run, elapsed = counts(before), time_module.perf_counter() - started
         events = sum(run.events_in.values())
         console.print(f"replayed {events:,} events in {elapsed:.2f} s ({events / elapsed:,.0f} events/s)")
@@ -223,7 +233,7 @@ def worker(console: Console, settings: Settings, args: argparse.Namespace) -> in
     source.list_parts()  # a missing topic fails here, with a clear message
     sinks = sink_factories(settings, parquet=None, postgres=True, kafka=True)
     flow = build_flow(source, _directory(settings), scorers(settings), sinks, snapshots=settings.snapshots)
-    execute(flow, settings, _cluster(args))
+    run_flow(flow, settings, _cluster(args))
     return 0
 
 

@@ -16,26 +16,26 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from cli import commands, evaluation_report, report
+from cli.commands import add_flow_commands
+from cli.settings import Settings
 from connectors.adapters import Record, read_records
-from connectors.events import BoxScore, InputEvent
-from connectors.exceptions import PropstreamError
 from connectors.files import DataLayout
-from connectors.identity import PlayerDirectory
 from connectors.kafka import Publisher, ensure_topics
 from connectors.loader import Loader, Pacer
 from connectors.parquet import log_files, read_latest, read_log
 from connectors.postgres import MigrationError, PostgresSink, code_schema_version
-from flows import commands, evaluation_report, report
-from flows.commands import add_flow_commands
-from flows.settings import Settings
+from features.identity import PlayerDirectory
 from scoring.evaluate import make_model, walk_forward
 from scoring.model import Registry
 from scoring.training import build_training_set
+from vocabulary.errors import PropstreamError
+from vocabulary.events import BoxScore, InputEvent
+from vocabulary.topics import INPUT_TOPICS
 
 __all__ = ["main"]
 
 logger = logging.getLogger("propstream")
-INPUT_TOPICS = ("games", "game_lines", "props", "box_scores")
 
 DESCRIPTION = """\
 propstream: a streaming feature and scoring engine for NBA player props.

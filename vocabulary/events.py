@@ -23,7 +23,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from connectors.teams import resolve_team
+from vocabulary.teams import resolve_team
 
 __all__ = [
     "SCHEMA_VERSION",

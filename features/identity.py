@@ -9,68 +9,47 @@ it would add is a different person (Reed Sheppard is not Ben Sheppard).
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from connectors.events import BoxScore, Game, GameLine, InputEvent, PropLine
-from connectors.exceptions import UnknownPlayerError
+from vocabulary.errors import UnknownPlayerError
+from vocabulary.events import BoxScore, Game, GameLine, InputEvent, PropLine
+from vocabulary.keys import canonical_player
 
-__all__ = [
-    "PLAYER_ALIASES",
-    "IdentityReport",
-    "PlayerDirectory",
-    "identity_report",
-    "normalize_name",
-]
-
-_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "v"})
-_DROP = re.compile(r"[.'’`]")
-_SPLIT = re.compile(r"[\s\-]+")
-
-# Book spelling (normalised) -> nba.com spelling (normalised). Each seen in the shipped props.
-PLAYER_ALIASES: Mapping[str, str] = {
-    "herb jones": "herbert jones",
-    "vincent williams": "vince williams",
-    "nicolas claxton": "nic claxton",
-}
+__all__ = ["IdentityReport", "PlayerDirectory", "identity_report"]
 
 
-def normalize_name(name: str) -> str:
-    """`"Vincent Williams Jr."` -> `"vincent williams"`: the form both feeds agree on."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    tokens = _SPLIT.split(_DROP.sub("", ascii_name.casefold()).strip())
-    return " ".join(t for t in tokens if t and t not in _SUFFIXES)
-
-
-@dataclass(frozen=True)
 class PlayerDirectory:
-    """nba.com players by normalised name. Static per run, so resolution never depends on
-    the order events arrive in (a directory learnt from the stream would)."""
+    """nba.com players by canonical name (`vocabulary.keys.canonical_player`), learned from box
+    scores. The dataflow learns it from the stream in event-time order, so a prop resolves to
+    the players whose box scores came before it, the same live and in replay; training and the
+    data report build it from a whole folder."""
 
-    ids_by_name: Mapping[str, frozenset[int]]
-    names_by_id: Mapping[int, str]
+    __slots__ = ("_ids", "names_by_id")
+
+    def __init__(self) -> None:
+        self._ids: dict[str, set[int]] = {}
+        self.names_by_id: dict[int, str] = {}
 
     @classmethod
     def from_box_scores(cls, box_scores: Iterable[BoxScore]) -> PlayerDirectory:
-        ids: dict[str, set[int]] = {}
-        names: dict[int, str] = {}
+        directory = cls()
         for box in box_scores:
-            ids.setdefault(normalize_name(box.player_name), set()).add(box.player_id)
-            names[box.player_id] = box.player_name
-        return cls({k: frozenset(v) for k, v in ids.items()}, names)
+            directory.learn(box)
+        return directory
+
+    def learn(self, box: BoxScore) -> None:
+        """Remember the player of a box score (his latest spelling is the one shown)."""
+        self._ids.setdefault(canonical_player(box.player_name), set()).add(box.player_id)
+        self.names_by_id[box.player_id] = box.player_name
 
     def resolve(self, name: str) -> int:
         """The nba.com id for a book's spelling, or `UnknownPlayerError` with the reason."""
-        normalized = normalize_name(name)
-        ids = self.ids_by_name.get(PLAYER_ALIASES.get(normalized, normalized), frozenset())
+        key = canonical_player(name)
+        ids = self._ids.get(key, set())
         if len(ids) != 1:
-            error = UnknownPlayerError(name, normalized)
-            if ids:
-                error.reason = "ambiguous_player"
-            raise error
+            raise UnknownPlayerError(name, key, "ambiguous_player" if ids else "unknown_player")
         return next(iter(ids))
 
     def __len__(self) -> int:

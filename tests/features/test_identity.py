@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from connectors.adapters import Record
-from connectors.events import BoxScore
-from connectors.exceptions import UnknownPlayerError
-from connectors.identity import PlayerDirectory, identity_report, normalize_name
-from connectors.teams import resolve_team
-from tests.connectors.test_events import BOX
+from features.identity import PlayerDirectory, identity_report
+from tests.vocabulary.test_events import BOX
+from vocabulary.errors import UnknownPlayerError
+from vocabulary.events import BoxScore
+from vocabulary.keys import normalize_name
+from vocabulary.teams import resolve_team
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,10 @@ from rich.console import Console
 from rich.table import Table
 
 from connectors.adapters import Record
-from connectors.events import BoxScore
-from connectors.identity import IdentityReport, PlayerDirectory, identity_report
 from connectors.loader import TopicCounts
+from features.identity import IdentityReport, PlayerDirectory, identity_report
+from vocabulary.events import BoxScore
+from vocabulary.topics import INPUT_TOPICS
 
 __all__ = [
     "build_identity_report",
@@ -23,8 +24,6 @@ __all__ = [
     "print_validation",
     "write_json",
 ]
-
-TOPIC_ORDER = ("games", "game_lines", "props", "box_scores")
 
 
 def build_identity_report(records: Sequence[Record]) -> IdentityReport:
@@ -48,7 +47,7 @@ def print_validation(console: Console, records: Sequence[Record]) -> None:
     table = Table(title="Validation of the data folder")
     for column in ("source", "rows read", "valid events", "rows dead-lettered"):
         table.add_column(column, justify="left" if column == "source" else "right")
-    for topic in TOPIC_ORDER:
+    for topic in INPUT_TOPICS:
         table.add_row(topic, f"{rows[topic]:,}", f"{events[topic]:,}", f"{dead[topic]:,}")
     console.print(table)
     for (topic, reason), n in sorted(reasons.items()):
@@ -98,7 +97,7 @@ def print_counts(console: Console, counts: Mapping[str, TopicCounts], topics: Ma
     )
     for column in ("topic", "rows", "events", "event rows", "dead", "skipped", "ok"):
         table.add_column(column, justify="left" if column == "topic" else "right")
-    for logical in TOPIC_ORDER:
+    for logical in INPUT_TOPICS:
         c = counts.get(logical, TopicCounts())
         table.add_row(
             topics[logical],

@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from connectors.events import BoxScore, DeadLetter, Game, GameLine, PropLine, game_key
-from connectors.exceptions import DecodeError
 from connectors.serde import decode, decode_any, encode
-from connectors.teams import TEAMS
+from vocabulary.errors import DecodeError
+from vocabulary.events import BoxScore, DeadLetter, Game, GameLine, PropLine, game_key
+from vocabulary.teams import TEAMS
 
 aware = st.datetimes(
     min_value=datetime(2000, 1, 1),  # noqa: DTZ001 (hypothesis takes naive bounds)

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import main
+from cli.main import main
 
 
 def test_help_lists_the_commands() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "cli.main", "--help"], capture_output=True, text=True, check=True
     )
     for word in ("demo", "load", "data", "PROPSTREAM_KAFKA_BOOTSTRAP", "--data DIR"):
         assert word in result.stdout
     load_help = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "load", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "cli.main", "load", "--help"], capture_output=True, text=True, check=True
     ).stdout
     for flag in ("--from", "--to", "--speed", "--max-speed", "--partitions", "--data"):
         assert flag in load_help

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from scoring.model import ModelKind
+from vocabulary.topics import DEFAULT_NAMES
 
 __all__ = ["MODELS_DIR", "SHIPPED_DATA", "Settings"]
 
@@ -34,13 +35,13 @@ class Settings(BaseSettings):
         "postgresql://propstream_reader:propstream_reader@127.0.0.1:54329/propstream"
     )
     topic_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{0,100}$")] = ""
-    topic_props: TopicName = "odds.props"
-    topic_game_lines: TopicName = "odds.games"
-    topic_games: TopicName = "nba.games"
-    topic_box_scores: TopicName = "nba.boxscores"
-    topic_predictions: TopicName = "propstream.predictions"
-    topic_grades: TopicName = "propstream.grades"
-    topic_dlq: TopicName = "propstream.dlq"
+    topic_props: TopicName = DEFAULT_NAMES["props"]
+    topic_game_lines: TopicName = DEFAULT_NAMES["game_lines"]
+    topic_games: TopicName = DEFAULT_NAMES["games"]
+    topic_box_scores: TopicName = DEFAULT_NAMES["box_scores"]
+    topic_predictions: TopicName = DEFAULT_NAMES["predictions"]
+    topic_grades: TopicName = DEFAULT_NAMES["grades"]
+    topic_dlq: TopicName = DEFAULT_NAMES["dlq"]
     partitions: Annotated[int, Field(ge=1, le=256)] = 4
     models_dir: Path = Field(MODELS_DIR, description="the model registry (--models)")
     models: dict[str, ModelKind] = Field(

@@ -1,0 +1,1 @@
+"""The `propstream` command line: parsing, settings, printing and reports (no Bytewax here)."""

@@ -1,0 +1,46 @@
+"""What the settings make of a run: the active models and the sinks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from cli.settings import Settings
+from connectors.kafka import KafkaRecordSink
+from connectors.parquet import ParquetSink
+from connectors.postgres import PostgresSink
+from connectors.sinks import Sink
+from scoring.model import Registry
+from scoring.scorer import Scorer
+from vocabulary.events import DeadLetter
+from vocabulary.records import Grade, Prediction
+
+__all__ = ["scorers", "sink_factories"]
+
+
+def scorers(settings: Settings) -> list[Scorer]:
+    """The active models, champion first (each refuses a mismatched feature schema)."""
+    registry = Registry(settings.models_dir)
+    names = [settings.champion, *sorted(n for n in settings.models if n != settings.champion)]
+    return [Scorer(registry.load(name)) for name in names]
+
+
+def sink_factories(
+    settings: Settings, *, parquet: Path | None, postgres: bool, kafka: bool
+) -> list[Callable[[], Sink]]:
+    factories: list[Callable[[], Sink]] = []
+    if parquet is not None:
+        factories.append(lambda: ParquetSink(parquet))
+    if postgres:
+        dsn = settings.postgres_dsn.get_secret_value()
+        factories.append(lambda: PostgresSink(dsn, retry_for_s=settings.postgres_retry_s))
+    if kafka:
+        topics: dict[type[BaseModel], str] = {
+            Prediction: settings.topic("predictions"),
+            Grade: settings.topic("grades"),
+            DeadLetter: settings.topic("dlq"),
+        }
+        factories.append(lambda: KafkaRecordSink(settings.kafka_bootstrap, topics))
+    return factories

@@ -8,8 +8,6 @@ from collections import deque
 from collections.abc import Sequence
 
 from features.oracle import oracle_features
-from features.replay import apply
-from features.schema import Target
 from features.store import FeatureStore
 from vocabulary.events import BoxScore, Game, GameLine, InputEvent, PropLine
 
@@ -25,9 +23,10 @@ def _incremental(stream: Sequence[tuple[InputEvent, int | None]]) -> tuple[list[
     start = time.perf_counter()
     for event, player_id in stream:
         t0 = clock()
-        applied = apply(store, event, player_id)
-        if applied.changed_book is not None and isinstance(event, PropLine) and player_id is not None:
-            store.vector(Target(player_id, event.game_key, event.book, event.line))
+        for change in store.apply(event, player_id):
+            if change.book is not None:  # a prop whose main line moved
+                for quote in store.main_quotes(change):
+                    store.vector(quote.target)
         timings.append(clock() - t0)
     return timings, time.perf_counter() - start
 

@@ -21,8 +21,7 @@ from bench import features_bench, flow_bench, scoring_bench, sinks_bench
 from cli.settings import SHIPPED_DATA, Settings
 from connectors.adapters import read_records
 from connectors.files import DataLayout
-from features.identity import PlayerDirectory
-from features.replay import resolve_props
+from features.identity import PlayerDirectory, resolve_props
 from scoring.evaluate import make_model
 from scoring.model import Registry
 from scoring.scorer import Scorer

@@ -7,9 +7,10 @@ import logging
 import shutil
 import sys
 import time as time_module
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from prometheus_client import start_http_server
@@ -22,20 +23,23 @@ from cli.settings import Settings
 from cli.wiring import scorers, sink_factories
 from connectors.adapters import Record, read_records
 from connectors.files import DataLayout
+from connectors.inputs import FileReader
 from connectors.kafka import ensure_topics
+from connectors.kafka_input import KafkaReader, Start, shard_partitions
 from connectors.parquet import read_grades, read_latest
 from connectors.postgres import migrate
 from features.identity import PlayerDirectory
-from flows.dataflow import build_flow
+from flows.dataflow import OpenReader, ShardSource, build_flow
 from flows.run import Cluster, Flow, RunCounts, counts, execute
-from flows.sources import FileSource, KafkaInput
+from scoring.engine import Engine
 from scoring.evaluate import make_model
 from scoring.grading import performance
 from scoring.model import Registry
 from scoring.training import build_training_set
 from vocabulary.events import BoxScore
 from vocabulary.records import Grade
-from vocabulary.topics import INPUT_TOPICS
+from vocabulary.topics import INPUT_TOPICS, OUTPUT_TOPICS
+from vocabulary.window import WINDOW_HELP, Window
 
 __all__ = ["add_flow_commands", "demo", "replay", "worker"]
 
@@ -63,14 +67,16 @@ def add_flow_commands(commands: argparse._SubParsersAction, add_data: object) ->
         "replay",
         help="run the dataflow over history: the input topics (backfill) or the data files",
         description="Replay history through the same dataflow the worker runs. --source kafka reads the "
-        "input topics from the offsets for --from (or the beginning) to --to (or their end when the run "
-        "started), every partition merged into timestamp order as a live worker received them, and "
-        "writes Postgres and Parquet; --source files feeds the data folder's rows with no "
-        "broker and writes Parquet (add --postgres for the database too).",
+        "input topics from their beginning to their end when the run started, every partition merged "
+        "into timestamp order as a live worker received them, and writes Postgres and Parquet; "
+        "--source files feeds the data folder's rows with no broker and writes Parquet (add --postgres "
+        "for the database too). --from/--to select what is written: exactly the rows a run over all "
+        "history writes with as_of in the window (predictions, the log and grades); everything before "
+        "--from is read first to build the state, and nothing stamped outside the window is written. "
+        + WINDOW_HELP,
     )
     replay_p.add_argument("--source", choices=["kafka", "files"], default="kafka")
-    replay_p.add_argument("--from", dest="start", type=_time, metavar="TIME", help="ISO time or date (UTC)")
-    replay_p.add_argument("--to", dest="end", type=_time, metavar="TIME", help="ISO time or date (UTC)")
+    add_window_flags(replay_p)
     replay_p.add_argument("--parquet", type=Path, metavar="DIR", help="Parquet output (default out/replay)")
     replay_p.add_argument("--postgres", action="store_true", help="files source: also write Postgres")
     add_data(replay_p)  # type: ignore[operator]
@@ -81,18 +87,25 @@ def add_flow_commands(commands: argparse._SubParsersAction, add_data: object) ->
         help="the always-on stream worker (Kafka in, Postgres + Kafka out)",
         description="Consume the input topics forever, writing predictions, grades and dead letters to "
         "Postgres and the output topics. Every input partition is read through one consumer in "
-        "timestamp order (a backlog is caught up in event-time order). Offsets live in the recovery "
+        "timestamp order (a backlog is caught up in event-time order); the player directory is learned "
+        "from the box-score topic, so no data folder is read. Offsets live in the recovery "
         "store (--recovery-dir, default out/recovery): a restart resumes there; a first start "
         "begins at PROPSTREAM_START_AT (earliest or latest).",
     )
-    add_data(worker_p)  # type: ignore[operator]
     worker_p.add_argument("--start-at", choices=["earliest", "latest"], help="first start only")
     cluster_flags(worker_p)
 
 
-def _time(text: str) -> datetime:
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+def add_window_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--from", dest="start", metavar="WHEN", help="a US game date or an ISO time with zone"
+    )
+    parser.add_argument("--to", dest="end", metavar="WHEN", help="inclusive: a US game date or an ISO time")
+
+
+def window_of(args: argparse.Namespace) -> Window:
+    """The run's window from --from/--to (`WindowError`, one line, when they are not valid)."""
+    return Window.parse(args.start, args.end)
 
 
 def run_flow(flow: Flow, settings: Settings, cluster: Cluster) -> None:
@@ -108,10 +121,35 @@ def _cluster(args: argparse.Namespace) -> Cluster:
     return Cluster(workers=args.workers, process=args.process_id, addresses=addresses)
 
 
-def _directory(settings: Settings) -> PlayerDirectory:
-    """The nba.com player directory, from the data folder's box scores (static per run)."""
-    events = (r.event for r in read_records(DataLayout.discover(settings.data_dir)))
-    return PlayerDirectory.from_box_scores(e for e in events if isinstance(e, BoxScore))
+def _source(
+    settings: Settings,
+    cluster: Cluster,
+    open_reader: OpenReader,
+    window: Window,
+    progress: Callable[[int], None] | None,
+) -> ShardSource:
+    """The shards of the run: one per worker of the cluster, each with its engine."""
+    models = scorers(settings)
+    return ShardSource(
+        open_reader,
+        lambda: Engine(models, settings.retention_days),
+        shards=cluster.shards,
+        window=window,
+        snapshots=settings.snapshots,
+        progress=progress,
+    )
+
+
+def _kafka_reader(settings: Settings, *, tail: bool, start: Start = "earliest") -> OpenReader:
+    topics = {t: settings.topic(t) for t in INPUT_TOPICS}
+    bootstrap = settings.kafka_bootstrap
+
+    def open_reader(shard: int, shards: int, positions: Any) -> KafkaReader:
+        parts = shard_partitions(bootstrap, topics, shard, shards)
+        return KafkaReader(bootstrap, topics, parts, start=start, tail=tail, positions=positions)
+
+    shard_partitions(bootstrap, topics, 0, 1)  # a missing topic fails here, with a clear message
+    return open_reader
 
 
 def _print_counts(console: Console, run: RunCounts) -> None:
@@ -154,23 +192,24 @@ def _run_files(
     console: Console,
     settings: Settings,
     cluster: Cluster,
-    window: tuple[date | None, date | None],
+    window: Window,
     *,
     records: Sequence[Record],
     parquet: Path,
     postgres: bool,
 ) -> RunCounts:
-    directory = PlayerDirectory.from_box_scores(r.event for r in records if isinstance(r.event, BoxScore))
     topics = {t: settings.topic(t) for t in INPUT_TOPICS}
     columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     before = counts()
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("replay", total=None)
-        source = FileSource(records, topics, window, progress=lambda n: progress.advance(task, n))
-        progress.update(task, total=len(source.items))
+        task = progress.add_task("replay", total=len(records))
+
+        def open_reader(shard: int, shards: int, position: Any) -> FileReader:
+            return FileReader(records, topics, shard=shard, shards=shards, position=position or 0)
+
+        source = _source(settings, cluster, open_reader, window, lambda n: progress.advance(task, n))
         sinks = sink_factories(settings, parquet=parquet, postgres=postgres, kafka=False)
-        flow = build_flow(source, directory, scorers(settings), sinks, snapshots=settings.snapshots)
-        run_flow(flow, settings, cluster)
+        run_flow(build_flow(source, sinks), settings, cluster)
     return counts(before)
 
 
@@ -183,8 +222,10 @@ def migrate_database(settings: Settings) -> list[int]:
 def replay(console: Console, settings: Settings, args: argparse.Namespace) -> int:
     parquet = args.parquet or settings.output_dir / "replay"
     cluster = _cluster(args)
+    window = window_of(args)
+    if window.bounded:
+        console.print(f"writing rows with as_of from {window.describe()}; reading all history before it")
     if args.source == "files":
-        window = (args.start.date() if args.start else None, args.end.date() if args.end else None)
         if args.postgres:
             migrate_database(settings)
         records = read_records(DataLayout.discover(settings.data_dir))
@@ -193,20 +234,10 @@ def replay(console: Console, settings: Settings, args: argparse.Namespace) -> in
         )
     else:
         migrate_database(settings)
-        topics = {t: settings.topic(t) for t in INPUT_TOPICS}
-        source = KafkaInput(
-            settings.kafka_bootstrap, topics, start=args.start or "earliest", end=args.end, tail=False
-        )
-        source.list_parts()  # a missing topic fails here, with a clear message
-        flow = build_flow(
-            source,
-            _directory(settings),
-            scorers(settings),
-            sink_factories(settings, parquet=parquet, postgres=True, kafka=False),
-            snapshots=settings.snapshots,
-        )
+        source = _source(settings, cluster, _kafka_reader(settings, tail=False), window, None)
+        sinks = sink_factories(settings, parquet=parquet, postgres=True, kafka=False)
         before, started = counts(), time_module.perf_counter()
-        run_flow(flow, settings, cluster)
+        run_flow(build_flow(source, sinks), settings, cluster)
         run, elapsed = counts(before), time_module.perf_counter() - started
         events = sum(run.events_in.values())
         console.print(f"replayed {events:,} events in {elapsed:.2f} s ({events / elapsed:,.0f} events/s)")
@@ -227,13 +258,12 @@ def worker(console: Console, settings: Settings, args: argparse.Namespace) -> in
         start,
         settings.recovery_dir,
     )
-    outputs = [settings.topic(t) for t in ("predictions", "grades", "dlq")]
+    outputs = [settings.topic(t) for t in OUTPUT_TOPICS]
     ensure_topics(settings.kafka_bootstrap, dict.fromkeys(outputs, settings.partitions))
-    source = KafkaInput(settings.kafka_bootstrap, topics, start=start, tail=True)
-    source.list_parts()  # a missing topic fails here, with a clear message
+    cluster = _cluster(args)
+    source = _source(settings, cluster, _kafka_reader(settings, tail=True, start=start), Window(), None)
     sinks = sink_factories(settings, parquet=None, postgres=True, kafka=True)
-    flow = build_flow(source, _directory(settings), scorers(settings), sinks, snapshots=settings.snapshots)
-    run_flow(flow, settings, _cluster(args))
+    run_flow(build_flow(source, sinks), settings, cluster)
     return 0
 
 
@@ -261,7 +291,7 @@ def demo(console: Console, settings: Settings, records: Sequence[Record]) -> int
         console,
         settings,
         Cluster(),
-        (DEMO_START, None),
+        Window.parse(DEMO_START.isoformat(), None),
         records=records,
         parquet=out / "parquet",
         postgres=False,

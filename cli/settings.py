@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     snapshot_interval_s: Annotated[float, Field(gt=0)] = 5.0
     start_at: Literal["earliest", "latest"] = "earliest"
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 0
+    retention_days: Annotated[int, Field(ge=1, le=400)] = Field(
+        3, description="games dated this many days before the newest event time are expired"
+    )
     postgres_retry_s: Annotated[float, Field(ge=0)] = 60.0
     log_level: Annotated[str, Field(pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")] = "INFO"
 

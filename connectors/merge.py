@@ -21,13 +21,11 @@ T = TypeVar("T")
 
 class TimeMerge(Generic[P, T]):
     """Messages of each partition from its start offset, in offset order per partition,
-    merged by timestamp. A partition with a stop offset ends there (exclusive), or, with
-    `end_ms`, at its first message stamped after it; one without (`None`: tailing) never ends,
+    merged by timestamp. A partition with a stop offset ends there (exclusive); one without
+    (`None`: tailing) never ends,
     and while it is caught up (its end reached, nothing newer fetched) it holds nobody back."""
 
-    def __init__(
-        self, starts: Mapping[P, int], stops: Mapping[P, int | None], end_ms: int | None = None
-    ) -> None:
+    def __init__(self, starts: Mapping[P, int], stops: Mapping[P, int | None]) -> None:
         if starts.keys() != stops.keys():
             raise ValueError("starts and stops must name the same partitions")
         self.positions = dict(starts)  # offset of the next message to emit, per partition
@@ -35,7 +33,6 @@ class TimeMerge(Generic[P, T]):
         self._fetched = dict(starts)  # every offset below it has been fetched, per partition
         self._caught_up: set[P] = set()
         self._buffers: dict[P, deque[tuple[int, int, T]]] = {part: deque() for part in starts}
-        self._end_ms = end_ms
 
     def add(self, part: P, offset: int, ts_ms: int, item: T) -> None:
         """A fetched message; one at or past the partition's stop is not part of the run."""
@@ -81,21 +78,40 @@ class TimeMerge(Generic[P, T]):
     def exhausted(self) -> bool:
         return all(self._done(part) for part in self._buffers)
 
+    def _settled(self, part: P) -> bool:
+        """Nothing unfetched can follow the partition's buffer (its end is known, or it is
+        caught up while tailing)."""
+        return self.fetched_all(part) or part in self._caught_up
+
+    def _run_complete(self, ts_ms: int) -> bool:
+        """Whether every message of timestamp `ts_ms` the merge would give next is fetched: no
+        partition's buffer is all of that time while more of it may still come."""
+        for part, buffer in self._buffers.items():
+            all_of_it = buffer and all(message[0] == ts_ms for message in buffer)
+            if all_of_it and not self._settled(part):
+                return False
+        return True
+
     def take(self, limit: int) -> list[T]:
-        """Up to `limit` messages in order; fewer when a partition has nothing buffered yet."""
+        """Up to `limit` messages in order, ending at a change of timestamp: carried on past
+        the limit while the next message has the last one's time, and a new timestamp is only
+        begun when all its messages are fetched. So a run of one timestamp is never split
+        between two takes, except by a message that really arrives late (after its partition
+        was caught up)."""
         out: list[T] = []
-        while len(out) < limit:
+        last: int | None = None
+        while True:
             if any(self._waiting(part) for part in self._buffers):
                 break  # a partition may still hold an earlier message: wait for it
             heads = [part for part, buffer in self._buffers.items() if buffer]
             if not heads:
                 break
             part = min(heads, key=lambda p: (self._buffers[p][0][0], p))
-            ts_ms, offset, item = self._buffers[part].popleft()
-            if self._end_ms is not None and ts_ms > self._end_ms:
-                self._stops[part] = offset  # past the end: this partition is done
-                self._buffers[part].clear()
-                continue
+            ts_ms = self._buffers[part][0][0]
+            if ts_ms != last and (len(out) >= limit or not self._run_complete(ts_ms)):
+                break
+            _, offset, item = self._buffers[part].popleft()
             self.positions[part] = offset + 1
             out.append(item)
+            last = ts_ms
         return out

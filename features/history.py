@@ -196,6 +196,11 @@ class PlayerHistory:
             values.append(_NAN)
             provenance.append(default("team_not_in_game"))
 
+    def last_date_before(self, game_date: date) -> date | None:
+        """The date of the player's last game before `game_date`."""
+        k = bisect_left(self._dates, game_date)
+        return self._dates[k - 1] if k else None
+
     def team_before(self, game_date: date) -> str | None:
         """The player's team in his last game before `game_date`."""
         k = bisect_left(self._dates, game_date)

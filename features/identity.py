@@ -10,14 +10,14 @@ it would add is a different person (Reed Sheppard is not Ben Sheppard).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from vocabulary.errors import UnknownPlayerError
 from vocabulary.events import BoxScore, Game, GameLine, InputEvent, PropLine
 from vocabulary.keys import canonical_player
 
-__all__ = ["IdentityReport", "PlayerDirectory", "identity_report"]
+__all__ = ["IdentityReport", "PlayerDirectory", "identity_report", "resolve_props"]
 
 
 class PlayerDirectory:
@@ -54,6 +54,17 @@ class PlayerDirectory:
 
     def __len__(self) -> int:
         return len(self.names_by_id)
+
+
+def resolve_props(events: Iterable[InputEvent], directory: PlayerDirectory) -> Iterator[tuple[int, PropLine]]:
+    """Props whose player resolves, with the nba.com id; unresolved ones are left out here
+    (the dataflow dead-letters them, `propstream data report` counts them)."""
+    for event in events:
+        if isinstance(event, PropLine):
+            try:
+                yield directory.resolve(event.player_name), event
+            except UnknownPlayerError:
+                continue
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ from vocabulary.events import BoxScore, Game, GameLine, PropLine
 
 __all__ = ["oracle_features"]
 
-KEYS = ["player_id", "game_key", "book", "line"]
+KEYS = ["player_id", "game_key", "market", "book", "line"]
+_PROP = ["player_id", "game_key", "market"]
+_BOOK = [*_PROP, "book"]
 WINDOWS = {"3": 3, "5": 5, "10": 10}
 
 
@@ -127,6 +129,7 @@ def _quotes(props: Iterable[tuple[int, PropLine]]) -> pl.DataFrame:
             {
                 "player_id": pid,
                 "game_key": p.game_key,
+                "market": p.market,
                 "book": p.book,
                 "line": p.line,
                 "ts": p.ts,
@@ -154,27 +157,25 @@ def _quotes(props: Iterable[tuple[int, PropLine]]) -> pl.DataFrame:
         .unique(KEYS, keep="last", maintain_order=True)
         .with_columns(p_over.alias("p_over"))
     )
-    first_ts = df.group_by(["player_id", "game_key", "book"]).agg(pl.col("ts").min().alias("first_ts"))
+    first_ts = df.group_by(_BOOK).agg(pl.col("ts").min().alias("first_ts"))
     first = (
-        df.join(first_ts, on=["player_id", "game_key", "book"])
+        df.join(first_ts, on=_BOOK)
         .filter((pl.col("ts") == pl.col("first_ts")) & pl.col("is_main"))
-        .group_by(["player_id", "game_key", "book"])
+        .group_by(_BOOK)
         .agg(pl.col("line").max().alias("first_main"))
     )
     mains = (
         latest.filter(pl.col("is_main"))
-        .sort(["player_id", "game_key", "book", *order])
-        .unique(["player_id", "game_key", "book"], keep="last", maintain_order=True)
+        .sort([*_BOOK, *order])
+        .unique(_BOOK, keep="last", maintain_order=True)
         .select(
-            "player_id",
-            "game_key",
-            "book",
+            *_BOOK,
             pl.col("line").alias("main_line"),
             pl.col("p_over").alias("main_p"),
         )
     )
-    books = mains.join(first, on=["player_id", "game_key", "book"], how="full", coalesce=True)
-    consensus = books.group_by(["player_id", "game_key"]).agg(
+    books = mains.join(first, on=_BOOK, how="full", coalesce=True)
+    consensus = books.group_by(_PROP).agg(
         pl.col("main_line").median().alias("consensus_line"),
         (pl.col("main_line").max() - pl.col("main_line").min()).alias("consensus_spread"),
         pl.col("main_p").mean().alias("consensus_p_over"),
@@ -182,8 +183,8 @@ def _quotes(props: Iterable[tuple[int, PropLine]]) -> pl.DataFrame:
         pl.col("first_main").median().alias("first_consensus"),
     )
     return (
-        latest.join(books, on=["player_id", "game_key", "book"], how="left")
-        .join(consensus, on=["player_id", "game_key"], how="left")
+        latest.join(books, on=_BOOK, how="left")
+        .join(consensus, on=_PROP, how="left")
         .select(
             *KEYS,
             "game_date",
@@ -244,7 +245,7 @@ def oracle_features(
     lines: Iterable[GameLine],
     props: Iterable[tuple[int, PropLine]],
 ) -> pl.DataFrame:
-    """One row per (player_id, game_key, book, line) quote held at the end, with every feature
+    """One row per (player_id, game_key, market, book, line) quote held at the end, with every feature
     value in `v_<feature>` (NaN when defaulted) and its provenance in `prov_<feature>`."""
     quotes = _quotes(props).sort("game_date")
     history = _history(boxes).sort("last_date")
@@ -310,7 +311,18 @@ def oracle_features(
         "allow_exact_matches": False,
         "check_sortedness": False,
     }
-    df = df.join_asof(opp, by="opponent", **asof).drop("date").join_asof(own, by="team", **asof).drop("date")  # type: ignore[arg-type]
+    df = (
+        df.join_asof(opp, by="opponent", **asof)  # type: ignore[arg-type]
+        .drop("date")
+        .join_asof(own, by="team", **asof)  # type: ignore[arg-type]
+        .rename({"date": "team_last_date"})
+    )
+    # the team played after the player's last box score: rest is unknown, not measured
+    missed = pl.col("team_last_date").is_not_null() & (pl.col("team_last_date") > pl.col("last_date"))
+    df = df.with_columns(
+        pl.when(missed).then(None).otherwise(pl.col(c)).alias(c)
+        for c in ("rest_days", "long_break", "back_to_back")
+    ).with_columns(missed.fill_null(value=False).alias("missed"))
     df = df.join(_game_context(lines), on="game_key", how="left")
     team_spread = (
         pl.when(pl.col("team") == pl.col("home_team"))
@@ -349,6 +361,8 @@ def oracle_features(
         "home": pl.when(has_history).then(pl.lit("team_not_in_game")).otherwise(no_history),
     }
     reasons |= dict.fromkeys(("opp_pts_allowed_10", "opp_pace_10", "team_pace_10"), team_reason)
+    rest_reason = pl.when(pl.col("missed")).then(pl.lit("missing_box_scores")).otherwise(no_history)
+    reasons |= dict.fromkeys(("rest_days", "long_break", "back_to_back"), rest_reason)
     reasons |= {
         "book_p_over": "one_sided_quote",
         "book_main_line": "no_main_line",

@@ -21,21 +21,22 @@ from features.schema import (
     GAME_VECTOR_BOOK,
     MARKET_FEATURES,
     OK,
+    PLAYER_FEATURES,
     FeatureVector,
     Target,
     default,
 )
 from features.team import TeamResults
-from vocabulary.events import BoxScore, Game, GameLine, PropLine
+from vocabulary.events import BoxScore, Game, GameLine, InputEvent, PropLine
 
-__all__ = ["HISTORY_DAYS", "MARKET_IDLE_DAYS", "FeatureStore", "PlayerGame", "final_version"]
+__all__ = ["HISTORY_DAYS", "Change", "FeatureStore", "PropKey", "final_version"]
 
-PlayerGame = tuple[int, str]
+PropKey = tuple[int, str, str]  # (player, game, market): one prop, every book's lines for it
 
 HISTORY_DAYS = 400  # box scores and team results older than this (about one season back) expire
-MARKET_IDLE_DAYS = 3  # a game's markets and context expire this long after its date
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)  # as_of of a vector built from no event at all
 _NO_HISTORY = PlayerHistory()  # read-only stand-in for a player never seen in a box score
+_REST = tuple(PLAYER_FEATURES.index(n) for n in ("rest_days", "long_break", "back_to_back"))
 
 
 def final_version(game: Game) -> tuple[datetime, int, int]:
@@ -49,52 +50,82 @@ class _Game(NamedTuple):
     away: str
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What an event changed: one book's main quote of a prop, or (`book` None) every book of it."""
+
+    prop: PropKey
+    book: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MainQuote:
+    """A book's main quote of a prop: what the engine scores."""
+
+    target: Target
+    over_price: float
+    under_price: float | None
+
+
 @dataclass
 class FeatureStore:
+    """Every player's history, every team's results, every game's lines and every prop's
+    quotes. Two questions make its interface: `apply(event)` says which props changed, and
+    `main_quotes` / `vector` give what to score for them."""
+
     players: dict[int, PlayerHistory] = field(default_factory=dict)
     teams: dict[str, TeamResults] = field(default_factory=dict)
     games: dict[str, GameContext] = field(default_factory=dict)
-    markets: dict[PlayerGame, PropMarket] = field(default_factory=dict)
-    _by_player: dict[int, set[str]] = field(default_factory=dict)
-    _by_game: dict[str, set[int]] = field(default_factory=dict)
-    _by_team: dict[str, set[PlayerGame]] = field(default_factory=dict)
+    markets: dict[PropKey, PropMarket] = field(default_factory=dict)
+    _by_player: dict[int, set[PropKey]] = field(default_factory=dict)
+    _by_team: dict[str, set[PropKey]] = field(default_factory=dict)
+    _by_game: dict[str, set[PropKey]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ events
-    def apply_box_score(self, box: BoxScore) -> list[PlayerGame]:
-        """A late box score of an earlier game changes the player's later open games."""
+    def apply(self, event: InputEvent, player_id: int | None = None) -> list[Change]:
+        """Apply one event (a prop needs its resolved `player_id`); returns what it changed."""
+        if isinstance(event, PropLine):
+            if player_id is None:
+                raise ValueError(f"a prop needs a resolved player id: {event.player_name!r}")
+            return self._apply_prop(player_id, event)
+        if isinstance(event, BoxScore):
+            return self._apply_box_score(event)
+        if isinstance(event, GameLine):
+            return self._apply_game_line(event)
+        return self._apply_game(event)
+
+    def _apply_box_score(self, box: BoxScore) -> list[Change]:
+        """A box score changes the player's later props (a late one: every later open prop)."""
         history = self.players.get(box.player_id)
         if history is None:
             history = self.players[box.player_id] = PlayerHistory()
         if not history.add(box):
             return []
-        return sorted(
-            (box.player_id, key)
-            for key in self._by_player.get(box.player_id, ())
-            if self.markets[(box.player_id, key)].game_date > box.game_date
-        )
+        later = self._by_player.get(box.player_id, ())
+        return [Change(k) for k in sorted(later) if self.markets[k].game_date > box.game_date]
 
-    def apply_prop(self, player_id: int, prop: PropLine) -> bool:
-        """True when the book's main line or its prices changed: rescore (player, game, book)."""
-        key = (player_id, prop.game_key)
+    def _apply_prop(self, player_id: int, prop: PropLine) -> list[Change]:
+        """The prop's book, when its main line or prices changed (the rescoring rule)."""
+        key = (player_id, prop.game_key, prop.market)
         market = self.markets.get(key)
         if market is None:
             market = self.markets[key] = PropMarket.of(prop)
-            self._by_player.setdefault(player_id, set()).add(prop.game_key)
-            self._by_game.setdefault(prop.game_key, set()).add(player_id)
+            self._by_player.setdefault(player_id, set()).add(key)
+            self._by_game.setdefault(prop.game_key, set()).add(key)
             for team in (prop.home_team, prop.away_team):
                 self._by_team.setdefault(team, set()).add(key)
-        return market.apply(prop)
+        return [Change(key, prop.book)] if market.apply(prop) else []
 
-    def apply_game_line(self, line: GameLine) -> list[PlayerGame]:
+    def _apply_game_line(self, line: GameLine) -> list[Change]:
         context = self.games.get(line.game_key)
         if context is None:
             context = self.games[line.game_key] = GameContext()
         if not context.apply(line):
             return []
-        return sorted((player, line.game_key) for player in self._by_game.get(line.game_key, ()))
+        return [Change(k) for k in sorted(self._by_game.get(line.game_key, ()))]
 
-    def apply_game(self, game: Game) -> list[PlayerGame]:
-        """A final score changes both teams' form, so every later open game involving them."""
+    def _apply_game(self, game: Game) -> list[Change]:
+        """A final score changes both teams' form, so every later prop of their players."""
         if game.status != "final" or game.home_points is None or game.away_points is None:
             return []
         version = final_version(game)
@@ -103,7 +134,7 @@ class FeatureStore:
         if not changed:
             return []
         affected = self._by_team.get(game.home_team, set()) | self._by_team.get(game.away_team, set())
-        return sorted(pg for pg in affected if self.markets[pg].game_date > game.game_date)
+        return [Change(k) for k in sorted(affected) if self.markets[k].game_date > game.game_date]
 
     def _team(self, team: str) -> TeamResults:
         results = self.teams.get(team)
@@ -111,17 +142,26 @@ class FeatureStore:
             results = self.teams[team] = TeamResults()
         return results
 
+    def props_of_game(self, game_key: str) -> list[PropKey]:
+        return sorted(self._by_game.get(game_key, ()))
+
     # ------------------------------------------------------------------ vectors
-    def open_books(self, player_id: int, game_key: str) -> list[tuple[str, float]]:
-        """(book, main line) of every book with a main line for the player's game."""
-        market = self.markets.get((player_id, game_key))
-        if market is None:
-            return []
-        return sorted((book, ladder.main.line) for book, ladder in market.books.items() if ladder.main)
+    def main_quotes(self, change: Change) -> list[MainQuote]:
+        """The main quote of the changed book, or of every book of the prop that has one."""
+        player_id, game_key, market_name = change.prop
+        market = self.markets[change.prop]
+        books = sorted(market.books) if change.book is None else [change.book]
+        out = []
+        for book in books:
+            main = market.books[book].main
+            if main is not None:  # a withdrawn main line: nothing to score until it returns
+                target = Target(player_id, game_key, book, main.line, market_name)
+                out.append(MainQuote(target, main.over_price, main.under_price))
+        return out
 
     def vector(self, target: Target) -> FeatureVector:
         """The as-of vector for a quote the store holds (KeyError if it holds none)."""
-        market = self.markets[(target.player_id, target.game_key)]
+        market = self.markets[(target.player_id, target.game_key, target.market)]
         ladder = market.books.get(target.book)
         if ladder is None or target.line not in ladder.quotes:
             raise KeyError(f"no quote for {target}")
@@ -130,12 +170,14 @@ class FeatureStore:
             target, _Game(market.game_date, market.home_team, market.away_team), market, quote_ts
         )
 
-    def game_vector(self, player_id: int, game_key: str, game: tuple[date, str, str]) -> FeatureVector:
+    def game_vector(
+        self, player_id: int, game_key: str, game: tuple[date, str, str], market_name: str = "points"
+    ) -> FeatureVector:
         """The vector for a player's game with no particular book (training rows): book-specific
         market features default to `no_book`, consensus ones to `no_market` without props."""
-        market = self.markets.get((player_id, game_key))
+        market = self.markets.get((player_id, game_key, market_name))
         return self._vector(
-            Target(player_id, game_key, GAME_VECTOR_BOOK, math.nan), _Game(*game), market, None
+            Target(player_id, game_key, GAME_VECTOR_BOOK, math.nan, market_name), _Game(*game), market, None
         )
 
     def _vector(
@@ -147,6 +189,9 @@ class FeatureStore:
         if team not in (game.home, game.away):
             team = None  # no history, or traded since his last game: his side is unknown
         times = [quote_ts, history_ts, *self._team_features(values, provenance, game, team)]
+        if team is not None and self._missed_games(history, team, game.date):
+            for i in _REST:
+                values[i], provenance[i] = math.nan, default("missing_box_scores")
         if market is None:
             values += [math.nan] * len(MARKET_FEATURES)
             provenance += [default("no_book")] * len(BOOK_FEATURES)
@@ -188,30 +233,39 @@ class FeatureStore:
             provenance.append(no_results if math.isnan(value) else OK)
         return opp_ts, own_ts
 
+    def _missed_games(self, history: PlayerHistory, team: str, game_date: date) -> bool:
+        """Whether the player's team has played since his last box score: a gap in the feed
+        (or games he sat out) is not rest, so rest is defaulted rather than measured."""
+        results = self.teams.get(team)
+        last_team_game = results.last_date_before(game_date) if results else None
+        last_game = history.last_date_before(game_date)
+        return last_team_game is not None and last_game is not None and last_team_game > last_game
+
     # ------------------------------------------------------------------ lifetime
-    def expire(self, today: date) -> int:
-        """Drop what can no longer matter: markets and game contexts of games more than
-        MARKET_IDLE_DAYS old, box scores and team results older than HISTORY_DAYS, and players
-        and teams left empty. Returns the number of entries dropped."""
+    def expire(self, games_before: date) -> int:
+        """Drop what can no longer matter: props and game lines of games dated before
+        `games_before`, box scores and team results more than HISTORY_DAYS older than that,
+        and players and teams left empty. Returns the number of entries dropped."""
         dropped = 0
-        market_cut = today - timedelta(days=MARKET_IDLE_DAYS)
-        for key in [k for k, m in self.markets.items() if m.game_date < market_cut]:
+        for key in [k for k, m in self.markets.items() if m.game_date < games_before]:
             market = self.markets.pop(key)
-            self._by_player[key[0]].discard(key[1])
-            self._by_game[key[1]].discard(key[0])
+            self._by_player[key[0]].discard(key)
+            self._by_game[key[1]].discard(key)
             for team in (market.home_team, market.away_team):
                 self._by_team[team].discard(key)
             dropped += 1
-        for game_key in [g for g in self.games if date.fromisoformat(g[:8]) < market_cut]:
+        for game_key in [g for g in self.games if date.fromisoformat(g[:8]) < games_before]:
             del self.games[game_key]
             dropped += 1
-        history_cut = today - timedelta(days=HISTORY_DAYS)
+        history_cut = games_before - timedelta(days=HISTORY_DAYS)
         for player_id in list(self.players):
             dropped += self.players[player_id].expire(history_cut)
             if not self.players[player_id]:
                 del self.players[player_id]
         for team in list(self.teams):
             dropped += self.teams[team].expire(history_cut)
+            if not self.teams[team]:
+                del self.teams[team]
         for index in (self._by_player, self._by_game, self._by_team):
             _drop_empty(index)
         return dropped

@@ -51,6 +51,11 @@ class TeamResults:
         pace = sum(s + a for s, a in recent) / len(recent)
         return allowed, pace, max(self._times[max(0, k - TEAM_WINDOW) : k])
 
+    def last_date_before(self, before: date) -> date | None:
+        """The date of the team's last result before `before`."""
+        k = bisect_left(self._dates, before)
+        return self._dates[k - 1] if k else None
+
     def expire(self, before: date) -> int:
         cut = bisect_left(self._dates, before)
         del self._dates[:cut]

@@ -27,6 +27,11 @@ class Cluster:
     process: int = 0
     addresses: tuple[str, ...] = ()
 
+    @property
+    def shards(self) -> int:
+        """Ordered paths in the whole cluster: one per worker."""
+        return self.workers * max(1, len(self.addresses))
+
 
 def execute(flow: Dataflow, cluster: Cluster, *, recovery_dir: Path | None, epoch_s: float) -> None:
     """Run the flow as `python -m bytewax.run` does (its production entry point), as process

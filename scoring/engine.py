@@ -1,140 +1,213 @@
-"""One player's engine: events in, predictions and grades out (pure; the dataflow keeps one per
-player, and the same code runs in tests without Bytewax).
+"""The engine: input events in event-time order in, predictions and grades out (pure; the
+dataflow keeps one per shard, and the same code runs in tests without Bytewax).
+
+Every input, whichever topic it came by, is applied to one feature store in the order it is
+given; events that share an event time are applied together and rescored once (`flush`), so
+in an in-order run each prediction id is emitted with one content (DESIGN §3). A late event
+(stamped before what was already applied) is applied where it belongs and re-emits the
+predictions it changes under the same ids, corrected.
 
 Rescoring rules (docs/operations.md):
-- a prop whose book's main line or prices changed: one prediction per model for that
-  (player, game, book), and no others; an unchanged re-send or an alternate line: nothing;
-- a rescoring that yields exactly the prediction last emitted for its key emits nothing;
-- events applied together (the dataflow passes a join, or a run of one player's events with
-  the same event time) rescore once: their predictions share one `as_of`, so one identity;
+- a prop whose book's main line or prices changed: one prediction per model of its market for
+  that (player, game, market, book), and no others; an unchanged re-send or an alternate line:
+  nothing;
 - a box score of an earlier game, a game line, or a final score of a team's earlier game:
-  every open book of the player's affected games, per model;
-- the player's box score for G (or G going final without one: VOID) grades the latest
-  prediction for every book of G made before tip-off; a prediction made after G is done is
-  graded at once.
+  every open book of the affected props;
+- a rescoring that yields exactly the prediction last emitted for its key emits nothing;
+- the player's box score for G (or G going final without one: VOID) grades, per (model, book,
+  market), the latest prediction made before tip-off; a prediction made before tip-off that is
+  emitted after G is done (a late input) is graded at once.
+
+State is bounded: the watermark is the newest event time applied; games dated more than
+`retention_days` before it are expired with everything kept for them, and an event about such
+a game is refused (`BeyondRetentionError`), never applied to missing state.
 """
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
-from features.schema import Target
-from features.store import FeatureStore
+from features.identity import PlayerDirectory
+from features.store import Change, FeatureStore
 from scoring.grading import grade
 from scoring.scorer import Request, Scorer
-from vocabulary.events import BoxScore, GameLine, InputEvent, PropLine
+from vocabulary.errors import BeyondRetentionError, UnsupportedMarketError
+from vocabulary.events import BoxScore, Game, InputEvent, PropLine, us_game_date
 from vocabulary.records import Grade, Prediction
 
-__all__ = ["Engine", "PlayerState"]
+__all__ = ["RETENTION_DAYS", "Engine", "EngineState", "GameState"]
 
 Output = Prediction | Grade
+RETENTION_DAYS = 3  # games dated this many days before the watermark's date are expired
+_Slot = tuple[str, str, str]  # (model, book, market): one graded prediction per player and game
 
 
 @dataclass
-class PlayerState:
-    """Everything kept for one player (picklable, no models: those live in the Engine)."""
+class GameState:
+    """What the engine keeps for one game, besides its features: tip-off, who played, the
+    predictions to grade and the last emission per key (expired with the game)."""
+
+    game_date: date
+    tipoff: datetime | None = None
+    final: bool = False
+    boxes: dict[int, BoxScore] = field(default_factory=dict)
+    before_tipoff: dict[int, dict[_Slot, Prediction]] = field(default_factory=dict)
+    emitted: dict[tuple[str, int, str, str], int] = field(default_factory=dict)
+
+    def done_for(self, player_id: int) -> bool:
+        return self.final or player_id in self.boxes
+
+
+@dataclass
+class EngineState:
+    """Everything an engine keeps (picklable, no models): the shard's recovery snapshot."""
 
     store: FeatureStore = field(default_factory=FeatureStore)
-    tipoffs: dict[str, datetime] = field(default_factory=dict)
-    boxes: dict[str, BoxScore] = field(default_factory=dict)
-    finals: set[str] = field(default_factory=set)
-    emitted: dict[tuple[str, str, str, str], int] = field(default_factory=dict)  # see Engine._new
+    directory: PlayerDirectory = field(default_factory=PlayerDirectory)
+    games: dict[str, GameState] = field(default_factory=dict)
+    watermark: datetime | None = None
+    expired_before: date | None = None
+    pending_ts: datetime | None = None
+    pending: dict[Change, None] = field(default_factory=dict)
+    pending_grades: dict[tuple[int, str], None] = field(default_factory=dict)
+
+    def size_bytes(self) -> tuple[int, int]:
+        """(the largest single player's or game's state, the whole state) pickled, in bytes."""
+        parts = [*self.store.players.values(), *self.games.values()]
+        largest = max((len(pickle.dumps(p, pickle.HIGHEST_PROTOCOL)) for p in parts), default=0)
+        return largest, len(pickle.dumps(self, pickle.HIGHEST_PROTOCOL))
 
 
 class Engine:
-    def __init__(self, scorers: Sequence[Scorer]) -> None:
+    def __init__(
+        self,
+        scorers: Sequence[Scorer],
+        retention_days: int = RETENTION_DAYS,
+        state: EngineState | None = None,
+    ) -> None:
         if not scorers:
             raise ValueError("the engine needs at least one model")
+        if retention_days < 1:
+            raise ValueError(f"retention_days must be at least 1, got {retention_days}")
         self.scorers = list(scorers)
+        self.markets = tuple(sorted({s.model.market for s in self.scorers}))
+        self.retention = timedelta(days=retention_days)
+        self.state = state or EngineState()
 
-    def apply(
-        self, state: PlayerState, events: InputEvent | tuple[InputEvent, ...], player_id: int
-    ) -> list[Output]:
-        """Apply one event, or a batch of them (then rescore once for all of them)."""
-        targets: dict[tuple[str, str], None] = {}
-        to_grade: dict[str, None] = {}
-        for event in events if isinstance(events, tuple) else (events,):
-            changed, done = self._update(state, event, player_id)
-            targets.update(dict.fromkeys(changed))
-            to_grade.update(dict.fromkeys(done))
-        out = self._rescore(state, player_id, list(targets))
-        for game_key in to_grade:
-            out += self._grades(state, player_id, game_key)
+    # ------------------------------------------------------------------ input
+    def apply(self, event: InputEvent) -> list[Output]:
+        """Apply one event; returns what the events of the previous event time produced (they
+        are complete once time moves on). Raises an `EventError` for an event it refuses."""
+        state = self.state
+        player_id = self._admit(event)
+        out = self.flush() if state.pending_ts is not None and event.ts != state.pending_ts else []
+        self._advance(event.ts)
+        game = self._game(event)
+        if isinstance(event, BoxScore):
+            state.directory.learn(event)
+            held = game.boxes.get(event.player_id)
+            if held is None or (event.ts, event.model_dump_json()) > (held.ts, held.model_dump_json()):
+                game.boxes[event.player_id] = event
+            state.pending_grades[(event.player_id, event.game_key)] = None
+        elif isinstance(event, Game) and event.status == "final":
+            game.final = True
+            state.pending_grades.update(dict.fromkeys((p, event.game_key) for p in game.before_tipoff))
+        state.pending.update(dict.fromkeys(state.store.apply(event, player_id)))
+        state.pending_ts = event.ts
         return out
 
-    def _update(
-        self, state: PlayerState, event: InputEvent, player_id: int
-    ) -> tuple[list[tuple[str, str]], list[str]]:
-        """Apply an event to the state; returns the (game, book) to rescore and the games to grade."""
-        store = state.store
-        if isinstance(event, PropLine):
-            state.tipoffs.setdefault(event.game_key, event.tipoff)
-            return ([(event.game_key, event.book)] if store.apply_prop(player_id, event) else []), []
-        if isinstance(event, BoxScore):
-            held = state.boxes.get(event.game_key)
-            if held is None or (event.ts, event.model_dump_json()) > (held.ts, held.model_dump_json()):
-                state.boxes[event.game_key] = event
-            return self._books(store, store.apply_box_score(event)), [event.game_key]
-        if isinstance(event, GameLine):
-            return self._books(store, store.apply_game_line(event)), []
-        changed = self._books(store, store.apply_game(event))
-        if event.status != "final":
-            return changed, []
-        # remembered even before the player's prop arrives (it may come by another path):
-        # a prediction made later for a finished game is graded at once
-        state.finals.add(event.game_key)
-        return changed, ([] if event.game_key in state.boxes else [event.game_key])
+    def _admit(self, event: InputEvent) -> int | None:
+        """Refuse what cannot be applied (before anything changes); a prop's player id."""
+        state = self.state
+        if state.watermark is not None:
+            cut = us_game_date(state.watermark) - self.retention
+            if event.game_date < cut:
+                raise BeyondRetentionError(
+                    f"game of {event.game_date} is older than the retention ({self.retention.days} days "
+                    f"before the watermark {state.watermark.isoformat()}); its state has expired"
+                )
+        if not isinstance(event, PropLine):
+            return None
+        if event.market not in self.markets:
+            raise UnsupportedMarketError(event.market, self.markets)
+        return state.directory.resolve(event.player_name)
 
-    @staticmethod
-    def _books(store: FeatureStore, affected: Iterable[tuple[int, str]]) -> list[tuple[str, str]]:
-        return [(game, book) for player, game in affected for book, _ in store.open_books(player, game)]
+    def _advance(self, ts: datetime) -> None:
+        """Move the watermark; expire what fell out of the retention."""
+        state = self.state
+        if state.watermark is not None and ts <= state.watermark:
+            return
+        state.watermark = ts
+        cut = us_game_date(ts) - self.retention
+        if state.expired_before is None or cut > state.expired_before:
+            state.store.expire(cut)
+            for key in [k for k, g in state.games.items() if g.game_date < cut]:
+                del state.games[key]
+            state.expired_before = cut
 
-    def _predict(
-        self, state: PlayerState, player_id: int, targets: Sequence[tuple[str, str]]
-    ) -> list[Prediction]:
-        requests = []
-        for game_key, book in targets:
-            main = state.store.markets[(player_id, game_key)].books[book].main
-            if main is None:
-                continue  # the book's main line was withdrawn: nothing to score until it returns
-            vector = state.store.vector(Target(player_id, game_key, book, main.line))
-            requests.append(Request(vector, main.over_price, main.under_price))
-        return [p for scorer in self.scorers for p in scorer.score(requests)]
+    def _game(self, event: InputEvent) -> GameState:
+        game = self.state.games.get(event.game_key)
+        if game is None:
+            game = self.state.games[event.game_key] = GameState(event.game_date)
+        if game.tipoff is None and isinstance(event, PropLine | Game):
+            game.tipoff = event.tipoff
+        return game
 
-    def _rescore(
-        self, state: PlayerState, player_id: int, targets: Sequence[tuple[str, str]]
-    ) -> list[Output]:
-        predictions = self._predict(state, player_id, targets)
-        done = [p for p in predictions if p.game_key in state.boxes or p.game_key in state.finals]
-        return [*self._new(state, predictions), *self._grade(state, done)]
+    # ------------------------------------------------------------------ output
+    def flush(self) -> list[Output]:
+        """Rescore what the pending events changed and grade what they finished."""
+        state = self.state
+        changes, to_grade = list(state.pending), list(state.pending_grades)
+        state.pending, state.pending_grades, state.pending_ts = {}, {}, None
+        predictions = self._new(self._predict(changes))
+        out: list[Output] = list(predictions)
+        for p in predictions:
+            game = state.games[p.game_key]
+            if game.tipoff is None or p.as_of >= game.tipoff:
+                continue
+            game.before_tipoff.setdefault(p.player_id, {})[(p.model, p.book, p.market)] = p
+            if game.done_for(p.player_id) and (p.player_id, p.game_key) not in state.pending_grades:
+                out.append(grade(p, game.boxes.get(p.player_id)))  # made before tip-off, learnt late
+        for player_id, game_key in to_grade:
+            game = state.games[game_key]
+            box = game.boxes.get(player_id)
+            out += [grade(p, box) for p in game.before_tipoff.get(player_id, {}).values()]
+        return out
 
-    @staticmethod
-    def _new(state: PlayerState, predictions: Iterable[Prediction]) -> list[Prediction]:
-        """Leave out a prediction identical to the last one emitted for its (model, game, book,
-        market): news the model does not use (a game line, another team's final) rescores to
-        the same prediction, and saying it again only costs every sink a write (it was half
-        of a season replay's output). Signatures are Python hashes, so after a restart in a new
-        process one identical prediction may be said again, which the idempotent sinks absorb."""
+    def _predict(self, changes: Iterable[Change]) -> list[Prediction]:
+        store = self.state.store
+        books: dict[tuple[object, ...], Request] = {}
+        for change in changes:
+            for quote in store.main_quotes(change):
+                t = quote.target
+                books[(t.player_id, t.game_key, t.market, t.book)] = Request(
+                    store.vector(t), quote.over_price, quote.under_price
+                )
+        requests = list(books.values())
+        return [
+            p
+            for scorer in self.scorers
+            for p in scorer.score([r for r in requests if r.vector.target.market == scorer.model.market])
+        ]
+
+    def _new(self, predictions: Iterable[Prediction]) -> list[Prediction]:
+        """Leave out a prediction identical to the last one emitted for its (model, player,
+        game, book, market): news the model does not use (a game line, another team's final)
+        rescores to the same prediction, and saying it again only costs every sink a write.
+        Signatures are Python hashes, so after a restart in a new process one identical
+        prediction may be said again, which the idempotent sinks absorb."""
         out = []
         for p in predictions:
-            key = (p.model, p.game_key, p.book, p.market)
+            emitted = self.state.games[p.game_key].emitted
+            key = (p.model, p.player_id, p.book, p.market)
             signature = hash(tuple(p.__dict__.values()))
-            if state.emitted.get(key) != signature:
-                state.emitted[key] = signature
+            if emitted.get(key) != signature:
+                emitted[key] = signature
                 out.append(p)
         return out
 
-    def _grades(self, state: PlayerState, player_id: int, game_key: str) -> list[Output]:
-        books = [(game_key, book) for book, _ in state.store.open_books(player_id, game_key)]
-        return list(self._grade(state, self._predict(state, player_id, books)))
-
-    @staticmethod
-    def _grade(state: PlayerState, predictions: Iterable[Prediction]) -> list[Grade]:
-        """Grade predictions made before their game's tip-off."""
-        return [
-            grade(p, state.boxes.get(p.game_key))
-            for p in predictions
-            if p.as_of < state.tipoffs.get(p.game_key, p.as_of)
-        ]
+    def player_name(self, player_id: int) -> str | None:
+        return self.state.directory.names_by_id.get(player_id)

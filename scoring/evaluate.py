@@ -73,14 +73,14 @@ def make_model(
 def main_line_requests(store: FeatureStore, day: date) -> list[Request]:
     """Every book's main line on `day`, as the store holds it (the last quote before tip-off)."""
     requests = []
-    for (player_id, game_key), market in sorted(store.markets.items()):
-        if market.game_date != day:
+    for (player_id, game_key, market_name), market in sorted(store.markets.items()):
+        if market.game_date != day or market_name != "points":
             continue
         for book, ladder in sorted(market.books.items()):
             if ladder.main is None:
                 continue
             quote = ladder.main
-            vector = store.vector(Target(player_id, game_key, book, quote.line))
+            vector = store.vector(Target(player_id, game_key, book, quote.line, market_name))
             requests.append(Request(vector, quote.over_price, quote.under_price))
     return requests
 

@@ -1,6 +1,7 @@
 """Grading a prediction against the box score, and performance per model and day.
 
-The graded side is the recommendation, or for a PASS the side the model favoured; money
+A prop is settled on its market's box-score statistic (vocabulary.markets). The graded side is
+the recommendation, or for a PASS the side the model favoured; money
 moves only on a recommended bet: a win pays the posted price, a loss costs the stake, a push
 or a void returns it. VOID: the player did not play (no box score for the game, or 0 minutes).
 """
@@ -15,6 +16,7 @@ from datetime import date
 
 from features.odds import profit_per_unit
 from vocabulary.events import BoxScore
+from vocabulary.markets import settle
 from vocabulary.records import Grade, Prediction
 
 __all__ = ["Performance", "grade", "performance", "performance_by_model_and_day", "wilson_interval"]
@@ -26,7 +28,7 @@ def grade(prediction: Prediction, box: BoxScore | None) -> Grade:
     p = prediction
     side = p.recommendation if p.recommendation != "PASS" else ("OVER" if p.p_over >= p.p_under else "UNDER")
     played = box is not None and box.minutes > 0
-    actual = float(box.points) if box is not None and played else None
+    actual = settle(p.market, box) if box is not None and played else None
     if actual is None:
         result = "VOID"
     elif actual == p.line:

@@ -16,6 +16,7 @@ from features.schema import FEATURE_NAMES, FEATURE_SCHEMA_VERSION, MARKET_FEATUR
 from scoring.distribution import Scale
 from scoring.exceptions import ModelNotFoundError, SchemaMismatchError
 from scoring.trees import TreeEnsemble
+from vocabulary.events import Market
 
 __all__ = ["MODEL_FEATURES", "ModelKind", "ModelMeta", "PointsModel", "Registry", "model_columns"]
 
@@ -39,6 +40,7 @@ class ModelMeta(BaseModel):
 
     name: str
     kind: ModelKind
+    market: Market = "points"  # the prop market it scores (registries from before markets: points)
     feature_schema_version: str
     feature_names: tuple[str, ...]
     trained_from: date
@@ -66,6 +68,10 @@ class PointsModel:
     @property
     def name(self) -> str:
         return self.meta.name
+
+    @property
+    def market(self) -> str:
+        return self.meta.market
 
     @property
     def scale(self) -> Scale:

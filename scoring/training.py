@@ -17,8 +17,7 @@ from typing import Any
 import numpy as np
 from catboost import CatBoostRegressor
 
-from features.identity import PlayerDirectory
-from features.replay import apply, resolve_props
+from features.identity import PlayerDirectory, resolve_props
 from features.store import FeatureStore
 from scoring.model import ModelKind, model_columns
 from vocabulary.events import BoxScore, InputEvent, PropLine
@@ -72,9 +71,9 @@ def build_training_set(
             dates.append(event.game_date)
         if isinstance(event, PropLine):
             if id(event) in ids:
-                apply(store, event, ids[id(event)])
+                store.apply(event, ids[id(event)])
         else:
-            apply(store, event)
+            store.apply(event)
     features = model_columns(np.asarray(rows, dtype=np.float64).reshape(-1, len(rows[0]) if rows else 0))
     return TrainingSet(features, np.asarray(points), np.asarray(dates, dtype="datetime64[D]")), store
 

@@ -34,12 +34,16 @@ __all__ = [
     "Game",
     "GameLine",
     "InputEvent",
+    "Market",
     "PropLine",
     "game_key",
     "us_game_date",
 ]
 
 SCHEMA_VERSION: Literal[1] = 1
+
+# The player markets books quote (the feed's `player_<market>`); vocabulary.markets settles them.
+Market = Literal["points", "rebounds", "assists", "threes", "points_rebounds_assists", "blocks", "steals"]
 US_EASTERN = ZoneInfo("America/New_York")
 
 
@@ -160,7 +164,7 @@ class PropLine(_Matchup):
 
     kind: Literal["prop_line"] = "prop_line"
     book: Book
-    market: Literal["points", "rebounds", "assists", "threes"]
+    market: Market
     player_name: Annotated[str, Field(min_length=2, max_length=80)]
     line: PropLineValue
     over_price: AmericanOdds

@@ -5,8 +5,7 @@ from dataclasses import dataclass
 import pytest
 
 from connectors.adapters import Record
-from features.identity import PlayerDirectory
-from features.replay import apply, resolve_props
+from features.identity import PlayerDirectory, resolve_props
 from features.store import FeatureStore
 from vocabulary.events import BoxScore, Game, GameLine, InputEvent, PropLine
 
@@ -32,9 +31,9 @@ def season(shipped_records: list[Record]) -> Season:
     for event in events:
         if isinstance(event, PropLine):
             if id(event) in ids:
-                apply(store, event, ids[id(event)])
+                store.apply(event, ids[id(event)])
         else:
-            apply(store, event)
+            store.apply(event)
     return Season(events, props, store)
 
 

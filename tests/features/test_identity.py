@@ -64,11 +64,11 @@ def test_identity_report_on_shipped_data(shipped_records: list[Record]) -> None:
     report = identity_report(events, directory)
 
     assert len(directory) == 435  # nba.com ids with a box score in either season
-    assert report.prop_player_games == 2845
-    assert report.prop_player_games_resolved == 2404
-    assert report.prop_player_games_matched == 2294
+    assert report.prop_player_games == 2852  # every market's props
+    assert report.prop_player_games_resolved == 2410
+    assert report.prop_player_games_matched == 2299
     assert report.player_match_rate == pytest.approx(
-        0.8063, abs=1e-4
+        2299 / 2852, abs=1e-4
     )  # the brief's careful normalisation: ~79%
     assert report.odds_games == 1517
     assert report.odds_games_in_schedule == 1512

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import polars as pl
+
 from features.oracle import oracle_features
 from features.schema import FEATURE_NAMES, Target
 from tests.features.conftest import BoxScore, Game, GameLine, Season
@@ -12,18 +14,23 @@ from tests.features.conftest import BoxScore, Game, GameLine, Season
 def test_incremental_equals_oracle_on_the_whole_shipped_data(season: Season) -> None:
     oracle = oracle_features(season.of(BoxScore), season.of(Game), season.of(GameLine), season.props)
     # one row per distinct resolved prop quote; the shipped data has one snapshot per game
-    assert oracle.height == len({(pid, p.game_key, p.book, p.line) for pid, p in season.props}) == 31_880
+    quotes = {(pid, p.game_key, p.market, p.book, p.line) for pid, p in season.props}
+    assert oracle.height == len(quotes)
+    assert len({q for q in quotes if q[2] == "points"}) == 31_880
 
     mismatches = []
     defaulted = 0
     for row in oracle.iter_rows(named=True):
-        vector = season.store.vector(Target(row["player_id"], row["game_key"], row["book"], row["line"]))
+        target = Target(row["player_id"], row["game_key"], row["book"], row["line"], row["market"])
+        vector = season.store.vector(target)
         assert vector.history_games == row["history_games"]
         for name, value, provenance in zip(FEATURE_NAMES, vector.values, vector.provenance, strict=True):
             expected = row[f"v_{name}"]
             same = (math.isnan(value) and math.isnan(expected)) or abs(value - expected) <= 1e-9
             if not same or provenance != row[f"prov_{name}"]:
-                mismatches.append((row["player_id"], row["game_key"], row["book"], name, value, expected))
+                mismatches.append((target, name, value, expected))
             defaulted += provenance != "ok"
     assert mismatches == []
     assert defaulted > 0  # the comparison covers defaults too, not only measured values
+    gaps = oracle.filter(pl.col("prov_rest_days") == "default:missing_box_scores").height
+    assert gaps > 0  # feed gaps (or games sat out) are defaults, checked against the oracle too

@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from features.oracle import oracle_features
-from features.replay import apply
 from features.schema import FeatureVector, Target
 from features.store import FeatureStore
 from tests.features.streams import interleavings, streams
@@ -19,18 +18,18 @@ def _run(events: list) -> FeatureStore:
     store = FeatureStore()
     for event in events:
         if isinstance(event, tuple):
-            apply(store, event[1], event[0])
+            store.apply(event[1], event[0])
         else:
-            apply(store, event)
+            store.apply(event)
     return store
 
 
 def _vectors(store: FeatureStore) -> dict[Target, FeatureVector]:
     out = {}
-    for (player, game), market in store.markets.items():
+    for (player, game, market_name), market in store.markets.items():
         for book, ladder in market.books.items():
             for line in ladder.quotes:
-                target = Target(player, game, book, line)
+                target = Target(player, game, book, line, market_name)
                 out[target] = store.vector(target)
     return out
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from vocabulary.errors import UnknownPlayerError
 from vocabulary.events import BoxScore, Game, GameLine, InputEvent, PropLine
@@ -22,15 +23,16 @@ __all__ = ["IdentityReport", "PlayerDirectory", "identity_report", "resolve_prop
 
 class PlayerDirectory:
     """nba.com players by canonical name (`vocabulary.keys.canonical_player`), learned from box
-    scores. The dataflow learns it from the stream in event-time order, so a prop resolves to
-    the players whose box scores came before it, the same live and in replay; training and the
-    data report build it from a whole folder."""
+    scores. The dataflow learns it from the stream, and a prop resolves as of its own event
+    time: to the players whose first box score is stamped no later than the prop. So the
+    answer does not depend on arrival order. Training and the data report build it from a
+    whole folder and resolve without a time."""
 
-    __slots__ = ("_ids", "names_by_id")
+    __slots__ = ("_first", "_names")
 
     def __init__(self) -> None:
-        self._ids: dict[str, set[int]] = {}
-        self.names_by_id: dict[int, str] = {}
+        self._first: dict[str, dict[int, datetime]] = {}  # name -> id -> first box-score time
+        self._names: dict[int, tuple[datetime, str]] = {}  # id -> (time, spelling) of the newest
 
     @classmethod
     def from_box_scores(cls, box_scores: Iterable[BoxScore]) -> PlayerDirectory:
@@ -40,20 +42,28 @@ class PlayerDirectory:
         return directory
 
     def learn(self, box: BoxScore) -> None:
-        """Remember the player of a box score (his latest spelling is the one shown)."""
-        self._ids.setdefault(canonical_player(box.player_name), set()).add(box.player_id)
-        self.names_by_id[box.player_id] = box.player_name
+        """Remember the player of a box score (his newest spelling is the one shown)."""
+        ids = self._first.setdefault(canonical_player(box.player_name), {})
+        ids[box.player_id] = min(ids.get(box.player_id, box.ts), box.ts)
+        held = self._names.get(box.player_id)
+        if held is None or (box.ts, box.player_name) > held:
+            self._names[box.player_id] = (box.ts, box.player_name)
 
-    def resolve(self, name: str) -> int:
-        """The nba.com id for a book's spelling, or `UnknownPlayerError` with the reason."""
+    def resolve(self, name: str, at: datetime | None = None) -> int:
+        """The nba.com id for a book's spelling as of `at` (None: whatever is known), or
+        `UnknownPlayerError` with the reason."""
         key = canonical_player(name)
-        ids = self._ids.get(key, set())
+        ids = [i for i, first in self._first.get(key, {}).items() if at is None or first <= at]
         if len(ids) != 1:
             raise UnknownPlayerError(name, key, "ambiguous_player" if ids else "unknown_player")
-        return next(iter(ids))
+        return ids[0]
+
+    def name(self, player_id: int) -> str | None:
+        held = self._names.get(player_id)
+        return held[1] if held else None
 
     def __len__(self) -> int:
-        return len(self.names_by_id)
+        return len(self._names)
 
 
 def resolve_props(events: Iterable[InputEvent], directory: PlayerDirectory) -> Iterator[tuple[int, PropLine]]:

@@ -3,8 +3,9 @@
 Per (book, line) the quote with the latest event time counts (an older one arriving late is
 stale); the book's main line is its latest quote flagged main; the first-seen main line is
 the main line at the book's earliest time. Ties in time are broken by a total order on the
-quote. So the state is a function of the set of events, not of their arrival order, and an
-unchanged re-send changes nothing.
+quote. So the state is a function of the set of events, not of their arrival order. An exact
+re-send changes nothing; the same prices re-quoted later move the main quote's time, and so
+the as-of time of the prediction it backs (rescored, under a new identity).
 """
 
 from __future__ import annotations
@@ -50,10 +51,12 @@ class BookLadder:
     first_ts: datetime
     first_main: float | None
     main: Quote | None = None
+    main_ts: datetime | None = None
 
     def refresh_main(self) -> None:
         mains = [(ts, q.order_key(), q) for ts, q in self.quotes.values() if q.is_main]
-        self.main = max(mains)[2] if mains else None
+        best = max(mains) if mains else None
+        self.main, self.main_ts = (best[2], best[0]) if best else (None, None)
 
 
 @dataclass(slots=True)
@@ -70,7 +73,7 @@ class PropMarket:
         return cls(prop.game_date, prop.home_team, prop.away_team)
 
     def apply(self, prop: PropLine) -> bool:
-        """Apply one quote; True when the book's main quote changed (the rescoring rule)."""
+        """Apply one quote; True when the book's main quote or its time changed (the rescoring rule)."""
         quote = Quote.of(prop)
         ladder = self.books.get(prop.book)
         if ladder is None:
@@ -85,9 +88,9 @@ class PropMarket:
         if current is not None and (prop.ts, quote.order_key()) <= (current[0], current[1].order_key()):
             return False
         ladder.quotes[quote.line] = (prop.ts, quote)
-        before = ladder.main
+        before = (ladder.main_ts, ladder.main)
         ladder.refresh_main()
-        return ladder.main != before
+        return (ladder.main_ts, ladder.main) != before
 
     def consensus(self) -> tuple[list[float], list[str]]:
         """The book-independent market features, in CONSENSUS_FEATURES order."""

@@ -133,7 +133,7 @@ class Engine:
             return None
         if event.market not in self.markets:
             raise UnsupportedMarketError(event.market, self.markets)
-        return state.directory.resolve(event.player_name)
+        return state.directory.resolve(event.player_name, at=event.ts)
 
     def _advance(self, ts: datetime) -> None:
         """Move the watermark; expire what fell out of the retention."""
@@ -210,4 +210,4 @@ class Engine:
         return out
 
     def player_name(self, player_id: int) -> str | None:
-        return self.state.directory.names_by_id.get(player_id)
+        return self.state.directory.name(player_id)

@@ -1,0 +1,212 @@
+"""The ordered engine: one identity, one content; late inputs corrected; bounded state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from connectors.adapters import Record
+from features.store import Change
+from scoring.engine import Engine, Output
+from scoring.scorer import Scorer
+from tests.features.streams import interleavings, streams
+from vocabulary.errors import BeyondRetentionError, EventError
+from vocabulary.events import BoxScore, InputEvent, PropLine
+from vocabulary.records import KEY, Grade, Prediction
+
+
+def _events(topics: dict[str, list]) -> dict[str, list[InputEvent]]:  # type: ignore[type-arg]
+    """The stream's topics as plain events (props come as (player, prop) pairs)."""
+    return {name: [e[1] if isinstance(e, tuple) else e for e in events] for name, events in topics.items()}
+
+
+def _run(
+    scorers: Sequence[Scorer], events: Iterable[InputEvent], flush_after: set[int] = frozenset()
+) -> list[Output]:  # type: ignore[assignment]
+    engine = Engine(scorers, retention_days=30)
+    out: list[Output] = []
+    for i, event in enumerate(events):
+        try:
+            out += engine.apply(event)
+        except EventError:
+            continue
+        if i in flush_after:
+            out += engine.flush()
+    return out + engine.flush()
+
+
+def _tables(out: Sequence[Output]) -> tuple[dict, dict, dict]:  # type: ignore[type-arg]
+    """(log by prediction id, latest by key, grades by key), each the last emission that wins."""
+    log: dict[str, Prediction] = {}
+    latest: dict[tuple, Prediction] = {}  # type: ignore[type-arg]
+    grades: dict[tuple, Grade] = {}  # type: ignore[type-arg]
+    for record in out:
+        key = tuple(getattr(record, k) for k in KEY)
+        if isinstance(record, Prediction):
+            log[record.prediction_id] = record
+            if key not in latest or record.as_of >= latest[key].as_of:
+                latest[key] = record
+        elif key not in grades or record.as_of >= grades[key].as_of:
+            grades[key] = record
+    return log, latest, grades
+
+
+def _in_time_order(data: st.DataObject, events: list[InputEvent]) -> list[InputEvent]:
+    """Sorted by event time; events of one time in any order (how topics interleave)."""
+    shuffled = data.draw(st.permutations(events))
+    return sorted(shuffled, key=lambda e: e.ts)
+
+
+def _boundaries(data: st.DataObject, events: list[InputEvent]) -> set[int]:
+    """Random batch ends, each where the event time changes (a reader never splits a time)."""
+    ends = [i for i in range(len(events) - 1) if events[i].ts != events[i + 1].ts]
+    return set(data.draw(st.lists(st.sampled_from(ends), unique=True))) if ends else set()
+
+
+@settings(max_examples=60)
+@given(data=st.data(), topics=streams())
+def test_in_time_order_every_id_has_one_content_whatever_the_batches(
+    scorers: list[Scorer],
+    data: st.DataObject,
+    topics: dict[str, list],  # type: ignore[type-arg]
+) -> None:
+    events = [e for stream in _events(topics).values() for e in stream]
+    ordered = _in_time_order(data, events)
+    out = _run(scorers, ordered, _boundaries(data, ordered))
+    contents: dict[str, set[str]] = {}
+    for record in out:
+        if isinstance(record, Prediction):
+            contents.setdefault(record.prediction_id, set()).add(record.model_dump_json())
+    assert all(len(c) == 1 for c in contents.values()), "an id was emitted with two contents"
+    # and the same tables as any other in-order run: batches and ties change nothing
+    assert _tables(out) == _tables(_run(scorers, _in_time_order(data, events)))
+
+
+@settings(max_examples=60)
+@given(data=st.data(), topics=streams())
+def test_late_inputs_end_in_the_tables_of_an_in_order_run(
+    scorers: list[Scorer],
+    data: st.DataObject,
+    topics: dict[str, list],  # type: ignore[type-arg]
+) -> None:
+    """Box scores, finals and game lines in any order, props in their own time order (a book's
+    quotes of a player share a partition), topics interleaved at random, some events re-sent:
+    the latest predictions and the grades equal those of the same events in time order, and
+    so does the log's content of every current prediction id (a late input corrects them in
+    place). An id superseded before the late input arrived keeps what was known when it was
+    emitted (docs/storage.md: the log under late inputs)."""
+    events = _events(topics)
+    events["props"] = sorted(events["props"], key=lambda e: e.ts)
+    arrived = data.draw(interleavings(events))
+    resent = data.draw(st.lists(st.sampled_from(arrived), max_size=3)) if arrived else []
+    arrived += resent
+    # every player known before the stream: a prop of a player whose first box score arrives
+    # after it is dead-lettered (unknown_player), in any order (docs/operations.md)
+    boxes = {e.player_id: e for e in arrived if isinstance(e, BoxScore)}
+    known = [_first_box(box) for box in boxes.values()]
+    log, latest, grades = _tables(_run(scorers, [*known, *arrived]))
+    in_order = [*known, *sorted(arrived, key=lambda e: e.ts)]
+    ordered_log, ordered_latest, ordered_grades = _tables(_run(scorers, in_order))
+    assert latest == ordered_latest
+    assert grades == ordered_grades
+    current = {p.prediction_id for p in latest.values()}
+    assert {i: log[i] for i in current} == {i: ordered_log[i] for i in current}
+
+
+def _first_box(box: BoxScore) -> BoxScore:
+    """The player's box score of a game in the season before (his identity, and a game of history)."""
+    return box.model_copy(
+        update={"ts": box.ts - timedelta(days=200), "game_date": box.game_date - timedelta(days=200)}
+    )
+
+
+def _day(records: list[Record], day: date) -> tuple[list[InputEvent], list[PropLine]]:
+    """The shipped events in time order up to `day`'s props (its box scores not yet in)."""
+    before = [r.event for r in records if r.event is not None and r.event.game_date < day]
+    props = [
+        r.event
+        for r in records
+        if isinstance(r.event, PropLine) and r.event.game_date == day and r.event.market == "points"
+    ]
+    return sorted(before, key=lambda e: e.ts), props
+
+
+def _engine_on(records: list[Record], scorers: list[Scorer], day: date) -> tuple[Engine, list[PropLine]]:
+    engine = Engine(scorers)
+    before, props = _day(records, day)
+    for event in [*before, *props]:
+        try:
+            engine.apply(event)
+        except EventError:
+            continue
+    engine.flush()
+    return engine, props
+
+
+def _resolvable(engine: Engine, props: list[PropLine]) -> tuple[PropLine, int]:
+    """The first main-line prop whose player the engine knows, and his id."""
+    for prop in props:
+        try:
+            return prop, engine.state.directory.resolve(prop.player_name)
+        except EventError:
+            continue
+    raise AssertionError("no prop of a known player")
+
+
+def test_one_changed_line_yields_one_prediction_per_model_for_that_key(
+    shipped_records: list[Record], scorers: list[Scorer]
+) -> None:
+    engine, props = _engine_on(shipped_records, scorers, date(2025, 11, 10))
+    main, player = _resolvable(engine, props)
+    assert engine.apply(main) == [] and engine.flush() == []  # an unchanged re-send: nothing new
+    moved = main.model_copy(
+        update={"ts": main.ts + timedelta(minutes=30), "line": main.line + 1.0, "over_price": -120.0}
+    )
+    engine.apply(moved)
+    out = engine.flush()
+    assert sorted((p.model, p.player_id, p.book, p.line) for p in out) == [
+        ("champion", player, main.book, main.line + 1.0),
+        ("shadow", player, main.book, main.line + 1.0),
+    ]
+    assert all(p.as_of == moved.ts for p in out)
+
+
+def test_a_rescoring_that_changes_no_prediction_emits_nothing(
+    shipped_records: list[Record], scorers: list[Scorer]
+) -> None:
+    engine, props = _engine_on(shipped_records, scorers, date(2025, 11, 10))
+    prop = next(
+        p for p in props if (p.is_main and p.player_name in {"Jalen Brunson", "Luka Doncic"}) or p.is_main
+    )
+    player = engine.state.directory.resolve(prop.player_name)
+    engine.state.pending[Change((player, prop.game_key, "points"))] = None
+    assert engine.flush() == []  # every book of the prop rescored: the same predictions as emitted
+
+
+def test_other_markets_are_refused_until_a_model_scores_them(
+    shipped_records: list[Record], scorers: list[Scorer]
+) -> None:
+    engine, props = _engine_on(shipped_records, scorers, date(2025, 11, 10))
+    rebounds = props[0].model_copy(update={"market": "rebounds"})
+    with pytest.raises(EventError, match="market:unsupported"):
+        engine.apply(rebounds)
+
+
+def test_an_event_beyond_the_retention_is_refused_and_old_games_expire(
+    shipped_records: list[Record], scorers: list[Scorer]
+) -> None:
+    engine, props = _engine_on(shipped_records, scorers, date(2025, 11, 10))
+    state = engine.state
+    assert min(g.game_date for g in state.games.values()) >= date(2025, 11, 10) - timedelta(days=3)
+    assert min(m.game_date for m in state.store.markets.values()) >= date(2025, 11, 7)
+    old = props[0].model_copy(
+        update={"tipoff": props[0].tipoff - timedelta(days=5), "ts": props[0].ts - timedelta(days=5)}
+    )
+    with pytest.raises(BeyondRetentionError, match="older than the retention"):
+        engine.apply(old)
+    largest, total = state.size_bytes()
+    assert 0 < largest < 250_000 < total < 20_000_000  # a game of props, or two seasons of a player

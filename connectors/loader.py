@@ -11,12 +11,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 from connectors.adapters import Record
 from connectors.kafka import Publisher
 from connectors.serde import encode
 from vocabulary.keys import message_key
+from vocabulary.window import Window
 
 __all__ = ["Loader", "Pacer", "TopicCounts", "timestamp_ms"]
 
@@ -71,22 +72,20 @@ class Loader:
     publisher: Publisher
     topics: Mapping[str, str]
     dlq_topic: str
-    start: date | None = None
-    end: date | None = None
+    window: Window = field(default_factory=Window)
     pacer: Pacer | None = None
     counts: dict[str, TopicCounts] = field(default_factory=dict)
     dead_letter_reasons: dict[str, int] = field(default_factory=dict)
 
-    def _in_window(self, day: date | None) -> bool:
-        if day is None:
-            return True
-        return (self.start is None or day >= self.start) and (self.end is None or day <= self.end)
+    def _in_window(self, record: Record) -> bool:
+        if record.event is not None:
+            return record.event.ts in self.window
+        return record.day is None or self.window.covers_day(record.day)
 
     def send(self, record: Record) -> None:
         counts = self.counts.setdefault(record.topic, TopicCounts())
         counts.rows_read += record.rows
-        day = record.event.game_date if record.event is not None else record.day
-        if not self._in_window(day):
+        if not self._in_window(record):
             counts.rows_outside_window += record.rows
         elif record.event is not None:
             if self.pacer is not None:

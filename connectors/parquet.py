@@ -23,7 +23,15 @@ from pydantic import BaseModel
 from connectors.sinks import Sink, SinkError
 from vocabulary.records import KEY, Grade, Prediction
 
-__all__ = ["ParquetSink", "log_files", "read_grades", "read_latest", "read_log"]
+__all__ = [
+    "ParquetSink",
+    "log_files",
+    "read_emissions",
+    "read_grades",
+    "read_latest",
+    "read_log",
+    "read_predictions_log",
+]
 
 _MODELS: dict[str, type[Prediction] | type[Grade]] = {"predictions": Prediction, "grades": Grade}
 _FOLDERS: dict[type[BaseModel], str] = {model: folder for folder, model in _MODELS.items()}
@@ -93,6 +101,22 @@ def _read(root: Path, folder: str) -> pl.DataFrame:
     order = [*KEY, "as_of", "emitted_at", "prediction_id"]
     frame = frame.sort(order, nulls_last=False).unique(list(KEY), keep="last", maintain_order=True)
     return frame.sort(list(KEY))
+
+
+def read_emissions(root: Path) -> pl.DataFrame:
+    """Every prediction the dataset holds, each emission of it (re-deliveries included)."""
+    files = _files(root, "predictions")
+    return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed") if files else pl.DataFrame()
+
+
+def read_predictions_log(root: Path) -> pl.DataFrame:
+    """One row per prediction id, its last emission (a correction replaces what it corrects):
+    the rows of `predictions_log`."""
+    frame = read_emissions(root)
+    if frame.is_empty():
+        return frame
+    frame = frame.sort(["prediction_id", "emitted_at"], nulls_last=False)
+    return frame.unique("prediction_id", keep="last", maintain_order=True).sort(["prediction_id"])
 
 
 def read_latest(root: Path) -> pl.DataFrame:

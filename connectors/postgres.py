@@ -130,6 +130,26 @@ _DEAD = _Table(
 _TABLES: dict[type[BaseModel], _Table] = {Prediction: _PREDICTIONS, Grade: _GRADES, DeadLetter: _DEAD}
 
 
+def _updates(spec: _Table, key: tuple[str, ...]) -> sql.Composable:
+    return sql.SQL(", ").join(
+        sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in spec.columns if c not in key
+    )
+
+
+def _newer_content(spec: _Table) -> sql.Composable:
+    """The staged row says something new (any column but the emit time differs) and was
+    emitted no earlier: a re-delivered older batch never undoes a correction, and writing the
+    same rows again (a window replay over a worker's database) changes nothing."""
+    content = [sql.Identifier(c) for c in spec.columns if c != "emitted_at"]
+    return sql.SQL(
+        "({old}) IS DISTINCT FROM ({new}) "
+        "AND coalesce(EXCLUDED.emitted_at, '-infinity') >= coalesce(t.emitted_at, '-infinity')"
+    ).format(
+        old=sql.SQL(", ").join(sql.SQL("t.{}").format(c) for c in content),
+        new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(c) for c in content),
+    )
+
+
 def _version(record: BaseModel) -> tuple[datetime, datetime]:
     """Newer wins: later `as_of`; at the same `as_of` (a correction by an older, late event)
     the later emission, which within a run always holds the more complete state."""
@@ -232,20 +252,21 @@ class PostgresSink(Sink):
         key = sql.SQL(", ").join(map(sql.Identifier, spec.key))
         table = sql.Identifier(spec.table)
         if spec.monotonic:
-            updates = sql.SQL(", ").join(
-                sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c))
-                for c in spec.columns
-                if c not in spec.key
-            )
             conn.execute(
                 sql.SQL(
                     "INSERT INTO {table} AS t ({columns}) "
                     "SELECT DISTINCT ON ({key}) {columns} FROM {stage} "
                     "ORDER BY {key}, as_of DESC, emitted_at DESC NULLS LAST, prediction_id DESC "
                     "ON CONFLICT ({key}) DO UPDATE SET {updates} "
-                    "WHERE (EXCLUDED.as_of, coalesce(EXCLUDED.emitted_at, '-infinity')) "
-                    ">= (t.as_of, coalesce(t.emitted_at, '-infinity'))"
-                ).format(table=table, columns=columns, key=key, stage=stage, updates=updates)
+                    "WHERE EXCLUDED.as_of > t.as_of OR (EXCLUDED.as_of = t.as_of AND {newer})"
+                ).format(
+                    table=table,
+                    columns=columns,
+                    key=key,
+                    stage=stage,
+                    updates=_updates(spec, spec.key),
+                    newer=_newer_content(spec),
+                )
             )
         else:
             conn.execute(
@@ -254,10 +275,19 @@ class PostgresSink(Sink):
                 )
             )
         if spec.log_table:
+            # the log keeps one row per prediction id: a correction (same id, new content, a
+            # later emission) replaces it; the same content written again changes nothing
             conn.execute(
                 sql.SQL(
-                    "INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT (prediction_id) DO NOTHING"
-                ).format(sql.Identifier(spec.log_table), columns, columns, stage)
+                    "INSERT INTO {log} AS t ({columns}) SELECT {columns} FROM {stage} "
+                    "ON CONFLICT (prediction_id) DO UPDATE SET {updates} WHERE {newer}"
+                ).format(
+                    log=sql.Identifier(spec.log_table),
+                    columns=columns,
+                    stage=stage,
+                    updates=_updates(spec, ("prediction_id",)),
+                    newer=_newer_content(spec),
+                )
             )
 
     def close(self) -> None:

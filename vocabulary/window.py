@@ -76,6 +76,13 @@ class Window:
     def __contains__(self, moment: datetime) -> bool:
         return (self.start is None or moment >= self.start) and (self.end is None or moment <= self.end)
 
+    def covers_day(self, day: date) -> bool:
+        """Whether any moment of the US game date `day` falls in the window (for rows that
+        only have a date)."""
+        start = parse_bound(day.isoformat(), end=False)
+        end = parse_bound(day.isoformat(), end=True)
+        return (self.start is None or end >= self.start) and (self.end is None or start <= self.end)
+
     def describe(self) -> str:
         start = self.start.isoformat() if self.start else "the beginning"
         end = self.end.isoformat() if self.end else "the end"

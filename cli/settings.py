@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     )
     postgres_retry_s: Annotated[float, Field(ge=0)] = 60.0
     log_level: Annotated[str, Field(pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")] = "INFO"
+    log_format: Literal["text", "json"] = Field("text", description="text or json (--log-format)")
 
     @model_validator(mode="after")
     def _champion_is_a_model(self) -> Settings:

@@ -10,41 +10,44 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
+from rich.console import Console, Group
+from rich.text import Text
 
+from cli.tables import compact_table
 from scoring.evaluate import Evaluation, calibration, hit_rate_by_edge
 from scoring.grading import Performance
 
 __all__ = ["evaluation_json", "performance_table", "print_evaluation", "write_html"]
 
-_COLUMNS = (
+_COLUMNS = (  # abbreviated to fit 80 columns; LEGEND says what the short ones mean
     ("n_graded", "graded", "{:,.0f}"),
     ("n_bets", "bets", "{:,.0f}"),
-    ("hit_rate", "hit rate", "{:.1%}"),
+    ("hit_rate", "hit", "{:.1%}"),
     ("brier_model", "Brier", "{:.4f}"),
-    ("brier_market", "Brier mkt", "{:.4f}"),
-    ("logloss_model", "log-loss", "{:.4f}"),
-    ("logloss_market", "log-loss mkt", "{:.4f}"),
+    ("brier_market", "mkt", "{:.4f}"),
+    ("logloss_model", "LL", "{:.4f}"),
+    ("logloss_market", "mkt", "{:.4f}"),
     ("mae_model", "MAE", "{:.2f}"),
-    ("mae_line", "MAE line", "{:.2f}"),
+    ("mae_line", "line", "{:.2f}"),
     ("roi", "ROI", "{:+.1%}"),
 )
+LEGEND = "hit: hit rate, LL: log-loss, mkt: the market's (de-vigged), line: line's MAE"
 
 
 def _fmt(value: float, pattern: str) -> str:
     return "-" if isinstance(value, float) and math.isnan(value) else pattern.format(value)
 
 
-def performance_table(title: str, rows: Sequence[tuple[str, Performance]]) -> Table:
-    table = Table(title=title)
+def performance_table(title: str, rows: Sequence[tuple[str, Performance]]) -> Group:
+    """The figures of each row, with the legend of the abbreviated headers under them."""
+    table = compact_table(title)
     table.add_column("")
     for _, label, _ in _COLUMNS:
         table.add_column(label, justify="right")
     for label, perf in rows:
         values = perf.as_dict()
         table.add_row(label, *(_fmt(values[key], pattern) for key, _, pattern in _COLUMNS))
-    return table
+    return Group(table, Text(LEGEND, style="dim"))
 
 
 def print_evaluation(console: Console, result: Evaluation, champion: str) -> None:

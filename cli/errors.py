@@ -22,6 +22,7 @@ from pydantic_settings import SettingsError as PydanticSettingsError
 from cli.settings import Settings
 from connectors.kafka_config import REACH_TIMEOUT_S, check_reachable
 from vocabulary.errors import PropstreamError
+from vocabulary.window import WindowError
 
 __all__ = [
     "PostgresUnreachableError",
@@ -155,7 +156,7 @@ def _one_line(text: str) -> str:
 
 def _known(exc: BaseException, settings: Settings | None) -> tuple[str, int] | None:
     bootstrap = settings.kafka_bootstrap if settings else "the bootstrap address"
-    if isinstance(exc, UsageError):
+    if isinstance(exc, UsageError | WindowError):
         return str(exc), 2
     if isinstance(exc, PropstreamError):
         return str(exc), 1

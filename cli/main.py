@@ -34,6 +34,7 @@ from scoring.training import build_training_set
 from vocabulary.errors import PropstreamError
 from vocabulary.events import BoxScore, InputEvent
 from vocabulary.topics import INPUT_TOPICS
+from vocabulary.window import Window, WindowError, parse_bound
 
 __all__ = ["main"]
 
@@ -220,16 +221,30 @@ def _settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Sett
         raise settings_error(exc, {k: flags.get(k, k) for k in overrides}) from exc
 
 
+def _window_problem(start: object, end: object) -> str | None:
+    if isinstance(start, str | None) and isinstance(end, str | None):  # a Window (replay)
+        for flag, bound, is_end in (("--from", start, False), ("--to", end, True)):
+            try:
+                if bound:
+                    parse_bound(bound, end=is_end)
+            except WindowError as exc:
+                return f"argument {flag}: {exc}"
+        try:
+            Window.parse(start, end)
+        except WindowError as exc:
+            return str(exc)
+    elif isinstance(start, date) and isinstance(end, date) and start > end:  # game dates
+        return f"--from {start} is after --to {end}: swap them"
+    return None
+
+
 def _check_window(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """`--from` after `--to` selects nothing: say so rather than run on an empty window."""
-    start, end = getattr(args, "start", None), getattr(args, "end", None)
-    if start is not None and end is not None and start > end:
+    """A --from/--to that is not a window (not a date or zoned time, or --from after --to) is
+    a usage error of one line, before anything starts."""
+    problem = _window_problem(getattr(args, "start", None), getattr(args, "end", None))
+    if problem:
         prog = f"{parser.prog} {args.command}"
-        parser.exit(
-            2,
-            f"{prog}: error: --from {start} is after --to {end}: give a --from at or before the --to "
-            f"(see {prog} --help)\n",
-        )
+        parser.exit(2, f"{prog}: error: {problem} (see {prog} --help)\n")
 
 
 def _read(console: Console, settings: Settings) -> list[Record]:

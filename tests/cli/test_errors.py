@@ -62,7 +62,7 @@ CASES = [
     ),
     (
         "worker-broker-down",
-        ["worker", "--data", "{data}"],
+        ["worker"],
         {"PROPSTREAM_KAFKA_BOOTSTRAP": "127.0.0.1:{port}"},
         ["cannot reach Kafka", "127.0.0.1:{port}", "PROPSTREAM_KAFKA_BOOTSTRAP"],
     ),
@@ -94,7 +94,7 @@ CASES = [
         "evaluate-from-after-to",
         ["evaluate", "--from", "2025-11-12", "--to", "2025-11-10", "--data", "{data}"],
         {},
-        ["--from 2025-11-12 is after --to 2025-11-10", "propstream evaluate --help"],
+        ["--from 2025-11-12 is after --to 2025-11-10", "swap", "propstream evaluate --help"],
     ),
     (
         "bad-env-value",
@@ -107,6 +107,12 @@ CASES = [
         ["load", "--data", "{data}", "--partitions", "0"],
         {},
         ["--partitions", "greater than or equal to 1"],
+    ),
+    (
+        "replay-from-after-to",
+        ["replay", "--source", "files", "--from", "2025-11-12", "--to", "2025-11-10"],
+        {},
+        ["is after --to", "swap", "propstream replay --help"],
     ),
     (
         "replay-from-not-iso",

@@ -114,15 +114,16 @@ def check_postgres(dsn: SecretStr, variable: str, timeout_s: float = REACH_TIMEO
         ) from exc
 
 
-def check_port_free(port: int) -> None:
-    """The metrics server binds 127.0.0.1:`port`; a port already taken fails here, in one line."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+def check_port_free(host: str, port: int) -> None:
+    """The metrics server binds `host`:`port`; a port already taken fails here, in one line."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
-            probe.bind(("127.0.0.1", port))
+            probe.bind((host, port))
         except OSError as exc:
             raise UsageError(
-                f"metrics port {port} on 127.0.0.1 is in use ({exc.strerror}): stop what holds it "
-                "or choose a free port with --metrics-port or PROPSTREAM_METRICS_PORT"
+                f"cannot serve metrics on {host}:{port} ({exc.strerror}): stop what holds the port "
+                "or choose a free one with --metrics-port or PROPSTREAM_METRICS_PORT "
+                "(and PROPSTREAM_METRICS_HOST for the address)"
             ) from exc
 
 
@@ -134,7 +135,7 @@ def preflight(command: str, args: argparse.Namespace, settings: Settings) -> Non
         command == "replay" and (source == "kafka" or getattr(args, "postgres", False))
     )
     if command in ("replay", "worker") and settings.metrics_port:
-        check_port_free(settings.metrics_port)
+        check_port_free(settings.metrics_host, settings.metrics_port)
     if kafka:
         check_reachable(settings.kafka_bootstrap)
     if postgres:

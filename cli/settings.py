@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     snapshot_interval_s: Annotated[float, Field(gt=0)] = 5.0
     start_at: Literal["earliest", "latest"] = "earliest"
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 0
+    metrics_host: str = Field("127.0.0.1", description="address the metrics bind (0.0.0.0 in a container)")
     retention_days: Annotated[int, Field(ge=1, le=400)] = Field(
         3, description="games dated this many days before the newest event time are expired"
     )

@@ -88,7 +88,7 @@ CASES = [
         "metrics-port-in-use",
         ["replay", "--source", "files", "--data", "{data}", "--metrics-port", "{taken}"],
         {},
-        ["metrics port {taken}", "in use", "--metrics-port", "PROPSTREAM_METRICS_PORT"],
+        ["127.0.0.1:{taken}", "in use", "--metrics-port", "PROPSTREAM_METRICS_PORT"],
     ),
     (
         "evaluate-from-after-to",

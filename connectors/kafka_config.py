@@ -52,6 +52,7 @@ def check_reachable(bootstrap: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
     try:
         metadata = admin.list_topics(timeout=timeout_s)
     except KafkaException as exc:
+        admin.poll(0)  # serve librdkafka's queued log lines (why it failed) to the debug log
         raise BrokerUnreachableError(bootstrap, timeout_s, exc.args[0].str()) from exc
     if not metadata.brokers:
         raise BrokerUnreachableError(bootstrap, timeout_s, "the cluster reports no brokers")

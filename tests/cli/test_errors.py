@@ -173,3 +173,13 @@ def test_json_log_is_one_object_a_line(unused_port: int) -> None:
     assert set(records[0]) == {"time", "level", "logger", "message"}
     assert records[0]["logger"] == "propstream"
     assert "cannot reach Kafka" in records[0]["message"]
+
+
+def test_librdkafka_logs_at_debug_level_only(unused_port: int, day_folder: Path) -> None:
+    argv = ["load", "--data", str(day_folder), "--bootstrap", f"127.0.0.1:{unused_port}"]
+    quiet = _run(argv, {})
+    assert "rdkafka" not in quiet.stderr  # librdkafka writes nothing to the terminal itself
+    loud = _run(["--debug", *argv], {})
+    librdkafka = [line for line in loud.stderr.splitlines() if " DEBUG librdkafka: " in line]
+    assert librdkafka and all("rdkafka" in line for line in librdkafka)
+    assert any("Connection refused" in line for line in librdkafka)

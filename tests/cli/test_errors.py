@@ -14,19 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.stack import REPO
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.stack import REPO, free_port
 
 
 @pytest.fixture(scope="module")
 def unused_port() -> int:
     """A loopback port nothing listens on: a broker or a database that is down."""
-    return _free_port()
+    return free_port()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,16 +21,10 @@ from typing import Any
 import pytest
 
 from tests.ops import metrics_process as served
-from tests.stack import REPO
+from tests.stack import REPO, free_port
 
 OPS = REPO / "ops"
 JOB = re.search(r"job_name:\s*(\S+)", (OPS / "prometheus" / "prometheus.yml").read_text()).group(1)  # type: ignore[union-attr]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _api(base: str, path: str, **params: str) -> Any:
@@ -63,7 +56,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if binary is None:
         pytest.fail("Prometheus is not installed: run `make prometheus` (Debian's package)", pytrace=False)
     root = tmp_path_factory.mktemp("prometheus")
-    metrics_port, web_port = _free_port(), _free_port()
+    metrics_port, web_port = free_port(), free_port()
     config = {  # JSON is YAML: the same settings as ops/prometheus/prometheus.yml, faster
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(OPS / "prometheus" / "rules.yml")],

@@ -10,16 +10,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console, Group
-from rich.text import Text
+from rich import box
+from rich.console import Console
+from rich.table import Table
 
-from cli.tables import compact_table
 from scoring.evaluate import Evaluation, calibration, hit_rate_by_edge
 from scoring.grading import Performance
 
 __all__ = ["evaluation_json", "performance_table", "print_evaluation", "write_html"]
 
-_COLUMNS = (  # abbreviated to fit 80 columns; LEGEND says what the short ones mean
+_COLUMNS = (
     ("n_graded", "graded", "{:,.0f}"),
     ("n_bets", "bets", "{:,.0f}"),
     ("hit_rate", "hit", "{:.1%}"),
@@ -31,23 +31,32 @@ _COLUMNS = (  # abbreviated to fit 80 columns; LEGEND says what the short ones m
     ("mae_line", "line", "{:.2f}"),
     ("roi", "ROI", "{:+.1%}"),
 )
-LEGEND = "hit: hit rate, LL: log-loss, mkt: the market's (de-vigged), line: line's MAE"
 
 
 def _fmt(value: float, pattern: str) -> str:
     return "-" if isinstance(value, float) and math.isnan(value) else pattern.format(value)
 
 
-def performance_table(title: str, rows: Sequence[tuple[str, Performance]]) -> Group:
-    """The figures of each row, with the legend of the abbreviated headers under them."""
-    table = compact_table(title)
+def performance_table(title: str, rows: Sequence[tuple[str, Performance]]) -> Table:
+    """Fits 80 columns (cli.tables' style): short headers, explained in the caption."""
+    legend = "hit: hit rate, LL: log-loss, mkt: the market's (de-vigged), line: line's MAE"
+    table = Table(
+        title=title,
+        caption=legend,
+        min_width=len(legend),  # the caption on one line, however narrow the figures
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=0,
+        title_justify="left",
+        caption_justify="left",
+    )
     table.add_column("")
     for _, label, _ in _COLUMNS:
         table.add_column(label, justify="right")
     for label, perf in rows:
         values = perf.as_dict()
         table.add_row(label, *(_fmt(values[key], pattern) for key, _, pattern in _COLUMNS))
-    return Group(table, Text(LEGEND, style="dim"))
+    return table
 
 
 def print_evaluation(console: Console, result: Evaluation, champion: str) -> None:

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SERVICES_ENV := .services/env.sh
 
-.PHONY: demo test bench lint services services-stop browser clean
+.PHONY: demo test bench lint rules services services-stop browser prometheus compose clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (propstream needs Python 3.11; bytewax 0.21.1 has no wheels past 3.12)" >&2; exit 1; }
@@ -31,9 +31,24 @@ services-stop:
 browser:
 	@scripts/services.sh browser
 
-## test: the whole suite against the real services and a real browser (started here)
-test: $(STAMP) services browser
-	@source $(SERVICES_ENV) && $(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/pytest
+## prometheus: Debian's prometheus (promtool for the alert rules, the server for one test)
+prometheus:
+	@scripts/services.sh prometheus
+
+## compose: the Docker Compose v2 client, to check docker/compose.yaml (no engine needed)
+compose:
+	@scripts/services.sh compose
+
+## rules: check and unit-test the alert rules with Prometheus' own promtool
+rules: prometheus
+	promtool check config ops/prometheus/prometheus.yml
+	promtool check rules ops/prometheus/rules.yml
+	promtool test rules ops/prometheus/rules_test.yml
+
+## test: lint, types, the alert rules and the whole suite against the real services and a real
+## browser (started here)
+test: $(STAMP) services browser compose rules
+	@source $(SERVICES_ENV) && $(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy && $(BIN)/pytest
 
 ## bench: every benchmark in one run; figures in bench/results/latest.json
 bench: $(STAMP) services

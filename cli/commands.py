@@ -111,8 +111,8 @@ def window_of(args: argparse.Namespace) -> Window:
 def run_flow(flow: Flow, settings: Settings, cluster: Cluster) -> None:
     """Serve the metrics if asked, then run the flow with the settings' recovery store."""
     if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr="127.0.0.1")
-        logger.info("metrics on http://127.0.0.1:%s/metrics", settings.metrics_port)
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
+        logger.info("metrics on http://%s:%s/metrics", settings.metrics_host, settings.metrics_port)
     execute(flow, cluster, recovery_dir=settings.recovery_dir, epoch_s=settings.snapshot_interval_s)
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -21,13 +22,13 @@ __all__ = ["evaluation_json", "performance_table", "print_evaluation", "write_ht
 _COLUMNS = (
     ("n_graded", "graded", "{:,.0f}"),
     ("n_bets", "bets", "{:,.0f}"),
-    ("hit_rate", "hit rate", "{:.1%}"),
+    ("hit_rate", "hit", "{:.1%}"),
     ("brier_model", "Brier", "{:.4f}"),
-    ("brier_market", "Brier mkt", "{:.4f}"),
-    ("logloss_model", "log-loss", "{:.4f}"),
-    ("logloss_market", "log-loss mkt", "{:.4f}"),
+    ("brier_market", "mkt", "{:.4f}"),
+    ("logloss_model", "LL", "{:.4f}"),
+    ("logloss_market", "mkt", "{:.4f}"),
     ("mae_model", "MAE", "{:.2f}"),
-    ("mae_line", "MAE line", "{:.2f}"),
+    ("mae_line", "line", "{:.2f}"),
     ("roi", "ROI", "{:+.1%}"),
 )
 
@@ -37,7 +38,18 @@ def _fmt(value: float, pattern: str) -> str:
 
 
 def performance_table(title: str, rows: Sequence[tuple[str, Performance]]) -> Table:
-    table = Table(title=title)
+    """Fits 80 columns (cli.tables' style): short headers, explained in the caption."""
+    legend = "hit: hit rate, LL: log-loss, mkt: the market's (de-vigged), line: line's MAE"
+    table = Table(
+        title=title,
+        caption=legend,
+        min_width=len(legend),  # the caption on one line, however narrow the figures
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=0,
+        title_justify="left",
+        caption_justify="left",
+    )
     table.add_column("")
     for _, label, _ in _COLUMNS:
         table.add_column(label, justify="right")

@@ -8,16 +8,18 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import psycopg
 from pydantic import ValidationError
+from pydantic_settings import SettingsError as PydanticSettingsError
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from cli import commands, evaluation_report, report
 from cli.commands import add_flow_commands
+from cli.errors import explain, preflight, settings_error
+from cli.logs import LOG_FORMATS, configure
 from cli.settings import Settings
 from connectors.adapters import Record, read_records
 from connectors.files import DataLayout
@@ -32,6 +34,7 @@ from scoring.training import build_training_set
 from vocabulary.errors import PropstreamError
 from vocabulary.events import BoxScore, InputEvent
 from vocabulary.topics import INPUT_TOPICS
+from vocabulary.window import Window, WindowError, parse_bound
 
 __all__ = ["main"]
 
@@ -54,6 +57,13 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from exc
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage error is one line: what is wrong and where the help is (exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _add_data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data",
@@ -65,12 +75,20 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="propstream",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default INFO")
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        help="text (default: plain unwrapped lines unless stderr is a terminal) or json (one object a line)",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="tracebacks with errors, and the DEBUG log (librdkafka's too)"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser(
@@ -181,10 +199,52 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _flags(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """Each destination's flag (`kafka_bootstrap` → `--bootstrap`), over every subcommand."""
+    flags: dict[str, str] = {}
+    for action in parser._actions:
+        if action.option_strings:
+            flags.setdefault(action.dest, max(action.option_strings, key=len))
+        for sub in (action.choices or {}).values() if isinstance(action.choices, dict) else ():
+            for dest, flag in _flags(sub).items():
+                flags.setdefault(dest, flag)
+    return flags
+
+
+def _settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Settings:
     fields = set(Settings.model_fields)
     overrides: dict[str, Any] = {k: v for k, v in vars(args).items() if k in fields and v is not None}
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except (ValidationError, PydanticSettingsError) as exc:
+        flags = _flags(parser)
+        raise settings_error(exc, {k: flags.get(k, k) for k in overrides}) from exc
+
+
+def _window_problem(start: object, end: object) -> str | None:
+    if isinstance(start, str | None) and isinstance(end, str | None):  # a Window (replay)
+        for flag, bound, is_end in (("--from", start, False), ("--to", end, True)):
+            try:
+                if bound:
+                    parse_bound(bound, end=is_end)
+            except WindowError as exc:
+                return f"argument {flag}: {exc}"
+        try:
+            Window.parse(start, end)
+        except WindowError as exc:
+            return str(exc)
+    elif isinstance(start, date) and isinstance(end, date) and start > end:  # game dates
+        return f"--from {start} is after --to {end}: swap them"
+    return None
+
+
+def _check_window(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """A --from/--to that is not a window (not a date or zoned time, or --from after --to) is
+    a usage error of one line, before anything starts."""
+    problem = _window_problem(getattr(args, "start", None), getattr(args, "end", None))
+    if problem:
+        prog = f"{parser.prog} {args.command}"
+        parser.exit(2, f"{prog}: error: {problem} (see {prog} --help)\n")
 
 
 def _read(console: Console, settings: Settings) -> list[Record]:
@@ -379,30 +439,28 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     args.argv = argv
+    _check_window(parser, args)
     console = Console(width=None if sys.stdout.isatty() else 150)
-    logging.basicConfig(
-        level=args.log_level or "INFO",
-        format="%(message)s",
-        handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
-    )
+    configure(args.log_level or ("DEBUG" if args.debug else "INFO"), args.log_format or "text")
+    settings: Settings | None = None
     try:
-        settings = _settings(args)
-        logging.getLogger().setLevel(args.log_level or settings.log_level)
+        settings = _settings(parser, args)
+        configure(args.log_level or ("DEBUG" if args.debug else settings.log_level), settings.log_format)
         command: str = {"data": args.__dict__.get("data_command"), "db": args.__dict__.get("db_command")}.get(
             args.command
         ) or args.command
+        preflight(command, args, settings)
         return COMMANDS[command](console, settings, args)
-    except ValidationError as exc:
-        logger.error("invalid settings:\n%s", exc)
-        return 2
-    except PropstreamError as exc:
-        logger.error("%s", exc)
-        return 1
     except KeyboardInterrupt:
         logger.warning("interrupted")
         return 130
+    except Exception as exc:
+        message, code = explain(exc, settings)
+        logger.error("%s", message, exc_info=exc if args.debug else None)
+        return code
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
+from cli.tables import compact_table
 from connectors.adapters import Record
 from connectors.loader import TopicCounts
 from features.identity import IdentityReport, PlayerDirectory, identity_report
@@ -44,7 +44,7 @@ def print_validation(console: Console, records: Sequence[Record]) -> None:
         elif r.dead_letter is not None:
             dead[r.topic] += r.rows
             reasons[(r.topic, r.dead_letter.reason)] += r.rows
-    table = Table(title="Validation of the data folder")
+    table = compact_table("Validation of the data folder")
     for column in ("source", "rows read", "valid events", "rows dead-lettered"):
         table.add_column(column, justify="left" if column == "source" else "right")
     for topic in INPUT_TOPICS:
@@ -55,7 +55,7 @@ def print_validation(console: Console, records: Sequence[Record]) -> None:
 
 
 def print_identity(console: Console, report: IdentityReport, top: int = 15) -> None:
-    table = Table(title="Identity report")
+    table = compact_table("Identity report")
     table.add_column("join")
     table.add_column("matched", justify="right")
     table.add_column("of", justify="right")
@@ -91,12 +91,10 @@ def print_identity(console: Console, report: IdentityReport, top: int = 15) -> N
 
 
 def print_counts(console: Console, counts: Mapping[str, TopicCounts], topics: Mapping[str, str]) -> None:
-    table = Table(
-        title="Published",
-        caption="rows = event rows + dead (to the dead-letter topic) + skipped (outside --from/--to)",
-    )
-    for column in ("topic", "rows", "events", "event rows", "dead", "skipped", "ok"):
-        table.add_column(column, justify="left" if column == "topic" else "right")
+    table = compact_table("Published")
+    table.add_column("topic", overflow="fold")  # a long prefix wraps the name, never cuts it
+    for column in ("rows", "events", "event rows", "dead", "skipped", "ok"):
+        table.add_column(column, justify="right")
     for logical in INPUT_TOPICS:
         c = counts.get(logical, TopicCounts())
         table.add_row(
@@ -109,6 +107,7 @@ def print_counts(console: Console, counts: Mapping[str, TopicCounts], topics: Ma
             "✓" if c.reconciles else "✗",
         )
     console.print(table)
+    console.print("rows = event rows + dead (dead-lettered) + skipped (outside --from/--to)", style="dim")
 
 
 def write_json(path: Path, report: IdentityReport) -> None:

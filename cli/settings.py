@@ -54,11 +54,13 @@ class Settings(BaseSettings):
     snapshot_interval_s: Annotated[float, Field(gt=0)] = 5.0
     start_at: Literal["earliest", "latest"] = "earliest"
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 0
+    metrics_host: str = Field("127.0.0.1", description="address the metrics bind (0.0.0.0 in a container)")
     retention_days: Annotated[int, Field(ge=1, le=400)] = Field(
         3, description="games dated this many days before the newest event time are expired"
     )
     postgres_retry_s: Annotated[float, Field(ge=0)] = 60.0
     log_level: Annotated[str, Field(pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")] = "INFO"
+    log_format: Literal["text", "json"] = Field("text", description="text or json (--log-format)")
 
     @model_validator(mode="after")
     def _champion_is_a_model(self) -> Settings:

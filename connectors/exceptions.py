@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from vocabulary.errors import PropstreamError
 
-__all__ = ["DataLayoutError", "MissingTopicError", "PublishError"]
+__all__ = ["BrokerUnreachableError", "DataLayoutError", "MissingTopicError", "PublishError"]
 
 
 class DataLayoutError(PropstreamError):
@@ -17,3 +17,14 @@ class MissingTopicError(PropstreamError):
 
 class PublishError(PropstreamError):
     """Kafka refused or failed to deliver messages."""
+
+
+class BrokerUnreachableError(PropstreamError):
+    """No Kafka broker answered at the bootstrap address."""
+
+    def __init__(self, bootstrap: str, timeout_s: float, reason: str) -> None:
+        super().__init__(
+            f"cannot reach Kafka at {bootstrap} within {timeout_s:.0f} s ({reason}): start it "
+            "(make services) or point PROPSTREAM_KAFKA_BOOTSTRAP (--bootstrap) at a running broker"
+        )
+        self.bootstrap = bootstrap

@@ -11,7 +11,8 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from pydantic import BaseModel
 
-from connectors.exceptions import PublishError
+from connectors.exceptions import BrokerUnreachableError, PublishError
+from connectors.kafka_config import REACH_TIMEOUT_S, client_config
 from connectors.sinks import Sink, SinkError
 from vocabulary.events import DeadLetter
 
@@ -23,13 +24,12 @@ logger = logging.getLogger(__name__)
 def ensure_topics(bootstrap: str, topics: dict[str, int], timeout_s: float = 30.0) -> list[str]:
     """Create missing topics with the given partition counts; returns those it created.
     An existing topic is left as it is (its partition count is not changed)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(client_config(bootstrap))
+    reach_s = min(timeout_s, REACH_TIMEOUT_S)
     try:
-        existing = set(admin.list_topics(timeout=timeout_s).topics)
+        existing = set(admin.list_topics(timeout=reach_s).topics)
     except KafkaException as exc:
-        raise PublishError(
-            f"cannot reach Kafka at {bootstrap}: {exc}; is it running (make services)?"
-        ) from exc
+        raise BrokerUnreachableError(bootstrap, reach_s, exc.args[0].str()) from exc
     wanted = [
         NewTopic(name, num_partitions=n, replication_factor=1)
         for name, n in topics.items()
@@ -54,13 +54,15 @@ class Publisher:
 
     def __init__(self, bootstrap: str, linger_ms: int = 5) -> None:
         self._producer = Producer(
-            {
-                "bootstrap.servers": bootstrap,
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": linger_ms,
-                "compression.type": "lz4",
-            }
+            client_config(
+                bootstrap,
+                {
+                    "enable.idempotence": True,
+                    "acks": "all",
+                    "linger.ms": linger_ms,
+                    "compression.type": "lz4",
+                },
+            )
         )
         self._errors: list[str] = []
         self.delivered = 0

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import Consumer, KafkaError
 from pydantic import BaseModel, ValidationError
 
+from connectors.kafka_config import client_config
 from vocabulary.records import Grade, Prediction
 
 __all__ = ["LiveFeed", "Update"]
@@ -102,13 +103,15 @@ class LiveFeed:
 
     def _run(self) -> None:
         consumer = Consumer(
-            {
-                "bootstrap.servers": self._bootstrap,
-                "group.id": f"propstream-dashboard-{uuid.uuid4().hex}",  # every server sees everything
-                "auto.offset.reset": "latest",
-                "enable.auto.commit": False,
-                "topic.metadata.refresh.interval.ms": 5000,
-            }
+            client_config(
+                self._bootstrap,
+                {
+                    "group.id": f"propstream-dashboard-{uuid.uuid4().hex}",  # every server sees everything
+                    "auto.offset.reset": "latest",
+                    "enable.auto.commit": False,
+                    "topic.metadata.refresh.interval.ms": 5000,
+                },
+            )
         )
         consumer.subscribe(list(self._records), on_assign=lambda *_: self.assigned.set())
         logger.info("live updates from %s on %s", ", ".join(self._records), self._bootstrap)

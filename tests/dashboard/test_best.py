@@ -95,7 +95,9 @@ def props(draw: st.DrawFn, *, player_id: int = 1) -> list[dict[str, Any]]:
     for minute, book in enumerate(books):
         line = draw(st.sampled_from(sorted(P_AT)))
         under = draw(st.one_of(st.none(), PRICES))
-        out.append(quote(book, line, draw(PRICES), under, P_AT[line] + shift, player_id=player_id, minute=minute))
+        out.append(
+            quote(book, line, draw(PRICES), under, P_AT[line] + shift, player_id=player_id, minute=minute)
+        )
     return out
 
 
@@ -120,7 +122,9 @@ def test_the_best_quote_of_a_side_pays_most_then_has_the_better_price_line_and_b
 
 
 @given(props(), st.randoms(use_true_random=False))
-def test_the_row_does_not_depend_on_the_order_of_the_books(rows: list[dict[str, Any]], rnd: random.Random) -> None:
+def test_the_row_does_not_depend_on_the_order_of_the_books(
+    rows: list[dict[str, Any]], rnd: random.Random
+) -> None:
     shuffled = list(rows)
     rnd.shuffle(shuffled)
     assert prop_row(shuffled) == prop_row(rows)

@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from cli.settings import SHIPPED_DATA
 from connectors.adapters import Record
 from dashboard.app import DashboardConfig, create_app
-from tests.dashboard.conftest import DAY
+from tests.dashboard import DAY
 from tests.stack import cli_env, database, reader_dsn, run_cli
 from vocabulary.events import PropLine
 

@@ -34,9 +34,7 @@ __all__ = ["LiveFeed", "Update"]
 logger = logging.getLogger(__name__)
 _QUEUE_SIZE = 10_000
 _SEEN = 200_000  # records remembered for deduplication: more than a day's slate emits
-_RECHECK_S = 3.0  # how often a feed without a broker asks again
-# errors that mean the broker cannot be reached (librdkafka keeps retrying by itself)
-_NO_BROKER = {KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE}
+_PROBE_S = 3.0  # how often the feed asks the broker for metadata: no answer is "no broker"
 
 
 @dataclass(frozen=True)
@@ -151,13 +149,11 @@ class LiveFeed:
                 "auto.offset.reset": "latest",
                 "enable.auto.commit": False,
                 "topic.metadata.refresh.interval.ms": 5000,
-                "error_cb": self._report,
-                "log_level": 2,  # librdkafka's own log repeats every retry: errors come to _report
             }
         )
         consumer.subscribe(list(self._records), on_assign=lambda *_: self.assigned.set())
         logger.info("live updates from %s on %s", ", ".join(self._records), self._bootstrap)
-        checked = time.monotonic()
+        probed = 0.0
         try:
             while not self._stop.is_set():
                 for message in consumer.consume(500, timeout=0.2):
@@ -165,31 +161,31 @@ class LiveFeed:
                     if error is not None:
                         self._report(error)
                         continue
-                    self._broker_error = None
                     self._forward(message.topic() or "", message.value())
-                if self._broker_error and time.monotonic() - checked > _RECHECK_S:
-                    checked = time.monotonic()
-                    self._recheck(consumer)
+                if time.monotonic() - probed > _PROBE_S:
+                    probed = time.monotonic()
+                    self._probe(consumer)
         finally:
             consumer.close()
 
-    def _recheck(self, consumer: Consumer) -> None:
-        """Ask the broker for metadata: an answer means it is back."""
+    def _probe(self, consumer: Consumer) -> None:
+        """Ask the broker for metadata: the answer, or its absence, is the broker's state."""
         try:
-            consumer.list_topics(timeout=1.0)
-        except KafkaException:
+            consumer.list_topics(next(iter(self._records)), timeout=2.0)
+        except KafkaException as exc:
+            if self._broker_error is None:
+                logger.warning("live feed: no broker at %s (%s)", self._bootstrap, exc)
+            self._broker_error = str(exc)
             return
-        logger.info("live feed: the broker at %s answers again", self._bootstrap)
+        if self._broker_error is not None:
+            logger.info("live feed: the broker at %s answers again", self._bootstrap)
         self._broker_error = None
 
     def _report(self, error: KafkaError) -> None:
         """Each kind of error once at warning level (a missing topic repeats every few seconds
-        until the worker creates it), then at debug. An unreachable broker is remembered for
-        `status()` until it answers again."""
+        until the worker creates it), then at debug."""
         if error.code() == KafkaError._PARTITION_EOF:
             return
-        if error.code() in _NO_BROKER:
-            self._broker_error = error.str()
         first = error.code() not in self._seen_errors
         self._seen_errors.add(error.code())
         logger.log(logging.WARNING if first else logging.DEBUG, "live feed: %s", error.str())

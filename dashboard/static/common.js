@@ -24,7 +24,12 @@ const PS = (() => {
 
   const missing = (x) => x === null || x === undefined;
   const num = (x, digits = 1) => (missing(x) ? "—" : Number(x).toFixed(digits));
-  const signed = (x, digits = 1) => (missing(x) ? "—" : (x >= 0 ? "+" : "") + Number(x).toFixed(digits));
+  // "+1.5", "-0.5", and "0.0" for what rounds to zero either way
+  function signed(x, digits = 1) {
+    if (missing(x)) return "—";
+    const shown = Math.abs(x).toFixed(digits);
+    return (Number(shown) === 0 ? "" : x > 0 ? "+" : "-") + shown;
+  }
   const pct = (x, digits = 1) => (missing(x) ? "—" : (100 * x).toFixed(digits) + "%");
   const signedPct = (x, digits = 1) => (missing(x) ? "—" : signed(100 * x, digits) + "%");
   const price = (x) => (missing(x) ? "—" : (x > 0 ? "+" : "") + Math.round(x));
@@ -104,7 +109,7 @@ const PS = (() => {
   // Time axis ticks in UTC, 24-hour: the hour and minute, with the date where the day changes;
   // dates alone when the ticks are a day or more apart.
   function timeTicks(u, splits, axisIdx, space, incr) {
-    if (incr >= 86400) return splits.map(ymd);
+    if (incr >= 86400) return splits.map((ts, i) => (i === 0 ? ymd(ts) : ymd(ts).slice(5)));
     let day = null;
     return splits.map((ts) => {
       const d = ymd(ts), label = d !== day ? `${d.slice(5)} ${hhmm(ts)}` : hhmm(ts);

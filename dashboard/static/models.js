@@ -23,7 +23,11 @@
     return n ? usable.reduce((a, r) => a + r[field] * r[weight], 0) / n : null;
   }
 
-  const cell = (value, text) => el("td", { class: value > 0 ? "num pos" : value < 0 ? "num neg" : "num" }, text);
+  // green or red by the sign of what is shown (a value that rounds to zero is neither)
+  const cell = (value, text) => {
+    const shown = /^[+-]?0(\.0*)?%?$/.test(text) ? 0 : value;
+    return el("td", { class: shown > 0 ? "num pos" : shown < 0 ? "num neg" : "num" }, text);
+  };
 
   function totals(models, rows) {
     $("totals").tBodies[0].replaceChildren(...models.map((m) => {

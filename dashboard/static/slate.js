@@ -81,6 +81,7 @@
   }
 
   function render() {
+    for (const [k, at] of state.changed) if (!recent(at)) state.changed.delete(k);
     const columns = state.view === "props" ? T.PROP : T.BOOKS;
     const sort = state.sort[state.view];
     const [shown, actionable, body] = (state.view === "props" ? propBody : bookBody)(groups());

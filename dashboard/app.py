@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import psycopg
 from fastapi import FastAPI, HTTPException, Query, Request, Response
@@ -23,6 +23,8 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import SecretStr
 
+from dashboard.best import prop_rows
+from dashboard.labels import MARKETS, meta
 from dashboard.live import LiveFeed
 from dashboard.queries import Reader
 from dashboard.timeline import timeline
@@ -37,7 +39,7 @@ _CSP = (
 )
 _KEEPALIVE_S = 15.0
 
-Market = Literal["points", "rebounds", "assists", "threes"]
+MarketName = Annotated[str, Query(pattern="^(" + "|".join(MARKETS) + ")$")]
 GameKey = Annotated[str, Query(pattern=r"^\d{8}-[A-Z]{2,4}@[A-Z]{2,4}$")]
 ModelName = Annotated[str, Query(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 
@@ -92,41 +94,60 @@ def create_app(config: DashboardConfig) -> FastAPI:
 
     for page in ("slate", "prop", "models"):
         path = "/" if page == "slate" else f"/{page}"
-        app.add_api_route(path, _page(page), include_in_schema=False)
+        app.add_api_route(path, _page(page), methods=["GET", "HEAD"], include_in_schema=False)
 
     @app.get("/api/health")
     def health() -> dict[str, Any]:
         reader.ping()
         return {"database": "ok", "live": feed.status() if feed else None}
 
+    @app.get("/api/meta")
+    def labels() -> dict[str, object]:
+        """Book names and colours, market names: what the pages call things."""
+        return meta()
+
     @app.get("/api/models")
     def models() -> dict[str, Any]:
         return {"models": reader.models(), "default": config.default_model}
 
     @app.get("/api/dates")
-    def dates(model: ModelName | None = None) -> list[dict[str, Any]]:
-        return reader.dates(model or config.default_model)
+    def dates(model: ModelName | None = None, market: MarketName | None = None) -> list[dict[str, Any]]:
+        return reader.dates(model or config.default_model, market)
 
     @app.get("/api/slate")
     def slate(
         day: Annotated[date, Query(alias="date")],
         model: ModelName | None = None,
+        market: MarketName | None = None,
         as_of: datetime | None = None,
     ) -> dict[str, Any]:
-        """Every prop of a game date for one model; with `as_of`, as it stood then (event time)."""
+        """Every prop of a game date for one model: `rows` has each book's quote, `props` one row
+        per (player, game, market) with the best prices (dashboard/best.py); with `as_of`, as it
+        stood then (event time). `markets`: how many props each market has that day."""
         chosen = model or config.default_model
         moment = _utc(as_of) if as_of else None
-        return {"date": day, "model": chosen, "as_of": moment, "rows": reader.slate(day, chosen, moment)}
+        rows = reader.slate(day, chosen, moment, market)
+        return {
+            "date": day,
+            "model": chosen,
+            "market": market,
+            "as_of": moment,
+            "markets": reader.markets(day, chosen),
+            "rows": rows,
+            "props": prop_rows(rows),
+        }
 
     @app.get("/api/prop")
     def prop(
         player_id: Annotated[int, Query(gt=0)],
         game_key: GameKey,
-        market: Market = "points",
+        market: MarketName = "points",
         model: ModelName | None = None,
     ) -> dict[str, Any]:
+        """One prop's log, grades, timeline, and the closing-line value of every prediction."""
         chosen = model or config.default_model
-        history, grades = reader.prop(player_id, game_key, market, chosen)
+        read = reader.prop(player_id, game_key, market, chosen)
+        history = read["history"]
         if not history:
             raise HTTPException(
                 404, f"no predictions for player {player_id} in {game_key} ({market}, {chosen})"
@@ -137,18 +158,20 @@ def create_app(config: DashboardConfig) -> FastAPI:
             "game_key": game_key,
             "market": market,
             "model": chosen,
-            "history": history,
-            "grades": grades,
-            "timeline": [asdict(e) for e in timeline(history, grades)],
+            **read,
+            "closes": _closes(read["clv"]),
+            "timeline": [asdict(e) for e in timeline(history, read["grades"])],
         }
 
     @app.get("/api/performance")
     def performance(
         start: Annotated[date | None, Query(alias="from")] = None,
         end: Annotated[date | None, Query(alias="to")] = None,
+        market: MarketName | None = None,
     ) -> list[dict[str, Any]]:
-        last = end or datetime.now(UTC).date()
-        return reader.performance(start or last - timedelta(days=3650), last)
+        """Per model and game date: hit rate, Brier, log-loss and ROI beside the market, and the
+        closing-line value of the model's predictions."""
+        return reader.performance(*_window(start, end), market)
 
     @app.get("/api/stream")
     async def stream(request: Request) -> StreamingResponse:
@@ -163,6 +186,21 @@ def create_app(config: DashboardConfig) -> FastAPI:
         )
 
     return app
+
+
+def _window(start: date | None, end: date | None) -> tuple[date, date]:
+    last = end or datetime.now(UTC).date()
+    return start or last - timedelta(days=3650), last
+
+
+def _closes(clv: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each book's closing quote (the last before tip-off), from the CLV rows."""
+    closes: dict[str, dict[str, Any]] = {}
+    for r in clv:
+        closes[r["book"]] = {"book": r["book"]} | {
+            k.removeprefix("close_"): v for k, v in r.items() if k.startswith("close_")
+        }
+    return [closes[b] for b in sorted(closes)]
 
 
 def _page(name: str) -> Callable[[], FileResponse]:

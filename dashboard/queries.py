@@ -2,7 +2,7 @@
 
 Every connection is opened read-only (`conn.read_only`) on top of the reader role's grants,
 so a bug here cannot write. Values are always bound parameters; the only identifiers are
-fixed in this module.
+fixed in this module. A `market` of None means every market.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ from vocabulary.records import Prediction
 __all__ = ["Reader"]
 
 _PREDICTION_COLUMNS = ", ".join(f"p.{name}" for name in Prediction.model_fields)  # the record's columns
+_MARKET = "(%(market)s::text IS NULL OR p.market = %(market)s)"
 
 _LIVE_SLATE = f"""
-SELECT {_PREDICTION_COLUMNS}, g.result, g.actual
+SELECT {_PREDICTION_COLUMNS}, g.result, g.actual, g.side AS graded_side, g.recommendation AS graded_pick
 FROM predictions_latest p
 LEFT JOIN grades g USING (model, player_id, game_key, book, market)
-WHERE p.game_date = %(day)s AND p.model = %(model)s
-ORDER BY p.game_key, p.player_id, p.book, p.market
+WHERE p.game_date = %(day)s AND p.model = %(model)s AND {_MARKET}
+ORDER BY p.game_key, p.player_id, p.market, p.book
 """
 
 # The slate as it stood at a moment: the newest logged prediction per key made by then.
@@ -36,12 +37,19 @@ ORDER BY p.game_key, p.player_id, p.book, p.market
 _AS_OF_SLATE = f"""
 SELECT * FROM (
     SELECT DISTINCT ON (p.player_id, p.game_key, p.book, p.market)
-        {_PREDICTION_COLUMNS}, NULL::text AS result, NULL::double precision AS actual
+        {_PREDICTION_COLUMNS}, NULL::text AS result, NULL::double precision AS actual,
+        NULL::text AS graded_side, NULL::text AS graded_pick
     FROM predictions_log p
-    WHERE p.game_date = %(day)s AND p.model = %(model)s AND p.as_of <= %(as_of)s
+    WHERE p.game_date = %(day)s AND p.model = %(model)s AND p.as_of <= %(as_of)s AND {_MARKET}
     ORDER BY p.player_id, p.game_key, p.book, p.market, p.as_of DESC, p.emitted_at DESC NULLS LAST
 ) s
-ORDER BY game_key, player_id, book, market
+ORDER BY game_key, player_id, market, book
+"""
+
+_MARKETS_OF_DAY = """
+SELECT market, count(DISTINCT (player_id, game_key)) AS props
+FROM predictions_latest WHERE game_date = %(day)s AND model = %(model)s
+GROUP BY market ORDER BY market
 """
 
 _PROP_HISTORY = f"""
@@ -53,27 +61,110 @@ ORDER BY p.as_of, p.book, p.emitted_at
 """
 
 _PROP_GRADES = """
-SELECT model, book, line, as_of, side, recommendation, actual, result, profit, abs_error, emitted_at
-FROM grades
-WHERE player_id = %(player_id)s AND game_key = %(game_key)s AND market = %(market)s AND model = %(model)s
-ORDER BY book
+SELECT g.model, g.book, g.line, g.as_of, g.side, g.recommendation, g.actual, g.result, g.profit,
+       g.abs_error, g.emitted_at, g.prediction_id
+FROM grades g
+WHERE g.player_id = %(player_id)s AND g.game_key = %(game_key)s AND g.market = %(market)s
+  AND g.model = %(model)s
+ORDER BY g.book
 """
 
-_DATES = """
-SELECT game_date, count(DISTINCT game_key) AS games, count(*) AS props
-FROM predictions_latest WHERE model = %(model)s
-GROUP BY game_date ORDER BY game_date
+# Closing-line value of every logged prediction made at or before its book's close. The close
+# is the quote the grader graded: the last one before tip-off at that book (so a prop has a
+# close once its game is graded); the grade carries its line and de-vigged P(over). The side is
+# the pick, or for a PASS the model's lean, as grading reads it; positive CLV means the market
+# moved towards that side.
+_CLV = """
+SELECT p.model, p.player_id, p.player_name, p.game_key, p.game_date, p.book, p.market,
+       p.prediction_id, p.as_of, p.recommendation, s.side, p.line, p.over_price, p.under_price,
+       p.market_p_over, g.as_of AS close_as_of, g.line AS close_line,
+       g.market_p_over AS close_market_p_over,
+       s.sign * (g.line - p.line) AS clv_points,
+       s.sign * (g.market_p_over - p.market_p_over) AS clv_prob
+FROM predictions_log p
+JOIN grades g USING (model, player_id, game_key, book, market)
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN p.recommendation <> 'PASS' THEN p.recommendation
+                WHEN p.p_over >= p.p_under THEN 'OVER' ELSE 'UNDER' END AS side
+) l
+CROSS JOIN LATERAL (SELECT l.side, CASE l.side WHEN 'OVER' THEN 1 ELSE -1 END AS sign) s
+WHERE p.as_of <= g.as_of AND {where}
+"""
+
+# a prop's CLV with the closing prices: the book's quote in force at the close
+_PROP_CLV = f"""
+SELECT v.*, c.over_price AS close_over_price, c.under_price AS close_under_price
+FROM ({
+    _CLV.format(
+        where="p.player_id = %(player_id)s AND p.game_key = %(game_key)s "
+        "AND p.market = %(market)s AND p.model = %(model)s"
+    )
+}) v
+LEFT JOIN LATERAL (
+    SELECT over_price, under_price FROM predictions_log c
+    WHERE c.model = v.model AND c.player_id = v.player_id AND c.game_key = v.game_key
+      AND c.book = v.book AND c.market = v.market AND c.as_of <= v.close_as_of
+    ORDER BY c.as_of DESC, c.emitted_at DESC NULLS LAST LIMIT 1
+) c ON true
+ORDER BY v.as_of, v.book
+"""
+
+# Per model and game date: every prediction, and the bets (a pick) apart. Beating the close:
+# the line moved towards the side, or at the same line the de-vigged price did.
+_CLV_DAILY = f"""
+SELECT model, game_date, count(*) AS n_clv, avg(clv_points) AS clv_points, avg(clv_prob) AS clv_prob,
+       avg(beat)::float8 AS beat_close, avg(lost)::float8 AS lost_close,
+       count(*) FILTER (WHERE bet) AS n_clv_bets,
+       avg(clv_points) FILTER (WHERE bet) AS clv_points_bets,
+       avg(clv_prob) FILTER (WHERE bet) AS clv_prob_bets,
+       avg(beat) FILTER (WHERE bet)::float8 AS beat_close_bets,
+       avg(lost) FILTER (WHERE bet)::float8 AS lost_close_bets
+FROM (
+    SELECT *, (clv_points > 0 OR (clv_points = 0 AND clv_prob > 0))::int AS beat,
+              (clv_points < 0 OR (clv_points = 0 AND clv_prob < 0))::int AS lost,
+              recommendation <> 'PASS' AS bet
+    FROM ({_CLV.format(where="p.game_date BETWEEN %(start)s AND %(end)s AND " + _MARKET)}) v
+) b
+GROUP BY model, game_date
+"""
+
+_DATES = f"""
+SELECT p.game_date, count(DISTINCT p.game_key) AS games, count(*) AS props
+FROM predictions_latest p WHERE p.model = %(model)s AND {_MARKET}
+GROUP BY p.game_date ORDER BY p.game_date
 """
 
 _MODELS = "SELECT DISTINCT model FROM predictions_latest ORDER BY model"
 
-_PERFORMANCE = """
-SELECT model, game_date, n_graded, n_bets, hit_rate::float8, brier_model::float8,
-       brier_market::float8, logloss_model::float8, logloss_market::float8, mae_model::float8,
-       mae_line::float8, roi::float8
-FROM model_performance_daily
-WHERE game_date BETWEEN %(start)s AND %(end)s
-ORDER BY game_date, model
+# model_performance_daily (the schema's view) with a market filter (the view has no market),
+# beside the closing-line value of the same model and day
+_GRADED_DAILY = f"""
+SELECT model, game_date,
+    count(*) FILTER (WHERE result <> 'VOID') AS n_graded,
+    count(*) FILTER (WHERE result <> 'VOID' AND recommendation <> 'PASS') AS n_bets,
+    avg((result = 'WIN')::int) FILTER (WHERE result IN ('WIN', 'LOSS'))::float8 AS hit_rate,
+    avg(power(p_over - (actual > line)::int, 2))
+        FILTER (WHERE result IN ('WIN', 'LOSS') AND market_p_over IS NOT NULL)::float8 AS brier_model,
+    avg(power(market_p_over - (actual > line)::int, 2))
+        FILTER (WHERE result IN ('WIN', 'LOSS') AND market_p_over IS NOT NULL)::float8 AS brier_market,
+    avg(-ln(CASE WHEN actual > line THEN greatest(least(p_over, 1 - 1e-6), 1e-6)
+                 ELSE 1 - greatest(least(p_over, 1 - 1e-6), 1e-6) END))
+        FILTER (WHERE result IN ('WIN', 'LOSS') AND market_p_over IS NOT NULL)::float8 AS logloss_model,
+    avg(-ln(CASE WHEN actual > line THEN greatest(least(market_p_over, 1 - 1e-6), 1e-6)
+                 ELSE 1 - greatest(least(market_p_over, 1 - 1e-6), 1e-6) END))
+        FILTER (WHERE result IN ('WIN', 'LOSS') AND market_p_over IS NOT NULL)::float8 AS logloss_market,
+    avg(abs_error) FILTER (WHERE result <> 'VOID')::float8 AS mae_model,
+    avg(abs(line - actual)) FILTER (WHERE result <> 'VOID')::float8 AS mae_line,
+    (sum(profit) FILTER (WHERE recommendation <> 'PASS')
+        / nullif(count(*) FILTER (WHERE result <> 'VOID' AND recommendation <> 'PASS'), 0))::float8 AS roi
+FROM grades p
+WHERE game_date BETWEEN %(start)s AND %(end)s AND {_MARKET}
+GROUP BY model, game_date
+"""
+
+_PERFORMANCE = f"""
+WITH graded AS ({_GRADED_DAILY}), clv AS ({_CLV_DAILY})
+SELECT * FROM graded LEFT JOIN clv USING (model, game_date) ORDER BY game_date, model
 """
 
 
@@ -104,24 +195,30 @@ class Reader:
     def models(self) -> list[str]:
         return [row["model"] for row in self._all(_MODELS)]
 
-    def dates(self, model: str) -> list[dict[str, Any]]:
-        return self._all(_DATES, {"model": model})
+    def dates(self, model: str, market: str | None = None) -> list[dict[str, Any]]:
+        return self._all(_DATES, {"model": model, "market": market})
 
-    def slate(self, day: date, model: str, as_of: datetime | None = None) -> list[dict[str, Any]]:
-        """Every prop of the day for one model: latest, or as it stood at `as_of` (event time)."""
-        if as_of is None:
-            return self._all(_LIVE_SLATE, {"day": day, "model": model})
-        return self._all(_AS_OF_SLATE, {"day": day, "model": model, "as_of": as_of})
+    def markets(self, day: date, model: str) -> dict[str, int]:
+        """How many props each market has on a game date."""
+        return {r["market"]: r["props"] for r in self._all(_MARKETS_OF_DAY, {"day": day, "model": model})}
 
-    def prop(
-        self, player_id: int, game_key: str, market: str, model: str
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """One prop's logged predictions (by as_of) and its grades, read in one transaction."""
+    def slate(
+        self, day: date, model: str, as_of: datetime | None = None, market: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every book's quote of the day for one model: latest, or as it stood at `as_of`
+        (event time), each with its grade when there is one."""
+        params = {"day": day, "model": model, "market": market, "as_of": as_of}
+        return self._all(_LIVE_SLATE if as_of is None else _AS_OF_SLATE, params)
+
+    def prop(self, player_id: int, game_key: str, market: str, model: str) -> dict[str, list[dict[str, Any]]]:
+        """One prop's logged predictions (by as_of), its grades and the closing-line value of
+        each prediction, read in one transaction."""
         params = {"player_id": player_id, "game_key": game_key, "market": market, "model": model}
         with self._connection() as conn:
-            history = conn.execute(_PROP_HISTORY, params).fetchall()  # type: ignore[arg-type]
-            grades = conn.execute(_PROP_GRADES, params).fetchall()  # type: ignore[arg-type]
-        return history, grades
+            return {
+                name: conn.execute(query, params).fetchall()  # type: ignore[arg-type]
+                for name, query in (("history", _PROP_HISTORY), ("grades", _PROP_GRADES), ("clv", _PROP_CLV))
+            }
 
-    def performance(self, start: date, end: date) -> list[dict[str, Any]]:
-        return self._all(_PERFORMANCE, {"start": start, "end": end})
+    def performance(self, start: date, end: date, market: str | None = None) -> list[dict[str, Any]]:
+        return self._all(_PERFORMANCE, {"start": start, "end": end, "market": market})

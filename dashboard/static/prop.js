@@ -1,9 +1,10 @@
 "use strict";
-// One (player, game, market): every book's line over time as step lines with the model's mean,
-// P(over) per book beside the market's, and the event timeline. Reloads on live updates.
+// One (player, game, market): every book's line over time with the model's mean and picks,
+// P(over) per book beside the market's, the closing-line value of every prediction, and the
+// event timeline. Reloads on live updates.
 
 (() => {
-  const { el, utc, seconds, api, live, timeChart, params, showError, COLORS } = PS;
+  const { el, num, price, signed, signedPct, utc, api, live, params, showError, loadLabels, bookName, marketName } = PS;
   const $ = (id) => document.getElementById(id);
   const p = params();
   const query = new URLSearchParams({
@@ -12,48 +13,35 @@
   if (p.get("model")) query.set("model", p.get("model"));
   const charts = [];
 
-  // Values at each x, carried forward from the last known one (a step function of event time).
-  function stepSeries(xs, points) {
-    const out = new Array(xs.length).fill(null);
-    let j = 0, last = null;
-    for (let i = 0; i < xs.length; i++) {
-      while (j < points.length && points[j][0] <= xs[i]) last = points[j++][1];
-      out[i] = last;
-    }
-    return out;
-  }
+  const sidePrice = (r, side, prefix = "") => r[`${prefix}${side === "OVER" ? "over_price" : "under_price"}`];
+  const cls = (x) => (x === null || x === undefined || x === 0 ? "num" : (x > 0 ? "num pos" : "num neg"));
+  const mean = (xs) => (xs.length ? xs.reduce((a, x) => a + x, 0) / xs.length : null);
 
-  function chart(target, title, xs, series, yLabel) {
-    const stepped = { paths: uPlot.paths.stepped({ align: 1 }), points: { show: false } };
-    const options = { title, height: 280, sync: "prop", xLabel: "event time (UTC)", yLabel };
-    charts.push(timeChart(target, options, xs, series.map((s) => ({ ...s, style: stepped }))));
+  function clv(rows) {
+    $("clv").tBodies[0].replaceChildren(...rows.map((r) => el("tr", { dataset: { book: r.book, asOf: r.as_of } },
+      el("td", {}, utc(r.as_of)), el("td", {}, bookName(r.book)),
+      el("td", {}, r.recommendation === "PASS" ? `PASS (lean ${r.side.toLowerCase()})` : r.side),
+      el("td", { class: "num" }, num(r.line)), el("td", { class: "num" }, price(sidePrice(r, r.side))),
+      el("td", { class: "num" }, num(r.close_line)), el("td", { class: "num" }, price(sidePrice(r, r.side, "close_"))),
+      el("td", { class: cls(r.clv_points), dataset: { col: "clv_points" } }, signed(r.clv_points)),
+      el("td", { class: cls(r.clv_prob), dataset: { col: "clv_prob" } }, signedPct(r.clv_prob)))));
+    const probs = rows.map((r) => r.clv_prob).filter((x) => x !== null);
+    $("clv-summary").textContent = rows.length
+      ? `${rows.length} predictions before the close · mean CLV ${signed(mean(rows.map((r) => r.clv_points)), 2)} points, ` +
+        `${signedPct(mean(probs), 2)} probability · closes at ${utc(rows[0].close_as_of).slice(0, 16)} UTC`
+      : "no close yet: closing-line value is known once the game is graded";
   }
 
   function render(body) {
     document.title = `propstream · ${body.player_name || body.player_id}`;
-    $("title").textContent = `${body.player_name || "#" + body.player_id} · ${body.game_key} · ${body.market} · ${body.model}`;
-    const history = body.history;
-    const books = [...new Set(history.map((r) => r.book))].sort();
-    const times = [...new Set(history.map((r) => seconds(r.as_of)))].sort((a, b) => a - b);
-    const span = Math.max(3600, times[times.length - 1] - times[0]);
-    const xs = [...times, times[times.length - 1] + Math.max(3600, span * 0.1)]; // let the last step show
-    const byBook = (book, field) => history.filter((r) => r.book === book).map((r) => [seconds(r.as_of), r[field]]);
-    const color = (i) => COLORS[i % COLORS.length];
+    $("title").textContent = `${body.player_name || "#" + body.player_id} · ${body.game_key} · ${marketName(body.market)} · ${body.model}`;
     charts.splice(0).forEach((c) => c.destroy());
-    chart($("lines-chart"), "Line per book · model mean", xs, [
-      ...books.map((b, i) => ({ label: b, color: color(i), values: stepSeries(xs, byBook(b, "line")) })),
-      { label: "model mean", color: "#111", width: 3, dash: [6, 4],
-        values: stepSeries(xs, history.map((r) => [seconds(r.as_of), r.mean])) },
-    ], "points");
-    chart($("prob-chart"), "P(over)", xs, [
-      ...books.map((b, i) => ({ label: `${b} model`, color: color(i), values: stepSeries(xs, byBook(b, "p_over")) })),
-      ...books.map((b, i) => ({ label: `${b} market`, color: color(i), width: 1, dash: [4, 4],
-        values: stepSeries(xs, byBook(b, "market_p_over")) })),
-    ], "probability");
+    charts.push(PS.propCharts.lines($("lines-chart"), body), PS.propCharts.prob($("prob-chart"), body));
+    clv(body.clv);
     $("timeline").tBodies[0].replaceChildren(...body.timeline.map((e) => el("tr", { class: "kind-" + e.kind },
       el("td", {}, e.at ? utc(e.at) : "final"), el("td", {}, e.kind.replace("_", " ")),
-      el("td", {}, e.books.join(", ")), el("td", {}, e.detail))));
-    document.body.dataset.loaded = String(history.length);
+      el("td", {}, e.books.map(bookName).join(", ")), el("td", {}, e.detail))));
+    document.body.dataset.loaded = String(body.history.length);
   }
 
   async function load() {
@@ -67,6 +55,12 @@
 
   const mine = (r) => String(r.player_id) === query.get("player_id") && r.game_key === query.get("game_key") &&
     r.market === query.get("market") && (!query.get("model") || r.model === query.get("model"));
-  load();
-  live({ prediction: (r) => mine(r) && load(), grade: (r) => mine(r) && load(), resync: load });
+
+  async function init() {
+    await loadLabels().catch((error) => showError(`could not reach the server: ${error.message}`));
+    await load();
+    live({ prediction: (r) => mine(r) && load(), grade: (r) => mine(r) && load(), resync: load });
+  }
+
+  init();
 })();

@@ -1,124 +1,96 @@
 "use strict";
-// The slate: every prop of a game date for one model, updated in place from the live stream,
-// or frozen at an earlier moment (as-of).
+// The slate: every prop of a game date for one model, one row per prop with the best prices
+// (expand a row for every book), or one row per book's quote; updated in place from the live
+// stream, or frozen at an earlier moment (as-of).
 
 (() => {
-  const { el, num, pct, signedPct, price, utc, api, live, params, setParams, showError } = PS;
+  const { el, api, live, params, setParams, showError, utc, loadLabels, marketOptions } = PS;
+  const T = PS.slateTable;
+  const { propRow: bestRow, consensus } = PS.best;
   const FLASH_MS = 4000;
   const state = {
-    date: null, model: null, asOf: null, rows: new Map(), moved: new Map(),
-    sort: { key: "edge", dir: -1 },
+    date: null, model: null, market: "", asOf: null, view: "props",
+    rows: new Map(), moved: new Map(), changed: new Map(), expanded: new Set(),
+    sort: { props: { key: "edge", dir: -1 }, books: { key: "edge", dir: -1 } },
   };
   const $ = (id) => document.getElementById(id);
-  const keyOf = (r) => `${r.player_id}|${r.game_key}|${r.book}|${r.market}`;
-  const propOf = (r) => `${r.player_id}|${r.game_key}|${r.market}`;
+  const bookKey = (r) => `${r.player_id}|${r.game_key}|${r.book}|${r.market}`;
+  const propKey = (r) => `${r.player_id}|${r.game_key}|${r.market}`;
+  const recent = (at) => at !== undefined && Date.now() - at < FLASH_MS;
 
-  function ev(r) {
-    if (r.recommendation === "OVER") return r.ev_over;
-    if (r.recommendation === "UNDER") return r.ev_under;
-    return r.ev_under === null ? r.ev_over : Math.max(r.ev_over, r.ev_under);
+  function flash(node, at) {
+    node.classList.add("moved");
+    node.style.animationDelay = `-${Date.now() - at}ms`;
   }
 
-  function median(values) {
-    const s = [...values].sort((a, b) => a - b);
-    const m = s.length >> 1;
-    return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-  }
-
-  function consensus(rows) {
-    const lines = new Map();
-    for (const r of rows) {
-      const k = propOf(r);
-      if (!lines.has(k)) lines.set(k, []);
-      lines.get(k).push(r.line);
+  // every book's quote of a prop (the book filter narrows the shopping to one book)
+  function groups() {
+    const game = $("game").value, book = $("book").value;
+    const props = new Map();
+    for (const r of state.rows.values()) {
+      if ((game && r.game_key !== game) || (book && r.book !== book)) continue;
+      const k = propKey(r);
+      if (!props.has(k)) props.set(k, []);
+      props.get(k).push(r);
     }
-    return new Map([...lines].map(([k, v]) => [k, median(v)]));
+    return props;
   }
 
-  function sortValue(r, key, cons) {
-    if (key === "ev") return ev(r);
-    if (key === "consensus") return cons.get(propOf(r));
-    if (key === "edge") return r.edge === null ? null : Math.abs(r.edge);
-    return r[key];
-  }
-
-  function visibleRows(cons) {
-    const game = $("game").value, book = $("book").value, actionable = $("actionable").checked;
-    const rows = [...state.rows.values()].filter(
-      (r) => (!game || r.game_key === game) && (!book || r.book === book) && (!actionable || r.actionable));
-    const { key, dir } = state.sort;
-    rows.sort((a, b) => {
-      const x = sortValue(a, key, cons), y = sortValue(b, key, cons);
-      if (x === y) return keyOf(a) < keyOf(b) ? -1 : 1;
-      if (x === null || x === undefined) return 1;
-      if (y === null || y === undefined) return -1;
-      return (x < y ? -1 : 1) * dir;
-    });
-    return rows;
-  }
-
-  function quality(r) {
-    const detail = [...r.reasons, ...r.defaulted.map((d) => "defaulted " + d)].join("\n");
-    const cell = el("td", { class: "quality", dataset: { col: "quality" }, title: detail || null });
-    if (r.defaulted.length) {
-      cell.append(el("span", { class: "badge warn" }, `${r.defaulted.length} defaulted`));
-    }
-    if (r.reasons.length) cell.append(el("span", { class: "reasons" }, r.reasons.join("; ")));
-    if (!r.defaulted.length && !r.reasons.length) cell.append(el("span", { class: "badge ok" }, "ok"));
-    return cell;
-  }
-
-  function row(r, cons) {
-    const k = keyOf(r);
-    const consensusLine = cons.get(propOf(r));
-    const moved = state.moved.get(k);
-    const tr = el("tr", { dataset: { key: k }, class: r.actionable ? "actionable" : null });
-    if (moved && Date.now() - moved.at < FLASH_MS) {
-      tr.classList.add("moved");
-      tr.style.animationDelay = `-${Date.now() - moved.at}ms`;
-    }
-    const link = el("a", {
-      href: `/prop?${new URLSearchParams({ player_id: r.player_id, game_key: r.game_key, market: r.market, model: r.model })}`,
-    }, r.player_name || `#${r.player_id}`);
-    const arrow = moved && moved.dir ? (moved.dir > 0 ? " ▲" : " ▼") : "";
-    const cells = [
-      ["player", link], ["game", r.game_key], ["book", r.book], ["market", r.market],
-      ["consensus", num(consensusLine, 1)],
-      ["line", r.line.toFixed(1) + arrow],
-      ["prices", `${price(r.over_price)} / ${price(r.under_price)}`],
-      ["mean", num(r.mean, 1)], ["p_over", pct(r.p_over)], ["market_p_over", pct(r.market_p_over)],
-      ["edge", signedPct(r.edge)], ["ev", num(ev(r), 3)], ["recommendation", r.recommendation],
-    ];
-    for (const [col, value] of cells) {
-      const numeric = !["player", "game", "book", "market", "recommendation"].includes(col);
-      const td = el("td", { dataset: { col }, class: numeric ? "num" : null }, value);
-      if (col === "line" && consensusLine !== undefined && r.line !== consensusLine) {
-        td.classList.add("off-consensus");
-        td.title = `differs from the consensus ${consensusLine}`;
+  function propBody(props) {
+    const actionable = $("actionable").checked;
+    const rows = [...props.values()].map(bestRow).filter((p) => !actionable || p.actionable);
+    rows.sort(T.sorter(T.PROP, state.sort.props));
+    const body = [];
+    for (const p of rows) {
+      const quotes = props.get(p.key);
+      const expanded = state.expanded.has(p.key);
+      const tr = T.propRow(p, { expanded });
+      const moved = Math.max(...quotes.map((r) => (state.moved.get(bookKey(r)) || {}).at || 0));
+      if (recent(moved)) flash(tr, moved);
+      for (const td of tr.querySelectorAll("td[data-col]")) {
+        const at = state.changed.get(`${p.key}|${td.dataset.col}`);
+        if (recent(at)) td.classList.add("changed");
       }
-      if (col === "edge" && r.edge !== null) td.classList.add(r.edge >= 0 ? "pos" : "neg");
-      if (col === "recommendation") td.classList.add("pick-" + r.recommendation.toLowerCase());
-      tr.append(td);
+      body.push(tr);
+      if (!expanded) continue;
+      const side = p.side;
+      const order = (r) => (side === "OVER" ? r.ev_over : r.ev_under ?? -Infinity);
+      for (const r of [...quotes].sort((a, b) => order(b) - order(a) || (a.book < b.book ? -1 : 1))) {
+        body.push(T.expandedRow(r, p));
+      }
     }
-    tr.append(quality(r));
-    tr.append(el("td", { dataset: { col: "as_of" } }, utc(r.as_of)));
-    const result = r.result ? `${r.result}${r.actual === null ? "" : " (" + r.actual + ")"}` : "";
-    tr.append(el("td", { dataset: { col: "result" }, class: r.result ? "result-" + r.result.toLowerCase() : null },
-      result));
-    return tr;
+    return [rows.length, rows.filter((p) => p.actionable).length, body];
+  }
+
+  function bookBody(props) {
+    const actionable = $("actionable").checked;
+    const rows = [];
+    for (const quotes of props.values()) {
+      const cons = consensus(quotes);
+      for (const r of quotes) if (!actionable || r.actionable) rows.push({ ...T.bookView(r), consensus: cons });
+    }
+    rows.sort(T.sorter(T.BOOKS, state.sort.books));
+    const body = rows.map((v) => {
+      const moved = state.moved.get(v.key);
+      const arrow = moved && moved.dir ? (moved.dir > 0 ? " ▲" : " ▼") : "";
+      const tr = T.bookRow(v, { arrow, consensus: v.consensus });
+      if (moved && recent(moved.at)) flash(tr, moved.at);
+      return tr;
+    });
+    return [rows.length, rows.filter((r) => r.actionable).length, body];
   }
 
   function render() {
-    const cons = consensus(state.rows.values());
-    const rows = visibleRows(cons);
-    $("slate").tBodies[0].replaceChildren(...rows.map((r) => row(r, cons)));
-    const actionable = rows.filter((r) => r.actionable).length;
-    $("summary").textContent = `${rows.length} props shown · ${actionable} actionable` +
-      (state.asOf ? ` · as of ${utc(state.asOf)} UTC` : "");
-    for (const th of document.querySelectorAll("th[data-sort]")) {
-      th.classList.toggle("sorted", th.dataset.sort === state.sort.key);
-      th.dataset.dir = th.dataset.sort === state.sort.key ? (state.sort.dir > 0 ? "asc" : "desc") : "";
-    }
+    for (const [k, at] of state.changed) if (!recent(at)) state.changed.delete(k);
+    const columns = state.view === "props" ? T.PROP : T.BOOKS;
+    const sort = state.sort[state.view];
+    const [shown, actionable, body] = (state.view === "props" ? propBody : bookBody)(groups());
+    $("slate").tHead.replaceChildren(T.header(columns, sort));
+    $("slate").tBodies[0].replaceChildren(...body);
+    const unit = state.view === "props" ? "props" : "quotes";
+    $("summary").textContent = `${shown} ${unit} shown · ${actionable} actionable` +
+      (state.asOf ? ` · as of ${utc(state.asOf).slice(0, 16)} UTC` : "");
+    for (const b of document.querySelectorAll("#view button")) b.setAttribute("aria-pressed", String(b.value === state.view));
   }
 
   // Live updates can come by the hundred a second: draw at most once a frame.
@@ -129,66 +101,136 @@
     requestAnimationFrame(() => { pending = false; render(); });
   }
 
-  function fillSelect(select, values, allLabel) {
+  function fillSelect(select, values, allLabel, name = (v) => v) {
     const current = select.value;
-    select.replaceChildren(el("option", { value: "" }, allLabel), ...values.map((v) => el("option", { value: v }, v)));
+    select.replaceChildren(el("option", { value: "" }, allLabel), ...values.map((v) => el("option", { value: v }, name(v))));
     select.value = values.includes(current) ? current : "";
   }
 
   async function load() {
     const query = new URLSearchParams({ date: state.date, model: state.model });
+    if (state.market) query.set("market", state.market);
     if (state.asOf) query.set("as_of", state.asOf);
+    let body;
     try {
-      const body = await api(`/api/slate?${query}`);
-      state.rows = new Map(body.rows.map((r) => [keyOf(r), r]));
+      body = await api(`/api/slate?${query}`);
       showError(null);
     } catch (error) {
       showError(`could not load the slate: ${error.message}`);
       return;
     }
-    const rows = [...state.rows.values()];
-    fillSelect($("game"), [...new Set(rows.map((r) => r.game_key))].sort(), "all games");
-    fillSelect($("book"), [...new Set(rows.map((r) => r.book))].sort(), "all books");
+    state.rows = new Map(body.rows.map((r) => [bookKey(r), r]));
+    marketOptions($("market"), body.markets, state.market);
+    const rows = body.rows;
     const p = params();
+    fillSelect($("game"), [...new Set(rows.map((r) => r.game_key))].sort(), "all games");
+    fillSelect($("book"), [...new Set(rows.map((r) => r.book))].sort((a, b) => PS.bookName(a).localeCompare(PS.bookName(b))),
+      "all books", PS.bookName);
     if (p.get("game")) $("game").value = p.get("game");
     if (p.get("book")) $("book").value = p.get("book");
-    setParams({ date: state.date, model: state.model, as_of: state.asOf });
+    setParams({ date: state.date, model: state.model, market: state.market, as_of: state.asOf });
     document.body.dataset.loaded = `${state.date}|${state.model}|${state.asOf || "live"}`;
     render();
   }
 
+  function applies(r) {
+    return !state.asOf && r.game_date === state.date && r.model === state.model && (!state.market || r.market === state.market);
+  }
+
+  function bestOf(k) {
+    const quotes = [...state.rows.values()].filter((r) => propKey(r) === k);
+    return quotes.length ? bestRow(quotes) : null;
+  }
+
   function onPrediction(p) {
-    if (state.asOf || p.game_date !== state.date || p.model !== state.model) return;
-    const k = keyOf(p);
+    if (!applies(p)) return;
+    const k = bookKey(p);
     const held = state.rows.get(k);
     if (held && Date.parse(p.as_of) < Date.parse(held.as_of)) return; // an older re-delivery: the newer one stays
-    const dir = held ? Math.sign(p.line - held.line) : 0;
-    state.rows.set(k, { ...p, result: held ? held.result : null, actual: held ? held.actual : null });
-    state.moved.set(k, { at: Date.now(), dir: dir || (state.moved.get(k) || {}).dir || 0 });
+    const before = bestOf(propKey(p));
+    const graded = held ? { result: held.result, actual: held.actual, graded_side: held.graded_side, graded_pick: held.graded_pick } : {};
+    state.rows.set(k, { result: null, actual: null, graded_side: null, graded_pick: null, ...p, ...graded });
+    state.moved.set(k, { at: Date.now(), dir: (held ? Math.sign(p.line - held.line) : 0) || (state.moved.get(k) || {}).dir || 0 });
+    const after = bestOf(propKey(p));
+    for (const col of ["best_over", "best_under", "pick", "edge", "ev"]) {
+      if (JSON.stringify(before && before[col]) !== JSON.stringify(after[col])) state.changed.set(`${propKey(p)}|${col}`, Date.now());
+    }
     renderSoon();
   }
 
   function onGrade(g) {
-    if (state.asOf || g.game_date !== state.date || g.model !== state.model) return;
-    const k = keyOf(g);
+    if (!applies(g)) return;
+    const k = bookKey(g);
     const held = state.rows.get(k);
     if (!held) return;
-    state.rows.set(k, { ...held, result: g.result, actual: g.actual });
+    state.rows.set(k, { ...held, result: g.result, actual: g.actual, graded_side: g.side, graded_pick: g.recommendation });
     state.moved.set(k, { at: Date.now(), dir: (state.moved.get(k) || {}).dir || 0 });
     renderSoon();
   }
 
+  // "2025-11-10 18:30" (or with a T, or seconds) in UTC, 24-hour
+  function parseAsOf(text) {
+    const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?Z?$/.exec(text.trim());
+    return m ? `${m[1]}T${m[2]}:${m[3]}:${m[4] || "00"}Z` : null;
+  }
+
+  function controls() {
+    const p = params();
+    $("actionable").checked = p.get("actionable") === "1";
+    if (p.get("as_of")) {
+      state.asOf = p.get("as_of");
+      $("asof").value = utc(state.asOf).slice(0, 16);
+    }
+    const reload = () => { state.moved.clear(); state.changed.clear(); load(); };
+    $("date").onchange = () => { state.date = $("date").value; reload(); };
+    $("model").onchange = () => { state.model = $("model").value; reload(); };
+    $("market").onchange = () => { state.market = $("market").value; reload(); };
+    for (const id of ["game", "book", "actionable"]) {
+      $(id).onchange = () => {
+        setParams({ game: $("game").value, book: $("book").value, actionable: $("actionable").checked ? "1" : "" });
+        render();
+      };
+    }
+    for (const b of document.querySelectorAll("#view button")) {
+      b.onclick = () => { state.view = b.value; setParams({ view: b.value === "props" ? "" : b.value }); render(); };
+    }
+    $("asof-show").onclick = () => {
+      const moment = parseAsOf($("asof").value);
+      if (!moment) { showError("as of: write the moment as YYYY-MM-DD HH:MM (UTC, 24-hour)"); return; }
+      state.asOf = moment;
+      load();
+    };
+    $("asof-live").onclick = () => { state.asOf = null; $("asof").value = ""; load(); };
+    $("slate").tHead.onclick = (event) => {
+      const th = event.target.closest("th[data-sort]");
+      if (!th) return;
+      const key = th.dataset.sort, sort = state.sort[state.view];
+      const columns = state.view === "props" ? T.PROP : T.BOOKS;
+      state.sort[state.view] = { key, dir: sort.key === key ? -sort.dir : T.firstDir(columns, key) };
+      render();
+    };
+    $("slate").tBodies[0].onclick = (event) => {
+      const button = event.target.closest("button.expand");
+      if (!button) return;
+      const k = button.closest("tr").dataset.key;
+      if (!state.expanded.delete(k)) state.expanded.add(k);
+      render();
+    };
+  }
+
   async function init() {
     const p = params();
+    state.view = p.get("view") === "books" ? "books" : "props";
+    state.market = p.get("market") || "";
     try {
+      await loadLabels();
       const models = await api("/api/models");
       state.model = p.get("model") || models.default;
       const modelNames = models.models.length ? models.models : [models.default];
       $("model").replaceChildren(...modelNames.map((m) => el("option", { value: m }, m)));
       $("model").value = state.model;
       const dates = await api(`/api/dates?model=${encodeURIComponent(state.model)}`);
-      $("date").replaceChildren(...dates.map((d) => el("option", { value: d.game_date },
-        `${d.game_date} (${d.games} games)`)));
+      $("date").replaceChildren(...dates.map((d) => el("option", { value: d.game_date }, `${d.game_date} (${d.games} games)`)));
       state.date = p.get("date") || (dates.length ? dates[dates.length - 1].game_date : null);
       if (state.date && !dates.some((d) => d.game_date === state.date)) {
         $("date").append(el("option", { value: state.date }, state.date));
@@ -198,38 +240,13 @@
       showError(`could not reach the server: ${error.message}`);
       return;
     }
-    $("actionable").checked = p.get("actionable") === "1";
-    if (p.get("as_of")) {
-      state.asOf = p.get("as_of");
-      $("asof").value = state.asOf.slice(0, 16);
-    }
+    controls();
+    live({ prediction: onPrediction, grade: onGrade, resync: load });
     if (!state.date) {
       showError("no predictions in the database yet: run a replay or the worker first");
       return;
     }
-    $("date").onchange = () => { state.date = $("date").value; state.moved.clear(); load(); };
-    $("model").onchange = () => { state.model = $("model").value; state.moved.clear(); load(); };
-    for (const id of ["game", "book", "actionable"]) {
-      $(id).onchange = () => {
-        setParams({ game: $("game").value, book: $("book").value, actionable: $("actionable").checked ? "1" : "" });
-        render();
-      };
-    }
-    $("asof-show").onclick = () => {
-      if (!$("asof").value) return;
-      state.asOf = $("asof").value.length === 16 ? `${$("asof").value}:00Z` : `${$("asof").value}Z`;
-      load();
-    };
-    $("asof-live").onclick = () => { state.asOf = null; $("asof").value = ""; load(); };
-    for (const th of document.querySelectorAll("th[data-sort]")) {
-      th.onclick = () => {
-        const key = th.dataset.sort;
-        state.sort = { key, dir: state.sort.key === key ? -state.sort.dir : (key === "edge" ? -1 : 1) };
-        render();
-      };
-    }
     await load();
-    live({ prediction: onPrediction, grade: onGrade, resync: load });
   }
 
   init();

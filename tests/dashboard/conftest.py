@@ -1,4 +1,5 @@
-"""A database filled by a replay of one shipped day, and the dashboard app over it."""
+"""A database filled by a replay of one shipped day, and the dashboard app over it; the live
+stack and the browser (tests/dashboard/browser.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from dashboard.app import DashboardConfig, create_app
+from tests.dashboard import DAY
+from tests.dashboard.browser import browser, live, props
 from tests.stack import cli_env, database, reader_dsn, run_cli
 
-DAY = "2025-11-10"
+__all__ = ["browser", "live", "props"]
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,10 @@ tables themselves (read with the writer's connection, computed here independentl
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter
 from datetime import UTC, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -12,7 +14,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from dashboard.queries import Reader
-from tests.dashboard.conftest import DAY
+from tests.dashboard import DAY
 from tests.stack import fetch
 
 
@@ -144,3 +146,82 @@ def test_the_reader_never_writes_even_with_a_writers_dsn(slate_db: str) -> None:
     with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
         reader._all("DELETE FROM grades")
     assert fetch(slate_db, "SELECT count(*) FROM grades")[0][0] > 0
+
+
+def _best_of_books(rows: list[dict[str, Any]], side: str) -> dict[str, Any] | None:
+    """The best quote of a side, computed here: the model's EV, then price, line and book."""
+    over = side == "OVER"
+    priced = [r for r in rows if r["over_price" if over else "under_price"] is not None]
+    if not priced:
+        return None
+    top = sorted(
+        priced,
+        key=lambda r: (
+            -r["ev_over" if over else "ev_under"],
+            -r["over_price" if over else "under_price"],
+            r["line"] if over else -r["line"],
+            r["book"],
+        ),
+    )[0]
+    return {"book": top["book"], "line": top["line"], "price": top["over_price" if over else "under_price"]}
+
+
+def test_each_prop_row_is_the_best_of_its_books_rows(client: TestClient) -> None:
+    body = client.get("/api/slate", params={"date": DAY}).json()
+    books: dict[str, list[dict[str, Any]]] = {}
+    for r in body["rows"]:
+        books.setdefault(f"{r['player_id']}|{r['game_key']}|{r['market']}", []).append(r)
+    assert len(body["props"]) == len(books) > 100
+    assert max(len(v) for v in books.values()) >= 6  # most props are quoted at several books
+    for prop in body["props"]:
+        rows = books[prop["key"]]
+        assert prop["books"] == len(rows) and prop["consensus"] == statistics.median(r["line"] for r in rows)
+        assert prop["best_over"] == _best_of_books(rows, "OVER")
+        assert prop["best_under"] == _best_of_books(rows, "UNDER")
+        recommended = [r for r in rows if r["recommendation"] != "PASS"]
+        if recommended:
+            top = max(r["ev_over"] if r["recommendation"] == "OVER" else r["ev_under"] for r in recommended)
+            assert prop["pick"] != "PASS" and prop["ev"] == top
+        else:
+            assert prop["pick"] == "PASS"
+        shown = next(r for r in rows if r["book"] == prop["book"])
+        assert (prop["line"], prop["p_over"], prop["result"]) == (
+            shown["line"],
+            shown["p_over"],
+            shown["result"],
+        )
+
+
+def test_every_market_can_be_chosen_and_an_unknown_one_is_refused(client: TestClient, slate_db: str) -> None:
+    everything = client.get("/api/slate", params={"date": DAY}).json()
+    points = client.get("/api/slate", params={"date": DAY, "market": "points"}).json()
+    assert (
+        points["rows"] == everything["rows"] and points["market"] == "points"
+    )  # the shipped props are points
+    assert everything["markets"] == {"points": len(everything["props"])}
+    for market in ("rebounds", "assists", "threes", "points_rebounds_assists", "blocks", "steals"):
+        body = client.get("/api/slate", params={"date": DAY, "market": market}).json()
+        assert body["rows"] == body["props"] == []
+        assert client.get("/api/performance", params={"market": market}).json() == []
+        assert client.get("/api/dates", params={"market": market}).json() == []
+    assert (
+        client.get("/api/performance", params={"market": "points"}).json()
+        == client.get("/api/performance").json()
+    )
+    assert client.get("/api/slate", params={"date": DAY, "market": "corners"}).status_code == 422
+    assert (
+        client.get(
+            "/api/prop", params={"player_id": 1, "game_key": "20251110-A@B", "market": "x"}
+        ).status_code
+        == 422
+    )
+
+
+def test_the_pages_answer_head_and_books_have_their_names(client: TestClient) -> None:
+    for path in ("/", "/prop", "/models"):
+        response = client.head(path)
+        assert response.status_code == 200 and response.content == b"", path
+    books = client.get("/api/meta").json()["books"]
+    assert books["williamhill_us"]["name"] == "Caesars" and books["betonlineag"]["name"] == "BetOnline"
+    colours = [b["color"] for b in books.values()]
+    assert len(set(colours)) == len(colours)  # every known book its own colour

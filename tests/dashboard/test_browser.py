@@ -1,233 +1,95 @@
-"""The dashboard in a real browser (Debian's chromium, driven by Playwright) on the real stack:
-the loader publishes a shipped day, the worker scores it into Postgres and the output topics,
-the dashboard serves it; then a line move is published and the open page must show it.
-Screenshots land in test-output/dashboard/."""
+"""The dashboard in a real browser on the real stack (tests/dashboard/browser.py): a line move
+reaches its row, the as-of control, hostile names, the models page, and what the live feed does
+with bad, repeated and corrected messages and without a broker."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
+import re
 import time
 import urllib.request
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import timedelta
-from pathlib import Path
 
 import psycopg
-import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser
 from psycopg import sql
 from psycopg.rows import dict_row
 
 from cli.settings import Settings
-from connectors.adapters import Record
 from connectors.kafka import Publisher
-from connectors.serde import encode
-from features.identity import PlayerDirectory
-from tests.dashboard.conftest import DAY
-from tests.stack import (
-    REPO,
-    cli_env,
-    database,
-    fetch,
-    free_port,
-    load,
-    reader_dsn,
-    run_cli,
-    spawn,
-    wait_until_stable,
+from tests.dashboard.browser import (
+    CELL,
+    SHOTS,
+    Live,
+    cell,
+    live_status,
+    open_slate,
+    prop_key,
+    publish_move,
+    serve,
+    stop,
+    wait_for_line,
 )
-from vocabulary.errors import UnknownPlayerError
-from vocabulary.events import BoxScore, PropLine
-from vocabulary.keys import message_key
-
-SHOTS = REPO / "test-output" / "dashboard"
-CHROMIUM = os.environ.get("PROPSTREAM_CHROMIUM") or shutil.which("chromium")
-LINE_CELL = 'tr[data-key="{key}"] td[data-col="{col}"]'
-
-
-@dataclass(frozen=True)
-class Live:
-    env: dict[str, str]
-    db: str
-    url: str
-    props_topic: str
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM:
-        pytest.fail(
-            "Debian's chromium is missing: `make test` installs it (scripts/services.sh browser)",
-            pytrace=False,
-        )
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-        )
-        yield chromium
-        chromium.close()
-
-
-def _health(url: str) -> dict[str, object]:
-    with urllib.request.urlopen(f"{url}/api/health", timeout=5) as response:
-        return dict(json.load(response))
-
-
-@pytest.fixture(scope="module")
-def live(
-    kafka_bootstrap: str, postgres_dsn: str, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Live]:
-    """The worker on a shipped day's topics, settled, and the dashboard over its database."""
-    tmp = tmp_path_factory.mktemp("live_dashboard")
-    env = cli_env(kafka_bootstrap, f"t{uuid.uuid4().hex[:10]}.", models_dir, tmp / "out")
-    db = database(postgres_dsn, "dashboard_live")
-    run_cli(env, "db", "migrate", dsn=db)
-    load(env, "--max-speed", days=(DAY, DAY))
-    worker = spawn(env, "worker", "--recovery-dir", str(tmp / "recovery"), dsn=db)
-    url = f"http://127.0.0.1:{free_port()}"
-    dashboard = None
-    try:
-        wait_until_stable(db, seconds=3)
-        dashboard = spawn(
-            env | {"PROPSTREAM_POSTGRES_READER_DSN": reader_dsn(db)},
-            "dashboard",
-            "--port",
-            url.rsplit(":", 1)[1],
-            dsn=db,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if dict(_health(url)["live"] or {}).get("connected"):  # type: ignore[call-overload]
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "the dashboard did not start (or never joined the topics)"
-            time.sleep(0.3)
-        yield Live(env, db, url, f"{env['PROPSTREAM_TOPIC_PREFIX']}{Settings().topic_props}")
-    finally:
-        for proc in (dashboard, worker):
-            if proc is not None:
-                proc.kill()
-                proc.communicate(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def props(shipped_records: list[Record], live: Live) -> list[tuple[PropLine, str]]:
-    """The day's main quotes that the worker scored, each with its row key on the slate."""
-    directory = PlayerDirectory.from_box_scores(
-        r.event for r in shipped_records if isinstance(r.event, BoxScore)
-    )
-    scored = {
-        f"{p}|{g}|{b}|{m}"
-        for p, g, b, m in fetch(live.db, "SELECT player_id, game_key, book, market FROM predictions_latest")
-    }
-    out = []
-    for record in shipped_records:
-        event = record.event
-        if isinstance(event, PropLine) and event.is_main and event.game_date.isoformat() == DAY:
-            try:
-                key = f"{directory.resolve(event.player_name)}|{event.game_key}|{event.book}|{event.market}"
-            except UnknownPlayerError:
-                continue
-            if key in scored:
-                out.append((event, key))
-    assert len(out) > 100
-    return out
-
-
-def _move(live: Live, prop: PropLine) -> PropLine:
-    """Publish the same quote half an hour later, a point higher and at a new price."""
-    moved = prop.model_copy(
-        update={"ts": prop.ts + timedelta(minutes=30), "line": prop.line + 1.0, "over_price": -125.0}
-    )
-    assert moved.ts < moved.tipoff
-    with Publisher(live.env["PROPSTREAM_KAFKA_BOOTSTRAP"]) as publisher:
-        publisher.publish(
-            live.props_topic, message_key(moved), encode(moved), int(moved.ts.timestamp() * 1000)
-        )
-    return moved
-
-
-def _open_slate(browser: Browser, live: Live, query: str = "") -> Page:
-    page = browser.new_page(viewport={"width": 1600, "height": 1000})
-    page.goto(f"{live.url}/?date={DAY}{query}")
-    page.wait_for_selector("body[data-loaded]")
-    return page
-
-
-def _cell(page: Page, key: str, col: str) -> str:
-    return page.inner_text(LINE_CELL.format(key=key, col=col))
+from tests.stack import fetch, free_port
+from vocabulary.events import PropLine
+from vocabulary.records import Prediction
 
 
 def test_a_line_move_changes_its_row_within_3_seconds_without_a_reload(
     browser: Browser, live: Live, props: list[tuple[PropLine, str]]
 ) -> None:
     prop, key = props[0]
-    page = _open_slate(browser, live)
+    page = open_slate(browser, live.url, "&view=books")  # the per-book view
     page.wait_for_selector("#status.on")  # the event stream is open
-    before = {col: _cell(page, key, col) for col in ("line", "p_over", "as_of")}
+    before = {col: cell(page, key, col) for col in ("line", "edge", "as_of")}
     assert before["line"] == f"{prop.line:.1f}"
     page.evaluate("window.__notReloaded = true")
 
     started = time.monotonic()
-    moved = _move(live, prop)
+    moved = publish_move(live, prop)
     page.wait_for_function(
         "([selector, line]) => { const td = document.querySelector(selector);"
         " return td !== null && td.textContent.startsWith(line); }",
-        arg=[LINE_CELL.format(key=key, col="line"), f"{moved.line:.1f}"],
+        arg=[CELL.format(key=key, col="line"), f"{moved.line:.1f}"],
         timeout=3000,
     )
     elapsed = time.monotonic() - started
-    after = {col: _cell(page, key, col) for col in ("line", "p_over", "as_of")}
+    after = {col: cell(page, key, col) for col in ("line", "edge", "as_of")}
     assert after["line"] == f"{moved.line:.1f} ▲"  # the new line, marked as moved up
-    assert after["p_over"] != before["p_over"]  # and the model's view of it changed with it
+    assert after["edge"] != before["edge"]  # and the model's view of it changed with it
     assert after["as_of"] > before["as_of"]
     assert page.evaluate("window.__notReloaded") is True  # in place: the page never reloaded
     assert "moved" in (page.get_attribute(f'tr[data-key="{key}"]', "class") or "")
     assert elapsed < 3.0
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "slate.png"))
+    page.screenshot(path=str(SHOTS / "slate-by-book.png"))
 
     page.click(f'tr[data-key="{key}"] td[data-col="player"] a')
     page.wait_for_selector("body[data-loaded]")
     page.wait_for_selector("#lines-chart canvas")
-    timeline = page.inner_text("#timeline")
-    assert f"line {prop.line:g} → {moved.line:g}" in timeline
-    page.screenshot(path=str(SHOTS / "prop.png"), full_page=True)
+    assert f"line {prop.line:g} → {moved.line:g}" in page.inner_text("#timeline")
     print(f"line move on the page after {elapsed * 1000:.0f} ms; screenshots in {SHOTS}")
 
 
-def test_the_as_of_control_shows_the_earlier_line_of_a_prop_that_moved(
+def test_the_as_of_control_shows_the_earlier_line_of_a_prop_that_moved_in_24_hour_utc(
     browser: Browser, live: Live, props: list[tuple[PropLine, str]]
 ) -> None:
     prop, key = props[1]
-    player, game, book, _ = key.split("|")
-    moved = _move(live, prop)
-    deadline = time.monotonic() + 30
-    query = (
-        "SELECT line FROM predictions_latest "
-        "WHERE player_id = %s AND game_key = %s AND book = %s AND model = 'champion'"
-    )
-    while fetch(live.db, query, (int(player), game, book)) != [(moved.line,)]:
-        assert time.monotonic() < deadline, "the worker did not rescore the moved line"
-        time.sleep(0.2)
-
-    page = _open_slate(browser, live)
-    assert _cell(page, key, "line").startswith(f"{moved.line:.1f}")
+    moved = publish_move(live, prop)
+    wait_for_line(live, key, moved.line)
+    page = open_slate(browser, live.url, "&view=books")
+    assert cell(page, key, "line").startswith(f"{moved.line:.1f}")
     between = prop.ts + (moved.ts - prop.ts) / 2
-    page.fill("#asof", between.strftime("%Y-%m-%dT%H:%M"))
+    page.fill("#asof", between.strftime("%Y-%m-%d %H:%M"))  # UTC, 24-hour
     page.click("#asof-show")
     page.wait_for_selector("body[data-loaded$='Z']")
-    assert _cell(page, key, "line") == f"{prop.line:.1f}"  # as it stood then
-    assert "as of" in page.inner_text("#summary")
+    assert cell(page, key, "line") == f"{prop.line:.1f}"  # as it stood then
+    assert f"as of {between:%Y-%m-%d %H:%M} UTC" in page.inner_text("#summary")
+    assert not re.search(r"\b[AP]M\b", page.inner_text("body"))  # no 12-hour time anywhere
+    page.reload()
+    page.wait_for_selector("body[data-loaded$='Z']")
+    assert page.input_value("#asof") == f"{between:%Y-%m-%d %H:%M}"  # the link keeps the moment
     page.click("#asof-live")
     page.wait_for_selector("body[data-loaded$='|live']")
-    assert _cell(page, key, "line").startswith(f"{moved.line:.1f}")
+    assert cell(page, key, "line").startswith(f"{moved.line:.1f}")
 
 
 def _copy_row(db: str, table: str, key: str, changes: dict[str, object]) -> None:
@@ -263,22 +125,27 @@ def test_names_from_outside_feeds_are_text_never_markup(
             key,
             {"player_id": 999_999_999, "player_name": hostile, "prediction_id": f"hostile-{table}"},
         )
-    page = _open_slate(browser, live)
     hostile_key = f"999999999|{game}|{book}|{market}"
-    assert _cell(page, hostile_key, "player") == hostile  # shown as the text it is
+    page = open_slate(browser, live.url)  # one row per prop
+    link = CELL.format(key=prop_key(hostile_key), col="player") + " a"
+    assert page.inner_text(link) == hostile  # shown as the text it is
+    page.click(CELL.format(key=prop_key(hostile_key), col="player") + " button.expand")
+    assert page.inner_text(CELL.format(key=hostile_key, col="player")).strip()  # its book's row
     assert page.locator("#slate tbody script, #slate tbody img").count() == 0
-    page.click(f'tr[data-key="{hostile_key}"] td[data-col="player"] a')
+    page.click(link)
     page.wait_for_selector("body[data-loaded]")
     assert page.inner_text("#title").startswith(hostile)
     assert page.locator("#title script, #title img").count() == 0
     assert page.evaluate("window.__pwned") is None
 
 
-def test_the_model_panel_charts_each_model_beside_the_market(browser: Browser, live: Live) -> None:
+def test_the_model_panel_charts_each_model_beside_the_market_and_clv_per_market(
+    browser: Browser, live: Live
+) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{live.url}/models")
-    page.wait_for_selector("body[data-loaded]")
-    assert page.locator(".uplot").count() == 3
+    page.wait_for_selector("body[data-loaded^='all|']")
+    assert page.locator(".uplot").count() == 4
     totals = page.locator("#totals tbody tr")
     assert sorted(totals.nth(i).get_attribute("data-model") for i in range(totals.count())) == [
         "champion",
@@ -286,19 +153,74 @@ def test_the_model_panel_charts_each_model_beside_the_market(browser: Browser, l
     ]
     legend = page.inner_text("#brier-chart")
     assert "market" in legend and "champion" in legend
+    assert page.locator("#daily tbody tr").count() == 2  # one game date, two models
+    assert "CLV" in page.inner_text("#totals thead") and "ROI" in page.inner_text("#totals thead")
     page.screenshot(path=str(SHOTS / "models.png"), full_page=True)
+    page.select_option("#market", "rebounds")
+    page.wait_for_selector("body[data-loaded='rebounds|0']")
+    assert "no graded predictions yet in this market" in page.inner_text("#error")
+    assert "market=rebounds" in page.url
 
 
 def test_a_bad_message_on_the_output_topic_is_counted_and_refused_not_forwarded(live: Live) -> None:
-    before = dict(_health(live.url)["live"])  # type: ignore[call-overload]
-    topic = live.props_topic.replace(Settings().topic_props, Settings().topic_predictions)
+    before = live_status(live.url)
     with Publisher(live.env["PROPSTREAM_KAFKA_BOOTSTRAP"]) as publisher:
-        publisher.publish(topic, b"1", b'{"not": "a prediction"}', int(time.time() * 1000))
-    deadline = time.monotonic() + 10
-    while dict(_health(live.url)["live"])["rejected"] == before["rejected"]:  # type: ignore[call-overload]
-        assert time.monotonic() < deadline, "the dashboard never saw the bad message"
-        time.sleep(0.2)
-    after = dict(_health(live.url)["live"])  # type: ignore[call-overload]
-    assert after["rejected"] == before["rejected"] + 1
+        publisher.publish(_predictions_topic(live), b"1", b'{"not": "a prediction"}', int(time.time() * 1000))
+    after = _wait_for(live, "rejected", before)
+    assert after["rejected"] == before["rejected"] + 1  # type: ignore[operator]
     assert after["forwarded"] == before["forwarded"]  # nothing reached the pages
-    assert after["connected"] is True  # and the feed goes on
+    assert after["connected"] is True and after["state"] == "live"  # and the feed goes on
+
+
+def _predictions_topic(live: Live) -> str:
+    return live.props_topic.replace(Settings().topic_props, Settings().topic_predictions)
+
+
+def _wait_for(live: Live, counter: str, before: dict[str, object]) -> dict[str, object]:
+    deadline = time.monotonic() + 10
+    while live_status(live.url)[counter] == before[counter]:
+        assert time.monotonic() < deadline, f"the dashboard never counted {counter}"
+        time.sleep(0.2)
+    time.sleep(0.5)  # anything else it would count
+    return live_status(live.url)
+
+
+def test_a_redelivered_prediction_is_forwarded_once_and_a_correction_again(live: Live) -> None:
+    (row,) = fetch(live.db, "SELECT prediction_id FROM predictions_latest ORDER BY prediction_id LIMIT 1")
+    with psycopg.connect(live.db, row_factory=dict_row) as conn:
+        record = conn.execute("SELECT * FROM predictions_log WHERE prediction_id = %s", row).fetchone()
+    assert record is not None
+    prediction = Prediction.model_validate({k: v for k, v in record.items() if k in Prediction.model_fields})
+    message = prediction.model_dump_json().encode()
+    before = live_status(live.url)
+    with Publisher(live.env["PROPSTREAM_KAFKA_BOOTSTRAP"]) as publisher:
+        for _ in range(3):  # at-least-once: the same record, three times
+            publisher.publish(_predictions_topic(live), b"k", message, int(time.time() * 1000))
+    after = _wait_for(live, "forwarded", before)
+    assert after["forwarded"] == before["forwarded"] + 1  # type: ignore[operator]
+    assert after["duplicates"] == before["duplicates"] + 2  # type: ignore[operator]
+    corrected = prediction.model_copy(update={"mean": prediction.mean + 1.0})  # same id, new content
+    with Publisher(live.env["PROPSTREAM_KAFKA_BOOTSTRAP"]) as publisher:
+        publisher.publish(
+            _predictions_topic(live), b"k", corrected.model_dump_json().encode(), int(time.time() * 1000)
+        )
+    assert _wait_for(live, "forwarded", after)["forwarded"] == before["forwarded"] + 2  # type: ignore[operator]
+
+
+def test_the_badge_says_live_off_and_no_broker_and_head_is_answered(browser: Browser, live: Live) -> None:
+    off, off_url = serve(live.env, live.db, "--no-live")
+    unreachable = live.env | {"PROPSTREAM_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}"}
+    down, down_url = serve(unreachable, live.db)
+    try:
+        request = urllib.request.Request(f"{off_url}/", method="HEAD")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+        page = open_slate(browser, off_url)
+        page.wait_for_selector("#status[data-state='live off']", timeout=5000)
+        page = open_slate(browser, down_url)
+        page.wait_for_selector("#status[data-state='no broker']", timeout=20000)
+        assert live_status(down_url)["state"] == "no broker"
+        assert page.locator("#slate tbody tr").count() > 100  # the database is still served
+    finally:
+        stop(off)
+        stop(down)

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from cli import commands, evaluation_report, report
-from cli.commands import add_flow_commands
+from cli.commands import add_flow_commands, add_window_flags
 from cli.errors import explain, preflight, settings_error
 from cli.logs import LOG_FORMATS, configure
 from cli.settings import Settings
@@ -34,7 +34,7 @@ from scoring.training import build_training_set
 from vocabulary.errors import PropstreamError
 from vocabulary.events import BoxScore, InputEvent
 from vocabulary.topics import INPUT_TOPICS
-from vocabulary.window import Window, WindowError, parse_bound
+from vocabulary.window import WINDOW_HELP, Window, WindowError, parse_bound
 
 __all__ = ["main"]
 
@@ -119,11 +119,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Publish the data folder's rows as events to the input topics, in event-time order, "
         "with the Kafka timestamp equal to the event time; rows that cannot become valid events go to "
         "the dead-letter topic with their reason. Prints rows read = published + dead-lettered "
-        "(+ outside the --from/--to window) per topic.",
+        "(+ outside the --from/--to window, by event time) per topic. " + WINDOW_HELP,
     )
     _add_data(load)
-    load.add_argument("--from", dest="start", type=_date, metavar="DATE", help="first game date (YYYY-MM-DD)")
-    load.add_argument("--to", dest="end", type=_date, metavar="DATE", help="last game date, inclusive")
+    add_window_flags(load)
     pace = load.add_mutually_exclusive_group()
     pace.add_argument("--speed", type=float, metavar="X", help="replay event time at X times real time")
     pace.add_argument("--max-speed", action="store_true", help="publish as fast as possible (default)")
@@ -284,7 +283,7 @@ def _load(console: Console, settings: Settings, args: argparse.Namespace) -> int
     )
     pacer = Pacer(args.speed) if args.speed else None
     with Publisher(settings.kafka_bootstrap) as publisher:
-        loader = Loader(publisher, topics, settings.topic("dlq"), args.start, args.end, pacer)
+        loader = Loader(publisher, topics, settings.topic("dlq"), Window.parse(args.start, args.end), pacer)
         columns = (
             TextColumn("publishing"),
             BarColumn(),

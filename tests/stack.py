@@ -15,7 +15,7 @@ import psycopg
 from cli.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
-DAY_FROM, DAY_TO = "2025-11-10", "2025-11-11"
+DAY_FROM, DAY_TO = "2025-11-05", "2025-11-11"  # a week: players learn their ids from box scores
 
 
 def cli_env(kafka_bootstrap: str, topic_prefix: str, models_dir: Path, output_dir: Path) -> dict[str, str]:

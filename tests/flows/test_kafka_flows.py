@@ -3,33 +3,34 @@ Parquet, run as the CLI runs them (subprocesses), compared table for table."""
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import time
 import urllib.request
-import uuid
-from datetime import UTC, date, datetime
 from pathlib import Path
 
+import polars as pl
 import psycopg
 from prometheus_client.parser import text_string_to_metric_families
 
 from cli.settings import Settings
 from connectors.adapters import Record
+from connectors.inputs import Raw
 from connectors.kafka import Publisher, ensure_topics
-from connectors.loader import Loader, timestamp_ms
-from connectors.parquet import read_latest
+from connectors.kafka_input import KafkaReader, shard_partitions
+from connectors.loader import Loader
+from connectors.parquet import read_emissions, read_latest
 from connectors.serde import decode, encode
-from flows.sources import KafkaInput, Raw
 from tests.stack import DAY_FROM, DAY_TO, database, fetch, free_port, load, run_cli, spawn, wait_until_stable
 from vocabulary.events import PropLine
 from vocabulary.keys import message_key
 from vocabulary.topics import EVENT_TYPES
+from vocabulary.window import Window, parse_bound
 
 LATEST = (
     "SELECT model, player_id, game_key, book, market, prediction_id, as_of, line, mean, p_over, "
     "recommendation FROM predictions_latest ORDER BY 1, 2, 3, 4, 5"
 )
+CONTENT = "model, player_id, game_key, book, market, prediction_id, as_of, line, p_over, recommendation"
 GRADES = (
     "SELECT model, player_id, game_key, book, prediction_id, result, profit FROM grades ORDER BY 1, 2, 3, 4"
 )
@@ -52,8 +53,8 @@ def test_live_worker_equals_replay(stack: dict[str, str], postgres_dsn: str, tmp
     )
     try:
         time.sleep(3)
-        # two days of event time in about five seconds, published while the worker runs
-        load(stack, "--speed", "40000")
+        # a week of event time in about six seconds, published while the worker runs
+        load(stack, "--speed", "100000")
         replay_db = database(postgres_dsn, f"replay_{tmp_path.name[-12:]}".lower())
         run_cli(stack, "replay", "--source", "kafka", "--parquet", str(tmp_path / "lake"), dsn=replay_db)
         replayed = fetch(replay_db, LATEST)
@@ -215,23 +216,20 @@ def test_replay_reads_in_time_order_whatever_the_publish_order(
     by_topic = Settings(topic_prefix=by_topic_env["PROPSTREAM_TOPIC_PREFIX"])
     topics = {t: by_topic.topic(t) for t in INPUTS}
     ensure_topics(settings.kafka_bootstrap, {**{t: 3 for t in topics.values()}, by_topic.topic("dlq"): 3})
-    first, last = (date.fromisoformat(d) for d in (DAY_FROM, DAY_TO))
     with Publisher(settings.kafka_bootstrap) as publisher:
-        loader = Loader(publisher, topics, by_topic.topic("dlq"), first, last)
+        loader = Loader(publisher, topics, by_topic.topic("dlq"), Window.parse(DAY_FROM, DAY_TO))
         for topic in ("box_scores", "games", "game_lines", "props"):
             for record in (r for r in shipped_records if r.topic == topic):
                 loader.send(record)
     published = sum(c.events_published for c in loader.counts.values())
 
-    source = KafkaInput(settings.kafka_bootstrap, topics, tail=False, batch=50)
-    [part] = source.list_parts()
-    partition = source.build_part("check", part, None)
+    parts = shard_partitions(settings.kafka_bootstrap, topics, 0, 1)
+    reader = KafkaReader(settings.kafka_bootstrap, topics, parts, tail=False)
     read: list[Raw] = []
     deadline = time.monotonic() + 60
-    with contextlib.suppress(StopIteration):
-        while time.monotonic() < deadline:
-            read += partition.next_batch()
-    partition.close()
+    while not reader.exhausted and time.monotonic() < deadline:
+        read += reader.take(50)
+    reader.close()
     times = [decode(raw.value, EVENT_TYPES[raw.logical]).ts for raw in read]
     assert len(read) == published > 1000
     assert times == sorted(times)
@@ -243,27 +241,39 @@ def test_replay_reads_in_time_order_whatever_the_publish_order(
     assert fetch(replayed, GRADES) == fetch(in_order, GRADES)
 
 
-def test_replay_of_a_time_range_reads_exactly_the_events_stamped_in_it(
-    stack: dict[str, str], postgres_dsn: str, shipped_records: list[Record]
+def test_kafka_replay_of_the_history_and_of_a_window(
+    stack: dict[str, str], postgres_dsn: str, tmp_path: Path
 ) -> None:
-    """`--from` starts every partition at Kafka's offset for that time, `--to` ends it at its
-    first message past it; the loader stamps each message with its event time, in order."""
-    load(stack, "--max-speed")
-    start, end = datetime(2025, 11, 10, 20, tzinfo=UTC), datetime(2025, 11, 11, 18, tzinfo=UTC)
-    first, last = (date.fromisoformat(d) for d in (DAY_FROM, DAY_TO))
-    expected = [
-        r.event
-        for r in shipped_records
-        if r.event is not None
-        and first <= r.event.game_date <= last
-        and timestamp_ms(start) <= timestamp_ms(r.event.ts) <= timestamp_ms(end)
-    ]
-    assert (
-        0 < len(expected) < sum(1 for r in shipped_records if r.event and first <= r.event.game_date <= last)
-    )
-    db = database(postgres_dsn, f"range_{uuid.uuid4().hex[:8]}")
-    result = run_cli(
-        stack, "replay", "--source", "kafka", "--from", start.isoformat(), "--to", end.isoformat(), dsn=db
-    )
-    assert f"replayed {len(expected):,} events" in result.stdout
+    """The whole shipped history through Kafka: no prediction id emitted with two contents;
+    a window replay writes exactly the full run's rows with as_of in the window (warming up on
+    everything before it), and run into the full run's database it changes nothing."""
+    run_cli(stack, "load", "--max-speed", "--partitions", "3")
+    full = database(postgres_dsn, f"full_{tmp_path.name[-12:]}".lower())
+    result = run_cli(stack, "replay", "--source", "kafka", "--parquet", str(tmp_path / "full"), dsn=full)
     assert "counts reconcile" in result.stdout
+    emissions = read_emissions(tmp_path / "full").drop("emitted_at", "player_name")
+    flat = emissions.with_columns(pl.col(c).list.join("|") for c in ("reasons", "defaulted")).unique()
+    assert flat.height > 30_000
+    assert flat.group_by("prediction_id").len().filter(pl.col("len") > 1).height == 0
+
+    start, end = "2025-11-10", "2025-11-12"
+    window = database(postgres_dsn, f"window_{tmp_path.name[-12:]}".lower())
+    run_cli(stack, "replay", "--source", "kafka", "--from", start, "--to", end, dsn=window)
+    inside = (
+        f"WHERE as_of BETWEEN '{parse_bound(start, end=False).isoformat()}' "
+        f"AND '{parse_bound(end, end=True).isoformat()}'"
+    )
+    for table in ("predictions_log", "grades"):
+        query = f"SELECT {CONTENT} FROM {table} {{}} ORDER BY 1, 2, 3, 4, 5, 6"
+        rows = fetch(window, query.format(""))
+        assert len(rows) > 1000
+        assert rows == fetch(full, query.format(inside)), table
+    assert fetch(window, "SELECT min(as_of) FROM predictions_log")[0][0] >= parse_bound(start, end=False)
+
+    everything = "SELECT * FROM {} ORDER BY prediction_id, model, book"
+    before = {
+        t: fetch(full, everything.format(t)) for t in ("predictions_latest", "predictions_log", "grades")
+    }
+    run_cli(stack, "replay", "--source", "kafka", "--from", start, "--to", end, dsn=full)
+    for table, rows in before.items():
+        assert fetch(full, everything.format(table)) == rows, table  # emit times included

@@ -14,23 +14,26 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
+import polars as pl
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from bench.scratch import scratch_database
 from cli.settings import Settings
 from connectors.kafka import Publisher, ensure_topics
-from connectors.parquet import ParquetSink
+from connectors.kafka_input import KafkaReader, shard_partitions
+from connectors.parquet import ParquetSink, read_emissions, read_grades, read_predictions_log
 from connectors.postgres import PostgresSink
 from connectors.serde import encode
-from flows.dataflow import build_decode_flow, build_flow
+from flows.dataflow import ShardSource, build_flow
 from flows.run import Cluster, counts, execute
-from flows.sources import KafkaInput
+from scoring.engine import Engine
 from scoring.scorer import Scorer
 from vocabulary.events import PropLine
 from vocabulary.keys import message_key
+from vocabulary.window import Window
 
 __all__ = ["run"]
 
@@ -53,29 +56,44 @@ def _env(settings: Settings, **extra: str) -> dict[str, str]:
     )
 
 
-def _source(settings: Settings) -> KafkaInput:
-    return KafkaInput(settings.kafka_bootstrap, {t: settings.topic(t) for t in INPUTS}, tail=False)
+def _source(settings: Settings, scorers: Sequence[Scorer], window: Window | None = None) -> ShardSource:
+    topics = {t: settings.topic(t) for t in INPUTS}
+
+    def open_reader(shard: int, shards: int, positions: object) -> KafkaReader:
+        parts = shard_partitions(settings.kafka_bootstrap, topics, shard, shards)
+        return KafkaReader(settings.kafka_bootstrap, topics, parts, tail=False, positions=positions)  # type: ignore[arg-type]
+
+    return ShardSource(open_reader, lambda: Engine(scorers), window=window)
 
 
 def _rate(settings: Settings, flow: object) -> float:
     """Events per second through `flow`, read from this process's input counter."""
     before = counts()
     t0 = time.perf_counter()
-    execute(flow, Cluster(), recovery_dir=settings.recovery_dir, epoch_s=settings.snapshot_interval_s)
+    execute(flow, Cluster(), recovery_dir=settings.recovery_dir, epoch_s=settings.snapshot_interval_s)  # type: ignore[arg-type]
     elapsed = time.perf_counter() - t0
     return sum(counts(before).events_in.values()) / elapsed
 
 
-def _replay_rate(settings: Settings, directory, scorers: Sequence[Scorer], sink) -> float:  # type: ignore[no-untyped-def]
-    return _rate(
-        settings, build_flow(_source(settings), directory, scorers, [sink], snapshots=settings.snapshots)
-    )
+def _replay_rate(settings: Settings, scorers: Sequence[Scorer], sink, window: Window | None = None) -> float:  # type: ignore[no-untyped-def]
+    return _rate(settings, build_flow(_source(settings, scorers, window), [sink]))
 
 
-def _decode_rate(settings: Settings, directory) -> float:  # type: ignore[no-untyped-def]
-    """The same input and decode step with nothing after it: the ceiling of any flow that
-    validates its input, in this process."""
-    return _rate(settings, build_decode_flow(_source(settings), directory))
+def _two_contents(root: Path) -> int:
+    """Prediction ids the replay emitted with more than one content (emit time and name aside)."""
+    emissions = read_emissions(root).drop("emitted_at", "player_name")
+    flat = emissions.with_columns(pl.col(c).list.join("|") for c in ("reasons", "defaulted")).unique()
+    return flat.group_by("prediction_id").len().filter(pl.col("len") > 1).height
+
+
+def _window_equal(full: Path, window: Path, bounds: Window) -> bool:
+    """Whether the window replay wrote exactly the full replay's log and grades for its window."""
+    inside = pl.col("as_of").is_between(bounds.start, bounds.end)
+    same = True
+    for read in (read_predictions_log, read_grades):
+        ours, theirs = read(window).drop("emitted_at"), read(full).drop("emitted_at").filter(inside)
+        same &= ours.sort(ours.columns[:6]).equals(theirs.sort(theirs.columns[:6]))
+    return same
 
 
 def _free_port() -> int:
@@ -154,7 +172,9 @@ def _latency(
     """Producer timestamp of a line move to its prediction on the output topic, at 200/s, in
     steady state: moves published in the first `warmup_s` are not counted (the worker's first
     batches open its sinks' connections and touch every player's state for the first time:
-    about half a second, which alone was the whole p99 before)."""
+    about half a second, which alone was the whole p99 before). The worker first catches up
+    on the whole history, as a deployed one would (its players and their features come from
+    it), and the moves start once its output has been quiet for five seconds."""
     recovery = Path(tempfile.mkdtemp()) / "recovery"
     worker = subprocess.Popen(
         [
@@ -163,7 +183,7 @@ def _latency(
             "cli.main",
             "worker",
             "--start-at",
-            "latest",
+            "earliest",
             "--recovery-dir",
             str(recovery),
         ],
@@ -177,11 +197,12 @@ def _latency(
         {"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"lat-{uuid.uuid4().hex}"}
     )
     try:
-        deadline = time.monotonic() + 120
-        while out_topic not in consumer.list_topics(timeout=5).topics and time.monotonic() < deadline:
-            time.sleep(1)
-        consumer.assign([TopicPartition(out_topic, p, OFFSET_END) for p in range(settings.partitions)])
-        time.sleep(15)  # the worker reads its player directory and models, then assigns partitions
+        consumer.assign([TopicPartition(out_topic, p, OFFSET_BEGINNING) for p in range(settings.partitions)])
+        seen, quiet_since, deadline = 0, time.monotonic(), time.monotonic() + 600
+        while time.monotonic() < deadline and (seen == 0 or time.monotonic() - quiet_since < 5):
+            batch = [m for m in consumer.consume(1000, timeout=0.5) if not m.error()]
+            if batch:
+                seen, quiet_since = seen + len(batch), time.monotonic()
         latencies: list[float] = []
         warmup: list[float] = []
         with Publisher(settings.kafka_bootstrap, linger_ms=0) as publisher:
@@ -190,9 +211,10 @@ def _latency(
             while time.monotonic() - start < warmup_s + seconds:
                 _, prop = props[i % len(props)]
                 now = datetime.now(UTC)
-                moved = prop.model_copy(
-                    update={"ts": now, "line": prop.line + (0.5 if i % 2 else -0.5), "is_main": True}
-                )
+                # tonight's game of the player, so it lies inside the retention of the watermark
+                tonight = now + timedelta(hours=2)
+                line = prop.line + (0.5 if i % 2 else -0.5)
+                moved = prop.model_copy(update={"ts": now, "tipoff": tonight, "line": line, "is_main": True})
                 publisher.publish(
                     settings.topic("props"), message_key(moved), encode(moved), int(now.timestamp() * 1000)
                 )
@@ -221,17 +243,16 @@ def _latency(
 def run(
     base: Settings,
     models_dir: Path,
-    directory,
     scorers: Sequence[Scorer],
     props: Sequence[tuple[int, PropLine]],
-) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    """Load the shipped 2025-26 season into fresh topics, then measure side by side."""
+) -> dict[str, float]:
+    """Load the whole shipped history into fresh topics, then measure side by side."""
     settings = base.model_copy(
         update={"topic_prefix": f"bench{uuid.uuid4().hex[:6]}.", "models_dir": models_dir}
     )
     env = _env(settings)
     subprocess.run(
-        [sys.executable, "-m", "cli.main", "load", "--from", "2025-10-21", "--max-speed"],
+        [sys.executable, "-m", "cli.main", "load", "--max-speed"],
         env=env,
         cwd=REPO,
         check=True,
@@ -242,6 +263,7 @@ def run(
         {settings.topic(t): settings.partitions for t in ("predictions", "grades", "dlq")},
     )
     admin = settings.postgres_dsn.get_secret_value()
+    window = Window.parse("2025-11-10", "2025-11-12")
     with (
         tempfile.TemporaryDirectory() as tmp,
         scratch_database(admin) as pg_dsn,
@@ -249,18 +271,21 @@ def run(
         scratch_database(admin) as lat_dsn,
     ):
         floor = _consume_floor(settings)
-        decode_only = _decode_rate(settings, directory)
-        parquet = _replay_rate(settings, directory, scorers, lambda: ParquetSink(Path(tmp) / "p1"))
-        postgres = _replay_rate(settings, directory, scorers, lambda: PostgresSink(pg_dsn))
+        parquet = _replay_rate(settings, scorers, lambda: ParquetSink(Path(tmp) / "p1"))
+        postgres = _replay_rate(settings, scorers, lambda: PostgresSink(pg_dsn))
+        _replay_rate(settings, scorers, lambda: ParquetSink(Path(tmp) / "window"), window)
         two = _two_processes(settings, two_dsn, Path(tmp) / "p2")
         p50, p99, warmup_max = _latency(settings, lat_dsn, props)
+        duplicates = _two_contents(Path(tmp) / "p1")
+        window_equal = _window_equal(Path(tmp) / "p1", Path(tmp) / "window", window)
     return {
         "replay_events_per_s_parquet": parquet,
         "replay_events_per_s_postgres": postgres,
         "replay_events_per_s_2proc": two,
         "kafka_consume_floor_events_per_s": floor,
-        "replay_decode_only_events_per_s": decode_only,
         "line_move_latency_p50_ms": p50,
         "line_move_latency_p99_ms": p99,
         "line_move_latency_warmup_max_ms": warmup_max,
+        "replay_duplicate_content_ids": float(duplicates),
+        "window_replay_rows_equal": float(window_equal),
     }

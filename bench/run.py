@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench import features_bench, flow_bench, scoring_bench, sinks_bench
+from bench import features_bench, flow_bench, scoring_bench, sinks_bench, state_bench
 from cli.settings import SHIPPED_DATA, Settings
 from connectors.adapters import read_records
 from connectors.files import DataLayout
@@ -54,7 +54,9 @@ def _flow(stream: list[tuple[InputEvent, int | None]]) -> dict[str, float]:
             registry.save(catboost_model, model.meta)
         scorers = [Scorer(registry.load(name)) for name in Settings().models]
         props = [(pid, e) for e, pid in stream if isinstance(e, PropLine) and pid is not None and e.is_main]
-        return flow_bench.run(Settings(), Path(tmp), directory, scorers, props[-2000:])
+        return state_bench.run(events, scorers) | flow_bench.run(
+            Settings(), Path(tmp), scorers, props[-2000:]
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -91,12 +92,14 @@ def _intervals(summary: Mapping[str, Any]) -> dict[str, float]:
     }
 
 
-def _forecasts(grades: Sequence[Grade], *, market: bool) -> list[tuple[float, bool]]:
-    """(P(over), went over) of the decided props: the model's, or the market's where priced."""
-    decided = [g for g in grades if g.result in ("WIN", "LOSS") and g.actual is not None]
-    if market:
-        return [(g.market_p_over, g.actual > g.line) for g in decided if g.market_p_over is not None]  # type: ignore[operator]
-    return [(g.p_over, g.actual > g.line) for g in decided]  # type: ignore[operator]
+def _deciles(grades: Sequence[Grade], *, market: bool = False) -> list[dict[str, float]]:
+    """Calibration in deciles of the decided props: the model's P(over), or the market's."""
+    pairs = []
+    for g in grades:
+        p = g.market_p_over if market else g.p_over
+        if g.result in ("WIN", "LOSS") and g.actual is not None and p is not None:
+            pairs.append((p, g.actual > g.line))
+    return calibration_by_quantile(pairs)
 
 
 def _stage_json(stage: Calibration) -> dict[str, Any]:
@@ -105,7 +108,8 @@ def _stage_json(stage: Calibration) -> dict[str, Any]:
 
 def evaluation_json(result: Evaluation, champion: str, command: str) -> dict[str, Any]:
     """Top-level keys are the champion's figures; every model and day is below them."""
-    alone = {name: performance(g for g in result.alone if g.model == name) for name in result.overall}
+    alone_grades = {name: [g for g in result.alone if g.model == name] for name in result.overall}
+    alone = {name: performance(alone_grades[name]) for name in result.overall}
     alone_by_day = performance_by_model_and_day(result.alone)
     models: dict[str, Any] = {}
     for name, perf in result.overall.items():
@@ -123,9 +127,12 @@ def evaluation_json(result: Evaluation, champion: str, command: str) -> dict[str
             | {
                 "edge_buckets": edge_buckets(pairs),
                 "alone": alone[name].as_dict()
-                | {"calibration": calibration([g for g in result.alone if g.model == name])},
-                "calibration_deciles": calibration_by_quantile(_forecasts(grades, market=False)),
-                "market_calibration_deciles": calibration_by_quantile(_forecasts(grades, market=True)),
+                | {
+                    "calibration": calibration(alone_grades[name]),
+                    "calibration_deciles": _deciles(alone_grades[name]),
+                },
+                "calibration_deciles": _deciles(grades),
+                "market_calibration_deciles": _deciles(grades, market=True),
                 "stage_by_day": [{"day": d.isoformat(), **_stage_json(s)} for d, s in sorted(stages.items())],
             }
         )
@@ -237,17 +244,17 @@ def _bucket_label(b: Mapping[str, Any]) -> str:
 def _overall_rows(models: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
     rows: list[tuple[str, Mapping[str, Any]]] = []
     for name, m in models.items():
-        rows += [(name, m), (f"{name} alone (no stage)", m["alone"])]
+        rows += [(name, m), (f"{name} alone", m["alone"])]
     return rows
 
 
 def _rich(
     title: str, first: str, columns: Sequence[_Column], rows: Sequence[tuple[str, Mapping[str, Any]]]
 ) -> Table:
-    table = Table(title=title)
-    table.add_column(first)
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column(first, no_wrap=True)
     for header, _ in columns:
-        table.add_column(header, justify="right")
+        table.add_column(header, justify="right", no_wrap=True)
     for label, row in rows:
         table.add_row(label, *(cell(row) for _, cell in columns))
     return table
@@ -261,12 +268,13 @@ def print_evaluation(console: Console, payload: Mapping[str, Any]) -> None:
         _rich(
             f"Walk-forward {window} (95% CI: player-game bootstrap)",
             "",
-            OVERALL_COLUMNS,
+            [c for c in OVERALL_COLUMNS if c[0] not in ("share bet", "mean |edge|", "ROI its side")],
             _overall_rows(models),
         )
     )
     days = [(d["day"], d) for d in payload["by_day"] if d["model"] == champion]
-    console.print(_rich(f"{champion} by day", "day", DAY_COLUMNS, days))
+    day_columns = [c for c in DAY_COLUMNS if c[0] not in ("Brier alone", "ROI its side", "ROI mkt fav")]
+    console.print(_rich(f"{champion} by day", "day", day_columns, days))
     buckets = [(_bucket_label(b), b) for b in models[champion]["edge_buckets"]]
     title = f"{champion} by |edge|: flat on its side of every decided prop; its picks"
     console.print(_rich(title, "|edge|", BUCKET_COLUMNS, buckets))
@@ -458,8 +466,11 @@ class _Chart:
         return "".join([*self.parts, "</svg>"])
 
 
-def _fraction_ticks(low: float, high: float, pattern: str = "{:.0%}") -> list[tuple[float, str]]:
-    return [(t, pattern.format(t)) for t in _nice_ticks(low, high)]
+def _fraction_ticks(low: float, high: float) -> list[tuple[float, str]]:
+    """Ticks labelled as percentages, with a decimal where a tick needs one (47.5%)."""
+    ticks = _nice_ticks(low, high)
+    whole = all(abs(t * 100 - round(t * 100)) < 1e-6 for t in ticks)
+    return [(t, f"{t:.0%}" if whole else f"{t:.1%}") for t in ticks]
 
 
 def _calibration_svg(title: str, series: Sequence[tuple[str, Sequence[Mapping[str, Any]], str]]) -> str:
@@ -468,7 +479,8 @@ def _calibration_svg(title: str, series: Sequence[tuple[str, Sequence[Mapping[st
     values = [v for _, rows, _ in series for r in rows for v in (r["predicted"], r["observed"])]
     low = math.floor(min([0.45, *values]) * 20) / 20
     high = math.ceil(max([0.55, *values]) * 20) / 20
-    ticks = [(t, f"{t:.0%}") for t in _nice_ticks(low, high) if low - 1e-9 <= t <= high + 1e-9]
+    ticks = _fraction_ticks(low, high)
+    ticks = [(t, label) for t, label in ticks if low - 1e-9 <= t <= high + 1e-9]
     chart = _Chart(
         title,
         (low, high),
@@ -495,8 +507,8 @@ def _calibration_svgs(models: Mapping[str, Any], champion: str) -> str:
             ("market (de-vigged)", top["market_calibration_deciles"], _MARKET_COLOUR),
         ],
     ) + _calibration_svg(
-        "Calibration of the model alone (bins of 0.1)",
-        [(f"{champion} alone (no stage)", top["alone"]["calibration"], _COLOURS[1])],
+        "Calibration of the model alone (deciles of the prediction)",
+        [(f"{champion} alone (no stage)", top["alone"]["calibration_deciles"], _COLOURS[1])],
     )
 
 

@@ -14,14 +14,16 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from connectors.adapters import Record
 from features.identity import PlayerDirectory
 from features.store import FeatureStore
 from scoring.calibration import IDENTITY, INPUTS, MIN_EDGE, PRIOR, Calibration, GradedQuote, fit_stage
-from scoring.evaluate import main_line_requests, make_model
+from scoring.evaluate import fit_stages, main_line_requests, make_model
 from scoring.exceptions import SchemaMismatchError
-from scoring.model import Registry
+from scoring.model import ModelKind, Registry
 from scoring.scorer import Scorer
 from scoring.training import TrainingSet
+from vocabulary.events import BoxScore
 
 START = date(2025, 10, 21)
 PRICES = (-130.0, -120.0, -115.0, -110.0, -105.0, 100.0, 105.0, 110.0)
@@ -154,3 +156,15 @@ def test_the_registry_keeps_the_stage_beside_the_model(
     )
     with pytest.raises(SchemaMismatchError, match="retrain"):
         registry.calibration("champion")
+
+
+def test_the_served_stage_is_fitted_on_the_record_before_until(
+    history: tuple[TrainingSet, FeatureStore, PlayerDirectory], shipped_records: list[Record]
+) -> None:
+    data, store, _ = history
+    boxes = {(e.player_id, e.game_key): e for r in shipped_records if isinstance(e := r.event, BoxScore)}
+    kinds: dict[str, ModelKind] = {"champion": "sqrt_uncertainty"}
+    stage = fit_stages(data, store, boxes, kinds, date(2025, 10, 25), params={"iterations": 30})["champion"]
+    assert stage.fitted_before == date(2025, 10, 25) and stage.days == 4 and stage.rows > 1_500
+    before_props = fit_stages(data, store, boxes, kinds, date(2025, 10, 21))["champion"]
+    assert before_props == fit_stage([], date(2025, 10, 21))  # nothing graded yet: the market itself

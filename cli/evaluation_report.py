@@ -1,12 +1,19 @@
-"""What `propstream evaluate` prints and writes: the table, the JSON and an offline HTML page
-with a calibration plot and a hit-rate-by-edge plot (inline SVG: no CDN, no plotting library)."""
+"""What `propstream evaluate` prints and writes: tables per model and per day with player-game
+bootstrap intervals, the edge-bucket table, the JSON, and an offline HTML page with its plots
+(inline SVG: no CDN, no plotting library).
+
+The JSON keeps its first keys (the champion's `Performance` figures, `champion`, `from`, `to`,
+`command`, `models`, `by_day`): scripts read them. Everything newer sits beside them.
+"""
 
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +21,12 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from scoring.evaluate import Evaluation, calibration, hit_rate_by_edge
-from scoring.grading import Performance
+from scoring.betting import betting_summary, cumulative_profit, edge_buckets
+from scoring.bootstrap import SEED
+from scoring.calibration import Calibration
+from scoring.evaluate import Evaluation, calibration, calibration_by_quantile, hit_rate_by_edge
+from scoring.grading import Performance, performance, performance_by_model_and_day
+from vocabulary.records import Grade, Prediction
 
 __all__ = ["evaluation_json", "performance_table", "print_evaluation", "write_html"]
 
@@ -31,10 +42,20 @@ _COLUMNS = (
     ("mae_line", "line", "{:.2f}"),
     ("roi", "ROI", "{:+.1%}"),
 )
+_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+_MARKET_COLOUR = "#222"
 
 
-def _fmt(value: float, pattern: str) -> str:
-    return "-" if isinstance(value, float) and math.isnan(value) else pattern.format(value)
+def _fmt(value: Any, pattern: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return pattern.format(value)
+
+
+def _interval(low: Any, high: Any, pattern: str = "{:.1%}") -> str:
+    if low is None or high is None or (isinstance(low, float) and math.isnan(low)):
+        return "-"
+    return f"{pattern.format(low)}–{pattern.format(high)}"
 
 
 def performance_table(title: str, rows: Sequence[tuple[str, Performance]]) -> Table:
@@ -59,30 +80,87 @@ def performance_table(title: str, rows: Sequence[tuple[str, Performance]]) -> Ta
     return table
 
 
-def print_evaluation(console: Console, result: Evaluation, champion: str) -> None:
-    console.print(
-        performance_table(f"Walk-forward {result.start} → {result.end}", list(result.overall.items()))
-    )
-    by_day = [(f"{day}", perf) for (model, day), perf in result.by_day.items() if model == champion]
-    console.print(performance_table(f"{champion} by day", by_day))
-    perf = result.overall[champion]
-    interval = f"{perf.hit_rate_low:.1%}–{perf.hit_rate_high:.1%}"
-    console.print(
-        f"{champion}: hit rate {perf.hit_rate:.1%} (95% CI {interval}); "
-        f"Brier {perf.brier_model:.4f} vs the market's {perf.brier_market:.4f}"
-    )
+# ---------------------------------------------------------------------------------------- figures
+def _pairs(result: Evaluation, model: str) -> list[tuple[Prediction, Grade]]:
+    return [(p, g) for p, g in zip(result.predictions, result.grades, strict=True) if g.model == model]
+
+
+def _intervals(summary: Mapping[str, Any]) -> dict[str, float]:
+    """A betting summary flattened to the keys beside a `Performance`."""
+    return {
+        "hit_rate_boot_low": summary["hit_rate"]["low"],
+        "hit_rate_boot_high": summary["hit_rate"]["high"],
+        "roi_boot_low": summary["roi"]["low"],
+        "roi_boot_high": summary["roi"]["high"],
+        "side_roi": summary["side_roi"]["value"],
+        "side_roi_low": summary["side_roi"]["low"],
+        "side_roi_high": summary["side_roi"]["high"],
+        "favourite_roi": summary["favourite_roi"]["value"],
+        "favourite_roi_low": summary["favourite_roi"]["low"],
+        "favourite_roi_high": summary["favourite_roi"]["high"],
+        "mean_abs_edge": summary["mean_abs_edge"],
+        "share_recommended": summary["share_recommended"],
+    }
+
+
+def _deciles(grades: Sequence[Grade], *, market: bool = False) -> list[dict[str, float]]:
+    """Calibration in deciles of the decided props: the model's P(over), or the market's."""
+    pairs = []
+    for g in grades:
+        p = g.market_p_over if market else g.p_over
+        if g.result in ("WIN", "LOSS") and g.actual is not None and p is not None:
+            pairs.append((p, g.actual > g.line))
+    return calibration_by_quantile(pairs)
+
+
+def _stage_json(stage: Calibration) -> dict[str, Any]:
+    return stage.model_dump(mode="json")
 
 
 def evaluation_json(result: Evaluation, champion: str, command: str) -> dict[str, Any]:
     """Top-level keys are the champion's figures; every model and day is below them."""
-    models = {
-        name: perf.as_dict()
-        | {
-            "calibration": calibration([g for g in result.grades if g.model == name]),
-            "hit_rate_by_edge": hit_rate_by_edge([g for g in result.grades if g.model == name]),
-        }
-        for name, perf in result.overall.items()
-    }
+    alone_grades = {name: [g for g in result.alone if g.model == name] for name in result.overall}
+    alone = {name: performance(alone_grades[name]) for name in result.overall}
+    alone_by_day = performance_by_model_and_day(result.alone)
+    models: dict[str, Any] = {}
+    for name, perf in result.overall.items():
+        pairs = _pairs(result, name)
+        grades = [g for _, g in pairs]
+        summary = betting_summary(pairs)
+        stages = result.stages.get(name, {})
+        models[name] = (
+            perf.as_dict()
+            | {
+                "calibration": calibration(grades),
+                "hit_rate_by_edge": hit_rate_by_edge(grades),
+            }
+            | _intervals(summary)
+            | {
+                "edge_buckets": edge_buckets(pairs),
+                "alone": alone[name].as_dict()
+                | {
+                    "calibration": calibration(alone_grades[name]),
+                    "calibration_deciles": _deciles(alone_grades[name]),
+                },
+                "calibration_deciles": _deciles(grades),
+                "market_calibration_deciles": _deciles(grades, market=True),
+                "stage_by_day": [{"day": d.isoformat(), **_stage_json(s)} for d, s in sorted(stages.items())],
+            }
+        )
+    by_day = []
+    for (model, day), perf in result.by_day.items():
+        pairs = [(p, g) for p, g in _pairs(result, model) if g.game_date == day]
+        stage = result.stages.get(model, {}).get(day)
+        by_day.append(
+            {"model": model, "day": day.isoformat(), **perf.as_dict()}
+            | _intervals(betting_summary(pairs))
+            | {
+                "brier_alone": alone_by_day[(model, day)].brier_model,
+                "logloss_alone": alone_by_day[(model, day)].logloss_model,
+                "min_edge": stage.min_edge if stage else None,
+            }
+        )
+    top = models[champion]
     return {
         **result.overall[champion].as_dict(),
         "champion": champion,
@@ -90,10 +168,14 @@ def evaluation_json(result: Evaluation, champion: str, command: str) -> dict[str
         "to": result.end.isoformat(),
         "command": command,
         "models": models,
-        "by_day": [
-            {"model": model, "day": day.isoformat(), **perf.as_dict()}
-            for (model, day), perf in result.by_day.items()
-        ],
+        "by_day": by_day,
+        **{key: top[key] for key in _intervals(betting_summary([])) if key in top},
+        "bootstrap": {"unit": "player-game", "seed": SEED, "level": 0.95},
+        "edge_buckets": top["edge_buckets"],
+        "brier_alone": top["alone"]["brier_model"],
+        "logloss_alone": top["alone"]["logloss_model"],
+        "stage": top["stage_by_day"][-1] if top["stage_by_day"] else None,
+        "cumulative_profit": cumulative_profit(zip(result.predictions, result.grades, strict=True)),
     }
 
 
@@ -103,74 +185,482 @@ def write_json(path: Path, payload: Mapping[str, Any]) -> None:
             return None
         if isinstance(value, dict):
             return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, list):
+        if isinstance(value, list | tuple):
             return [clean(v) for v in value]
         return value
 
     path.write_text(json.dumps(clean(payload), indent=2) + "\n")
 
 
-def _svg(title: str, points: Mapping[str, Sequence[tuple[float, float]]], x_label: str, y_label: str) -> str:
-    """A small line chart on [0, 1] x [0, 1] with a diagonal reference."""
-    size, pad = 360, 40
-    colours = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
+# ---------------------------------------------------------------------------------------- tables
+_Column = tuple[str, Callable[[Mapping[str, Any]], str]]
 
-    def xy(x: float, y: float) -> str:
-        return f"{pad + x * (size - 2 * pad):.1f},{size - pad - y * (size - 2 * pad):.1f}"
 
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" role="img">',
-        f"<title>{html.escape(title)}</title>",
-        f'<rect x="{pad}" y="{pad}" width="{size - 2 * pad}" height="{size - 2 * pad}" '
-        'fill="none" stroke="#999"/>',
-        f'<polyline points="{xy(0, 0)} {xy(1, 1)}" stroke="#ccc" stroke-dasharray="4" fill="none"/>',
-        f'<text x="{size / 2}" y="{size - 8}" text-anchor="middle" font-size="12">'
-        f"{html.escape(x_label)}</text>",
-        f'<text x="12" y="{size / 2}" font-size="12" transform="rotate(-90 12 {size / 2})" '
-        f'text-anchor="middle">{html.escape(y_label)}</text>',
-    ]
-    for i, (name, series) in enumerate(points.items()):
-        colour = colours[i % len(colours)]
-        coords = " ".join(xy(x, y) for x, y in series if not math.isnan(y))
-        parts.append(f'<polyline points="{coords}" stroke="{colour}" stroke-width="2" fill="none"/>')
-        label = html.escape(name)
-        parts.append(
-            f'<text x="{pad + 6}" y="{pad + 16 + 14 * i}" fill="{colour}" font-size="12">{label}</text>'
+def _num(key: str, pattern: str) -> Callable[[Mapping[str, Any]], str]:
+    return lambda row: _fmt(row.get(key), pattern)
+
+
+def _ci(key: str) -> Callable[[Mapping[str, Any]], str]:
+    return lambda row: _interval(row.get(f"{key}_low"), row.get(f"{key}_high"))
+
+
+def _min_edge(row: Mapping[str, Any]) -> str:
+    return "none" if row.get("min_edge") is None else _fmt(row["min_edge"], "{:.2f}")
+
+
+_GRADED: tuple[_Column, ...] = (("graded", _num("n_graded", "{:,.0f}")), ("bets", _num("n_bets", "{:,.0f}")))
+_SCORES: tuple[_Column, ...] = (
+    ("hit rate", _num("hit_rate", "{:.1%}")),
+    ("hit rate 95% CI", _ci("hit_rate_boot")),
+    ("Brier", _num("brier_model", "{:.4f}")),
+    ("Brier mkt", _num("brier_market", "{:.4f}")),
+    ("log-loss", _num("logloss_model", "{:.4f}")),
+    ("log-loss mkt", _num("logloss_market", "{:.4f}")),
+    ("ROI", _num("roi", "{:+.1%}")),
+    ("ROI 95% CI", _ci("roi_boot")),
+)
+OVERALL_COLUMNS: tuple[_Column, ...] = (
+    *_GRADED,
+    ("share bet", _num("share_recommended", "{:.1%}")),
+    ("mean |edge|", _num("mean_abs_edge", "{:.3f}")),
+    *_SCORES,
+    ("ROI its side", _num("side_roi", "{:+.1%}")),
+)
+DAY_COLUMNS: tuple[_Column, ...] = (
+    *_GRADED,
+    ("min edge", _min_edge),
+    ("mean |edge|", _num("mean_abs_edge", "{:.3f}")),
+    *_SCORES,
+    ("Brier alone", _num("brier_alone", "{:.4f}")),
+    ("ROI its side", _num("side_roi", "{:+.1%}")),
+    ("ROI mkt fav", _num("favourite_roi", "{:+.1%}")),
+)
+BUCKET_COLUMNS: tuple[_Column, ...] = (
+    ("props", _num("n", "{:,.0f}")),
+    ("hit rate", _num("hit_rate", "{:.1%}")),
+    ("hit rate 95% CI", _ci("hit_rate")),
+    ("break-even", _num("break_even", "{:.1%}")),
+    ("ROI", _num("roi", "{:+.1%}")),
+    ("ROI 95% CI", _ci("roi")),
+    ("picks", _num("n_bets", "{:,.0f}")),
+    ("picks hit", _num("bets_hit_rate", "{:.1%}")),
+    ("picks ROI", _num("bets_roi", "{:+.1%}")),
+)
+
+
+def _bucket_label(b: Mapping[str, Any]) -> str:
+    return f"{b['low']:.0%}–{b['high']:.0%}"
+
+
+def _overall_rows(models: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    rows: list[tuple[str, Mapping[str, Any]]] = []
+    for name, m in models.items():
+        rows += [(name, m), (f"{name} alone", m["alone"])]
+    return rows
+
+
+def _rich(
+    title: str, first: str, columns: Sequence[_Column], rows: Sequence[tuple[str, Mapping[str, Any]]]
+) -> Table:
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column(first, no_wrap=True)
+    for header, _ in columns:
+        table.add_column(header, justify="right", no_wrap=True)
+    for label, row in rows:
+        table.add_row(label, *(cell(row) for _, cell in columns))
+    return table
+
+
+def print_evaluation(console: Console, payload: Mapping[str, Any]) -> None:
+    """The tables of `evaluation_json`'s payload: models, the champion by day, its edge buckets."""
+    champion, models = payload["champion"], payload["models"]
+    window = f"{payload['from']} → {payload['to']}"
+    console.print(
+        _rich(
+            f"Walk-forward {window} (95% CI: player-game bootstrap)",
+            "",
+            [c for c in OVERALL_COLUMNS if c[0] not in ("share bet", "mean |edge|", "ROI its side")],
+            _overall_rows(models),
         )
-    parts.append("</svg>")
-    return "".join(parts)
+    )
+    days = [(d["day"], d) for d in payload["by_day"] if d["model"] == champion]
+    day_columns = [c for c in DAY_COLUMNS if c[0] not in ("Brier alone", "ROI its side", "ROI mkt fav")]
+    console.print(_rich(f"{champion} by day", "day", day_columns, days))
+    buckets = [(_bucket_label(b), b) for b in models[champion]["edge_buckets"]]
+    title = f"{champion} by |edge|: flat on its side of every decided prop; its picks"
+    console.print(_rich(title, "|edge|", BUCKET_COLUMNS, buckets))
+    console.print(_summary(payload))
+
+
+def _summary(payload: Mapping[str, Any]) -> str:
+    champion = payload["champion"]
+    top = payload["models"][champion]
+    return (
+        f"{champion}: Brier {_fmt(top['brier_model'], '{:.4f}')} vs the market's "
+        f"{_fmt(top['brier_market'], '{:.4f}')}, log-loss {_fmt(top['logloss_model'], '{:.4f}')} vs "
+        f"{_fmt(top['logloss_market'], '{:.4f}')} on the same {top['n_graded']:,} props; mean |edge| "
+        f"{_fmt(top['mean_abs_edge'], '{:.3f}')}; {_fmt(top['share_recommended'], '{:.1%}')} of props "
+        f"recommended ({top['n_bets']:,}); hit rate {_fmt(top['hit_rate'], '{:.1%}')} (player-game 95% CI "
+        f"{_ci('hit_rate_boot')(top)}; row-wise Wilson {_ci('hit_rate')(top)}); "
+        f"flat on the market's favourite: ROI {_fmt(top['favourite_roi'], '{:+.1%}')} "
+        f"({_ci('favourite_roi')(top)})"
+    )
+
+
+# ---------------------------------------------------------------------------------------- plots
+def _nice_ticks(low: float, high: float, count: int = 6) -> list[float]:
+    """Round tick values covering [low, high]."""
+    if high <= low:
+        high = low + 1.0
+    raw = (high - low) / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.floor(low / step) * step
+    ticks, value = [], first
+    while value <= high + step * 1e-9:
+        ticks.append(round(value, 10))
+        value += step
+    if ticks[-1] < high:
+        ticks.append(round(ticks[-1] + step, 10))
+    return ticks
+
+
+class _Chart:
+    """An SVG chart with a frame, ticks and grid on both axes, axis titles and a legend."""
+
+    def __init__(
+        self,
+        title: str,
+        x: tuple[float, float],
+        y: tuple[float, float],
+        x_label: str,
+        y_label: str,
+        *,
+        x_ticks: Sequence[tuple[float, str]],
+        y_ticks: Sequence[tuple[float, str]],
+        size: tuple[int, int] = (560, 400),
+    ) -> None:
+        self.width, self.height = size
+        self.left, self.right, self.top, self.bottom = 64, 16, 34, 58
+        self.x, self.y = x, y
+        self.parts: list[str] = []
+        self.legend: list[tuple[str, str, str]] = []
+        self.marks: list[tuple[float, float]] = []  # drawn points (pixels): the legend avoids them
+        w, h = self.width, self.height
+        self.parts.append(
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
+            f'role="img" font-family="sans-serif" font-size="12"><title>{html.escape(title)}</title>'
+            f'<text x="{w / 2}" y="18" text-anchor="middle" font-size="14" font-weight="bold">'
+            f"{html.escape(title)}</text>"
+        )
+        for value, label in x_ticks:
+            px = self.px(value)
+            self.parts.append(
+                f'<line x1="{px:.1f}" y1="{self.top}" x2="{px:.1f}" y2="{h - self.bottom}" stroke="#eee"/>'
+                f'<line x1="{px:.1f}" y1="{h - self.bottom}" x2="{px:.1f}" y2="{h - self.bottom + 5}" '
+                f'stroke="#444"/><text x="{px:.1f}" y="{h - self.bottom + 18}" text-anchor="middle">'
+                f"{html.escape(label)}</text>"
+            )
+        for value, label in y_ticks:
+            py = self.py(value)
+            self.parts.append(
+                f'<line x1="{self.left}" y1="{py:.1f}" x2="{w - self.right}" y2="{py:.1f}" stroke="#eee"/>'
+                f'<line x1="{self.left - 5}" y1="{py:.1f}" x2="{self.left}" y2="{py:.1f}" stroke="#444"/>'
+                f'<text x="{self.left - 8}" y="{py + 4:.1f}" text-anchor="end">{html.escape(label)}</text>'
+            )
+        self.parts.append(
+            f'<rect x="{self.left}" y="{self.top}" width="{w - self.left - self.right}" '
+            f'height="{h - self.top - self.bottom}" fill="none" stroke="#444"/>'
+            f'<text x="{(self.left + w - self.right) / 2}" y="{h - 14}" text-anchor="middle">'
+            f"{html.escape(x_label)}</text>"
+            f'<text x="16" y="{(self.top + h - self.bottom) / 2}" text-anchor="middle" '
+            f'transform="rotate(-90 16 {(self.top + h - self.bottom) / 2})">{html.escape(y_label)}</text>'
+        )
+
+    def px(self, x: float) -> float:
+        span = self.width - self.left - self.right
+        return self.left + (x - self.x[0]) / (self.x[1] - self.x[0]) * span
+
+    def py(self, y: float) -> float:
+        span = self.height - self.top - self.bottom
+        return self.height - self.bottom - (y - self.y[0]) / (self.y[1] - self.y[0]) * span
+
+    def line(
+        self, points: Sequence[tuple[float, float]], colour: str, label: str | None, dash: str = ""
+    ) -> None:
+        kept = [(self.px(x), self.py(y)) for x, y in points if not math.isnan(y)]
+        coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in kept)
+        for (x0, y0), (x1, y1) in itertools.pairwise(kept):
+            self.marks += [(x0 + (x1 - x0) * t / 20, y0 + (y1 - y0) * t / 20) for t in range(21)]
+        style = f' stroke-dasharray="{dash}"' if dash else ""
+        self.parts.append(
+            f'<polyline points="{coords}" stroke="{colour}" stroke-width="2" fill="none"{style}/>'
+        )
+        if label:
+            self.legend.append((label, colour, dash))
+
+    def dots(
+        self, points: Sequence[tuple[float, float, str]], colour: str, radius: float = 3.5, above: bool = True
+    ) -> None:
+        for x, y, text in points:
+            if math.isnan(y):
+                continue
+            px, py = self.px(x), self.py(y)
+            self.marks.append((px, py))
+            self.parts.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="{radius}" fill="{colour}"/>')
+            if text:
+                dy = -7 if above else 14
+                self.parts.append(
+                    f'<text x="{px:.1f}" y="{py + dy:.1f}" text-anchor="middle" font-size="10" '
+                    f'fill="{colour}">{html.escape(text)}</text>'
+                )
+
+    def bar(self, x: tuple[float, float], y: float, colour: str, interval: tuple[float, float]) -> None:
+        """A bar from 0 (or the bottom of the axis) to y, with an interval whisker."""
+        (x0, x1), (low, high) = x, interval
+        if math.isnan(y):
+            return
+        base = self.py(max(self.y[0], min(0.0, self.y[1])))
+        top = self.py(y)
+        for t in range(11):
+            self.marks += [
+                (self.px(x0 + (x1 - x0) * t / 10), base + (top - base) * u / 10) for u in range(11)
+            ]
+        self.parts.append(
+            f'<rect x="{self.px(x0):.1f}" y="{min(base, top):.1f}" width="{self.px(x1) - self.px(x0):.1f}" '
+            f'height="{abs(base - top):.1f}" fill="{colour}" fill-opacity="0.75"/>'
+        )
+        if not math.isnan(low):
+            mid = self.px((x0 + x1) / 2)
+            lo, hi = self.py(max(low, self.y[0])), self.py(min(high, self.y[1]))
+            self.parts.append(
+                f'<line x1="{mid:.1f}" y1="{lo:.1f}" x2="{mid:.1f}" y2="{hi:.1f}" stroke="#000"/>'
+                f'<line x1="{mid - 4:.1f}" y1="{lo:.1f}" x2="{mid + 4:.1f}" y2="{lo:.1f}" stroke="#000"/>'
+                f'<line x1="{mid - 4:.1f}" y1="{hi:.1f}" x2="{mid + 4:.1f}" y2="{hi:.1f}" stroke="#000"/>'
+            )
+
+    def text(self, x: float, y: float, text: str, colour: str = "#444") -> None:
+        self.parts.append(
+            f'<text x="{self.px(x):.1f}" y="{self.py(y):.1f}" text-anchor="middle" font-size="10" '
+            f'fill="{colour}">{html.escape(text)}</text>'
+        )
+
+    def _legend_corner(self) -> tuple[float, float]:
+        """The inner corner whose legend box covers the fewest drawn points (top left on a tie)."""
+        width = 48 + 6.5 * max((len(label) for label, _, _ in self.legend), default=0)
+        height = 16 * len(self.legend) + 8
+        right, bottom = self.width - self.right - width, self.height - self.bottom - height
+        corners = [(self.left, self.top), (right, self.top), (self.left, bottom), (right, bottom)]
+
+        def covered(corner: tuple[float, float]) -> int:
+            x, y = corner
+            return sum(x <= px <= x + width and y <= py <= y + height for px, py in self.marks)
+
+        return min(corners, key=covered)
+
+    def render(self) -> str:
+        x, y0 = self._legend_corner()
+        if self.legend:
+            width = 40 + 6.5 * max(len(label) for label, _, _ in self.legend)
+            self.parts.append(
+                f'<rect x="{x + 4}" y="{y0 + 2}" width="{width:.0f}" height="{16 * len(self.legend) + 4}" '
+                'fill="#fff" fill-opacity="0.85"/>'
+            )
+        for i, (label, colour, dash) in enumerate(self.legend):
+            y = y0 + 16 + 16 * i
+            style = f' stroke-dasharray="{dash}"' if dash else ""
+            self.parts.append(
+                f'<line x1="{x + 10}" y1="{y - 4}" x2="{x + 32}" y2="{y - 4}" '
+                f'stroke="{colour}" stroke-width="2"{style}/>'
+                f'<text x="{x + 38}" y="{y}" fill="{colour}">{html.escape(label)}</text>'
+            )
+        return "".join([*self.parts, "</svg>"])
+
+
+def _fraction_ticks(low: float, high: float) -> list[tuple[float, str]]:
+    """Ticks labelled as percentages, with a decimal where a tick needs one (47.5%)."""
+    ticks = _nice_ticks(low, high)
+    whole = all(abs(t * 100 - round(t * 100)) < 1e-6 for t in ticks)
+    return [(t, f"{t:.0%}" if whole else f"{t:.1%}") for t in ticks]
+
+
+def _calibration_svg(title: str, series: Sequence[tuple[str, Sequence[Mapping[str, Any]], str]]) -> str:
+    """Mean prediction against the observed over rate per bin, each point labelled with its
+    count, beside the diagonal; the axes cover the points (rounded to 5%)."""
+    values = [v for _, rows, _ in series for r in rows for v in (r["predicted"], r["observed"])]
+    low = math.floor(min([0.45, *values]) * 20) / 20
+    high = math.ceil(max([0.55, *values]) * 20) / 20
+    ticks = _fraction_ticks(low, high)
+    ticks = [(t, label) for t, label in ticks if low - 1e-9 <= t <= high + 1e-9]
+    chart = _Chart(
+        title,
+        (low, high),
+        (low, high),
+        "predicted P(over | no push), mean of the bin (label: props in the bin)",
+        "observed over rate",
+        x_ticks=ticks,
+        y_ticks=ticks,
+        size=(520, 480),
+    )
+    chart.line([(low, low), (high, high)], "#999", "perfect calibration (diagonal)", dash="5 4")
+    for i, (label, rows, colour) in enumerate(series):
+        chart.line([(r["predicted"], r["observed"]) for r in rows], colour, label)
+        chart.dots([(r["predicted"], r["observed"], f"{r['n']:,}") for r in rows], colour, above=i % 2 == 0)
+    return chart.render()
+
+
+def _calibration_svgs(models: Mapping[str, Any], champion: str) -> str:
+    top = models[champion]
+    return _calibration_svg(
+        "Calibration after the stage (deciles of the prediction)",
+        [
+            (f"{champion} with the stage", top["calibration_deciles"], _COLOURS[0]),
+            ("market (de-vigged)", top["market_calibration_deciles"], _MARKET_COLOUR),
+        ],
+    ) + _calibration_svg(
+        "Calibration of the model alone (deciles of the prediction)",
+        [(f"{champion} alone (no stage)", top["alone"]["calibration_deciles"], _COLOURS[1])],
+    )
+
+
+def _bucket_svg(models: Mapping[str, Any], key: str, title: str, y_label: str) -> str:
+    """Hit rate or ROI by |edge| bucket per model, with intervals and the break-even line."""
+    names = list(models)
+    buckets = models[names[0]]["edge_buckets"]
+    values = [
+        v
+        for m in models.values()
+        for b in m["edge_buckets"]
+        for v in (b[key], b[f"{key}_low"], b[f"{key}_high"], b.get("break_even", math.nan))
+        if v is not None and not math.isnan(v)
+    ]
+    if key == "roi":
+        low, high = min([-0.1, *values]), max([0.1, *values])
+    else:
+        low, high = min([0.4, *values]), max([0.6, *values])
+    ticks = _fraction_ticks(low, high)
+    chart = _Chart(
+        title,
+        (0.0, float(len(buckets))),
+        (ticks[0][0], ticks[-1][0]),
+        "|edge| = |P(over) − market P(over)| (n = props; flat 1 unit on the model's side)",
+        y_label,
+        x_ticks=[(i + 0.5, _bucket_label(b)) for i, b in enumerate(buckets)],
+        y_ticks=ticks,
+        size=(640, 420),
+    )
+    width = 0.8 / len(names)
+    for j, name in enumerate(names):
+        colour = _COLOURS[j % len(_COLOURS)]
+        for i, b in enumerate(models[name]["edge_buckets"]):
+            x0 = i + 0.1 + j * width
+            interval = (_nan(b[f"{key}_low"]), _nan(b[f"{key}_high"]))
+            chart.bar((x0, x0 + width), _nan(b[key]), colour, interval)
+            if b["n"]:
+                chart.text(x0 + width / 2, ticks[0][0] + 0.02 * (ticks[-1][0] - ticks[0][0]), f"{b['n']:,}")
+        chart.legend.append((name, colour, ""))
+    if key == "roi":
+        chart.line([(0, 0), (len(buckets), 0)], "#d62728", "break-even (ROI 0)", dash="6 3")
+    else:
+        points = []
+        for i, b in enumerate(buckets):
+            if not math.isnan(_nan(b["break_even"])):
+                points += [(i + 0.05, b["break_even"]), (i + 0.95, b["break_even"])]
+        chart.line(points, "#d62728", "break-even hit rate at the posted prices", dash="6 3")
+    return chart.render()
+
+
+def _nan(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _profit_svg(profit: Mapping[str, Any]) -> str:
+    """Cumulative units by day: each model's picks and side, beside the market's favourite."""
+    days = [date.fromisoformat(d) for d in profit["days"]]
+    series: Mapping[str, list[float]] = profit["series"]
+    if not days:
+        return ""
+    values = [v for s in series.values() for v in s]
+    ticks = _nice_ticks(min([0.0, *values]), max([0.0, *values]))
+    step = max(1, len(days) // 8)
+    chart = _Chart(
+        "Cumulative profit by day (units, 1 unit per bet at the posted price)",
+        (0.0, float(max(len(days) - 1, 1))),
+        (ticks[0], ticks[-1]),
+        "game day",
+        "cumulative profit (units)",
+        x_ticks=[(i, d.strftime("%m-%d")) for i, d in enumerate(days) if i % step == 0],
+        y_ticks=[(t, f"{t:+,.0f}" if t else "0") for t in ticks],
+        size=(1060, 420),
+    )
+    chart.line([(0, 0), (len(days) - 1, 0)], "#bbb", None)
+    models = sorted({name.rsplit(" ", 1)[0] for name in series if name != "market favourite"})
+    for j, model in enumerate(models):
+        colour = _COLOURS[j % len(_COLOURS)]
+        picks = f"picks ({profit.get('bets', {}).get(f'{model} picks', 0):,} bets)"
+        for suffix, dash, text in (("picks", "", picks), ("side", "5 4", "its side of every prop")):
+            if f"{model} {suffix}" in series:
+                chart.line(list(enumerate(series[f"{model} {suffix}"])), colour, f"{model}: {text}", dash)
+    if "market favourite" in series:
+        chart.line(
+            list(enumerate(series["market favourite"])),
+            _MARKET_COLOUR,
+            "market's favourite side of every prop",
+        )
+    return chart.render()
+
+
+# ---------------------------------------------------------------------------------------- html
+def _table(first: str, columns: Sequence[_Column], rows: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
+    header = "".join(f"<th>{html.escape(h)}</th>" for h in (first, *(c[0] for c in columns)))
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td>{html.escape(c)}</td>" for c in (label, *(cell(row) for _, cell in columns)))
+        + "</tr>"
+        for label, row in rows
+    )
+    return f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _stage_text(payload: Mapping[str, Any]) -> str:
+    stage = payload.get("stage")
+    if not stage:
+        return "No calibration stage: the model alone."
+    weights = ", ".join(f"{n} {w:+.3f}" for n, w in zip(stage["inputs"], stage["weights"], strict=True))
+    return (
+        f"Stage of {payload['champion']} on {stage['day']}: logit P(over) = {weights} (inputs of "
+        f"scoring.calibration); ridge {stage['ridge']}; min edge {stage['min_edge'] or 'none (no picks)'}; "
+        f"fitted on {stage['rows']:,} graded props of {stage['days']} earlier days."
+    )
 
 
 def write_html(path: Path, payload: Mapping[str, Any]) -> None:
-    models = payload["models"]
-    calibration_svg = _svg(
-        "Calibration",
-        {n: [(r["predicted"], r["observed"]) for r in m["calibration"]] for n, m in models.items()},
-        "predicted P(over)",
-        "observed over rate",
-    )
-    edge_svg = _svg(
-        "Hit rate by edge",
-        {
-            n: [(min(r["low"] * 5, 1.0), r["hit_rate"]) for r in m["hit_rate_by_edge"]]
-            for n, m in models.items()
-        },
-        "|edge| bucket start (x5: 0.2 = 4%)",
-        "hit rate",
-    )
-    rows = "".join(
-        f"<tr><td>{html.escape(name)}</td>"
-        + "".join(f"<td>{html.escape(_fmt(m[key], pattern))}</td>" for key, _, pattern in _COLUMNS)
-        + "</tr>"
+    models, champion = payload["models"], payload["champion"]
+    buckets = "".join(
+        f"<h3>{html.escape(name)}</h3>"
+        + _table("|edge|", BUCKET_COLUMNS, [(_bucket_label(b), b) for b in m["edge_buckets"]])
         for name, m in models.items()
     )
-    head = "".join(f"<th>{html.escape(label)}</th>" for _, label, _ in _COLUMNS)
+    days = [(f"{d['day']} {d['model']}", d) for d in payload["by_day"]]
     path.write_text(
         "<!doctype html><html><head><meta charset='utf-8'><title>propstream evaluation</title>"
-        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 8px;text-align:right}</style>"
-        "</head><body>"
+        "<style>body{font-family:sans-serif;margin:2em;max-width:1500px}"
+        "table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{padding:3px 8px;text-align:right;"
+        "border-bottom:1px solid #ddd;font-size:13px}td:first-child,th:first-child{text-align:left}"
+        ".plots{display:flex;flex-wrap:wrap;gap:16px;margin-bottom:16px}.plots svg{border:1px solid #eee}"
+        "</style></head><body>"
         f"<h1>Walk-forward {html.escape(payload['from'])} → {html.escape(payload['to'])}</h1>"
-        f"<table><tr><th></th>{head}</tr>{rows}</table>"
-        f"<h2>Calibration</h2>{calibration_svg}<h2>Hit rate by edge</h2>{edge_svg}"
+        f"<p>{html.escape(_summary(payload))}</p><p>{html.escape(_stage_text(payload))}</p>"
+        "<p>95% intervals resample whole player-games (each is graded once per book; seeded, so a "
+        "run repeats). Hit rate: the favoured side, pushes and voids excluded. ROI: per unit staked at "
+        "the posted price on the recommended bets; <i>its side</i>: one unit on the favoured side of "
+        "every prop; <i>mkt fav</i>: one unit on the market's favourite side of every prop.</p>"
+        f"{_table('model', OVERALL_COLUMNS, _overall_rows(models))}"
+        f"<div class='plots'>{_calibration_svgs(models, champion)}</div>"
+        f"<div class='plots'>{_profit_svg(payload['cumulative_profit'])}</div>"
+        f"<div class='plots'>{_bucket_svg(models, 'hit_rate', 'Hit rate by |edge|', 'hit rate of its side')}"
+        f"{_bucket_svg(models, 'roi', 'ROI by |edge|', 'ROI per unit staked')}</div>"
+        f"<h2>By |edge|</h2>{buckets}"
+        f"<h2>By day</h2>{_table('day', (('model', lambda r: r['model']), *DAY_COLUMNS), days)}"
         f"<p>Made by <code>{html.escape(payload['command'])}</code>.</p></body></html>\n"
     )

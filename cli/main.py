@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -28,9 +28,10 @@ from connectors.loader import Loader, Pacer
 from connectors.parquet import log_files, read_latest, read_log
 from connectors.postgres import MigrationError, PostgresSink, code_schema_version
 from features.identity import PlayerDirectory
-from scoring.evaluate import make_model, walk_forward
+from features.store import FeatureStore
+from scoring.evaluate import fit_stages, make_model, walk_forward
 from scoring.model import Registry
-from scoring.training import build_training_set
+from scoring.training import TrainingSet, build_training_set
 from vocabulary.errors import PropstreamError
 from vocabulary.events import BoxScore, InputEvent
 from vocabulary.topics import INPUT_TOPICS
@@ -159,7 +160,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Build the training set by running the data folder's history through the feature "
         "store (one row per player-game played, features as of that game) and train each active model "
         "(PROPSTREAM_MODELS; default: champion = sqrt_uncertainty, shadow = normal_uncertainty) "
-        "into the registry.",
+        "into the registry, each with its calibration stage (fitted on the walk-forward record of the "
+        "graded props before --until, models retrained weekly; the market itself without such props).",
     )
     _add_data(train)
     train.add_argument(
@@ -171,15 +173,18 @@ def _parser() -> argparse.ArgumentParser:
         "evaluate",
         help="walk-forward evaluation of the active models against the market",
         description="Score every book's main line on each day of the window with models trained only "
-        "on games before that day (retrained every --retrain-days), grade against the box scores, and "
-        "print hit rate, Brier, log-loss, MAE and ROI beside the market's de-vigged baseline.",
+        "on games before that day (retrained every --retrain-days) through a calibration stage fitted "
+        "on the graded props before that day (its record starts at the season's first props, before "
+        "--from), grade against the box scores, and print hit rate, Brier, log-loss, MAE and ROI beside "
+        "the market's de-vigged baseline, by day, with player-game bootstrap intervals and the table "
+        "by edge.",
     )
     _add_data(evaluate)
     evaluate.add_argument("--from", dest="start", type=_date, required=True, metavar="DATE")
     evaluate.add_argument("--to", dest="end", type=_date, required=True, metavar="DATE")
     evaluate.add_argument("--retrain-days", type=int, default=1, metavar="N", help="retrain every N days (1)")
     evaluate.add_argument("--json", type=Path, metavar="PATH", help="write the figures as JSON")
-    evaluate.add_argument("--html", type=Path, metavar="PATH", help="write a report with the two plots")
+    evaluate.add_argument("--html", type=Path, metavar="PATH", help="write a page with the tables and plots")
 
     dashboard = commands.add_parser(
         "dashboard",
@@ -310,9 +315,8 @@ def _events(console: Console, settings: Settings) -> tuple[list[InputEvent], Pla
 def _train(console: Console, settings: Settings, args: argparse.Namespace) -> int:
     events, directory = _events(console, settings)
     with console.status("building the training set through the feature store"):
-        data, _ = build_training_set(events, directory)
-    if args.until:
-        data = data.before(args.until)
+        history, store = build_training_set(events, directory)
+    data = history.before(args.until) if args.until else history
     registry = Registry(settings.models_dir)
     for name, kind in settings.models.items():
         with console.status(f"training {name} ({kind}) on {len(data):,} rows"):
@@ -327,7 +331,36 @@ def _train(console: Console, settings: Settings, args: argparse.Namespace) -> in
             model.meta.trained_to,
             folder,
         )
+    _fit_stages(console, settings, registry, (history, store, events), args.until)
     return 0
+
+
+def _fit_stages(
+    console: Console,
+    settings: Settings,
+    registry: Registry,
+    history: tuple[TrainingSet, FeatureStore, Sequence[InputEvent]],
+    until: date | None,
+) -> None:
+    """Each model's calibration stage, fitted on the walk-forward record of the props before
+    `until` (else every graded prop), saved beside it (docs/model.md)."""
+    data, store, events = history
+    day = until or date.fromisoformat(str(data.game_dates.max())) + timedelta(days=1)
+    boxes = {(e.player_id, e.game_key): e for e in events if isinstance(e, BoxScore)}
+    with console.status(f"fitting the calibration stages on the graded props before {day}"):
+        stages = fit_stages(data, store, boxes, settings.models, day)
+    for name, stage in stages.items():
+        registry.save_calibration(name, stage)
+        weights = ", ".join(f"{n} {w:+.3f}" for n, w in zip(stage.inputs, stage.weights, strict=True))
+        logger.info(
+            "stage of %s: %s graded props of %s days before %s; %s; min edge %s",
+            name,
+            f"{stage.rows:,}",
+            stage.days,
+            day,
+            weights,
+            stage.min_edge if stage.min_edge is not None else "none (no picks)",
+        )
 
 
 def _evaluate(console: Console, settings: Settings, args: argparse.Namespace) -> int:
@@ -336,13 +369,13 @@ def _evaluate(console: Console, settings: Settings, args: argparse.Namespace) ->
         result = walk_forward(
             events, directory, (args.start, args.end), settings.models, retrain_days=args.retrain_days
         )
-    evaluation_report.print_evaluation(console, result, settings.champion)
     command = (
         "propstream evaluate " + " ".join(sys.argv[2:])
         if sys.argv[1:2] == ["evaluate"]
         else "propstream evaluate"
     )
     payload = evaluation_report.evaluation_json(result, settings.champion, command)
+    evaluation_report.print_evaluation(console, payload)
     if args.json:
         evaluation_report.write_json(args.json, payload)
         console.print(f"wrote {args.json}")

@@ -21,10 +21,11 @@ __all__ = ["scorers", "sink_factories"]
 
 
 def scorers(settings: Settings) -> list[Scorer]:
-    """The active models, champion first (each refuses a mismatched feature schema)."""
+    """The active models, champion first (each refuses a mismatched feature schema), each
+    through the calibration stage saved beside it (the identity when there is none)."""
     registry = Registry(settings.models_dir)
     names = [settings.champion, *sorted(n for n in settings.models if n != settings.champion)]
-    return [Scorer(registry.load(name)) for name in names]
+    return [Scorer(registry.load(name), calibration=registry.calibration(name)) for name in names]
 
 
 def sink_factories(

@@ -13,6 +13,7 @@ from catboost import CatBoostRegressor
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from features.schema import FEATURE_NAMES, FEATURE_SCHEMA_VERSION, MARKET_FEATURES
+from scoring.calibration import IDENTITY, INPUTS, Calibration
 from scoring.distribution import Scale
 from scoring.exceptions import ModelNotFoundError, SchemaMismatchError
 from scoring.trees import TreeEnsemble
@@ -89,7 +90,9 @@ class PointsModel:
 
 class Registry:
     """A models directory: `<name>/model.cbm`, `<name>/model.json` (the trees, for the fast
-    evaluator) and `<name>/metadata.json`."""
+    evaluator), `<name>/metadata.json` and, once fitted, `<name>/calibration.json` (the stage
+    between the model and the bettor, `scoring.calibration`; a model saved without one is
+    served as it was, through the identity)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -123,6 +126,27 @@ class Registry:
                 f"retrain it with `propstream train --name {name}`"
             )
         return PointsModel(meta, TreeEnsemble(json.loads((folder / "model.json").read_text())))
+
+    def save_calibration(self, name: str, calibration: Calibration) -> Path:
+        folder = self.root / name
+        if not (folder / "metadata.json").is_file():
+            raise ModelNotFoundError(f"no model {name!r} in {self.root} to save a calibration beside")
+        path = folder / "calibration.json"
+        path.write_text(calibration.model_dump_json(indent=2) + "\n")
+        return path
+
+    def calibration(self, name: str) -> Calibration:
+        """The model's calibration stage; the identity when none was saved (older models)."""
+        path = self.root / name / "calibration.json"
+        if not path.is_file():
+            return IDENTITY
+        calibration = Calibration.model_validate_json(path.read_text())
+        if not calibration.is_identity and calibration.inputs != INPUTS:
+            raise SchemaMismatchError(
+                f"the calibration of model {name!r} reads {calibration.inputs} but this code computes "
+                f"{INPUTS}; retrain it with `propstream train`"
+            )
+        return calibration
 
     def catboost(self, name: str) -> CatBoostRegressor:
         """The CatBoost model itself (for checks against its own predict)."""

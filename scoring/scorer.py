@@ -1,9 +1,13 @@
 """Scoring: feature vectors in, predictions out, in batches.
 
-The model's distribution is read at the quote's line (P(over), P(under), P(push)); the edge
-is the model's P(over | no push) minus the book's de-vigged P(over); expected value is per
-unit staked at the posted price. A recommendation needs an edge of at least `min_edge` and a
-positive expected value on that side; it is actionable when the quality gate also passes.
+The model's distribution is read at the quote's line (P(over), P(under), P(push)); a
+calibration stage (`scoring.calibration`, the identity unless one is given) turns its
+P(over | no push) into the probability a bettor sees, starting from the quote's de-vigged
+price; P(push) stays the model's. The edge is that P(over | no push) minus the book's
+de-vigged P(over); expected value is per unit staked at the posted price. A recommendation
+needs an edge of at least `min_edge` (the stage's unless given; none when the stage has not
+seen an edge beyond noise) and a positive expected value on that side; it is actionable when
+the quality gate also passes.
 """
 
 from __future__ import annotations
@@ -15,14 +19,15 @@ from datetime import date
 import numpy as np
 
 from features.odds import devig_over, profit_per_unit
-from features.schema import FeatureVector, QualityGate
+from features.schema import FEATURE_NAMES, FeatureVector, QualityGate
+from scoring.calibration import IDENTITY, MIN_EDGE, Calibration
 from scoring.distribution import outcome_probabilities, point_mean
 from scoring.model import PointsModel, model_columns
 from vocabulary.records import Prediction, prediction_id
 
 __all__ = ["MIN_EDGE", "Request", "Scorer"]
 
-MIN_EDGE = 0.03
+_SPREAD, _TOTAL = FEATURE_NAMES.index("team_spread"), FEATURE_NAMES.index("game_total")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,13 +42,18 @@ class Request:
 
 class Scorer:
     def __init__(
-        self, model: PointsModel, gate: QualityGate | None = None, min_edge: float = MIN_EDGE
+        self,
+        model: PointsModel,
+        gate: QualityGate | None = None,
+        min_edge: float | None = None,
+        calibration: Calibration = IDENTITY,
     ) -> None:
-        if not 0 <= min_edge < 0.5:
+        if min_edge is not None and not 0 <= min_edge < 0.5:
             raise ValueError(f"min_edge must be in [0, 0.5), got {min_edge}")
         self.model = model
         self.gate = gate or QualityGate()
-        self.min_edge = min_edge
+        self.calibration = calibration
+        self.min_edge = calibration.min_edge if min_edge is None else min_edge
 
     def score(self, requests: Sequence[Request]) -> list[Prediction]:
         if not requests:
@@ -60,7 +70,12 @@ class Scorer:
         market = (
             devig_over(request.over_price, request.under_price) if request.under_price is not None else None
         )
-        edge = p_over / (p_over + p_under) - market if market is not None else None
+        decided = p_over + p_under
+        if market is not None and decided > 0 and not self.calibration.is_identity:
+            values = vector.values
+            p = self.calibration.p_over(p_over / decided, market, values[_SPREAD], values[_TOTAL])
+            p_over, p_under = p * decided, (1.0 - p) * decided
+        edge = p_over / decided - market if market is not None else None
         ev_over = p_over * profit_per_unit(request.over_price) - p_under
         ev_under = (
             p_under * profit_per_unit(request.under_price) - p_over
@@ -68,13 +83,18 @@ class Scorer:
             else None
         )
         recommendation = "PASS"
-        if edge is not None and edge >= self.min_edge and ev_over > 0:
-            recommendation = "OVER"
-        elif edge is not None and -edge >= self.min_edge and ev_under is not None and ev_under > 0:
-            recommendation = "UNDER"
+        min_edge = self.min_edge
+        if edge is not None and min_edge is not None:
+            if edge >= min_edge and ev_over > 0:
+                recommendation = "OVER"
+            elif -edge >= min_edge and ev_under is not None and ev_under > 0:
+                recommendation = "UNDER"
         reasons = list(self.gate.reasons(vector))
         if recommendation == "PASS":
-            reasons.insert(0, "no_market_probability" if market is None else f"edge<{self.min_edge}")
+            if market is None:
+                reasons.insert(0, "no_market_probability")
+            else:
+                reasons.insert(0, "no_proven_edge" if min_edge is None else f"edge<{min_edge}")
         return Prediction(
             prediction_id=prediction_id(
                 model=self.model.name,

@@ -14,6 +14,7 @@ record's identity.
 
 from __future__ import annotations
 
+import collections
 import functools
 import pickle
 from collections.abc import Callable, Iterable, Sequence
@@ -63,8 +64,24 @@ class RecoveryError(PropstreamError):
 
 @functools.cache
 def _child(metric: Counter, *labels: str) -> Counter:
-    """A labelled counter, looked up once: `labels()` costs ~10 µs a call, on every event."""
+    """A labelled counter, looked up once: `labels()` costs ~10 µs a call."""
     return metric.labels(*labels)
+
+
+class _Tally:
+    """Counts of one batch, added to the metrics once per label at its end (an `inc` costs
+    ~4 µs under its lock: 1.9 s of a 12 s files replay when done per event)."""
+
+    def __init__(self) -> None:
+        self.counts: collections.Counter[tuple[Counter, tuple[str, ...]]] = collections.Counter()
+
+    def add(self, metric: Counter, *labels: str) -> None:
+        self.counts[(metric, labels)] += 1
+
+    def flush(self) -> None:
+        for (metric, labels), n in self.counts.items():
+            _child(metric, *labels).inc(n)
+        self.counts.clear()
 
 
 class Reader(Protocol):
@@ -97,6 +114,7 @@ class Shard:
         self.index, self._divided = index, shards > 1
         self.reader, self.engine, self.window = reader, engine, window
         self.read = 0  # input messages taken so far
+        self._tally = _Tally()
 
     def step(self, limit: int) -> list[BaseModel]:
         """Decode and apply a batch (which never splits an event time), then flush the engine."""
@@ -106,25 +124,26 @@ class Shard:
         for raw in raws:
             out += self._one(raw)
         out += self._stamp(self.engine.flush())
+        self._tally.flush()
         if self.engine.state.watermark is not None:
             WATERMARK.labels(str(self.index)).set(self.engine.state.watermark.timestamp())
         return out
 
     def _one(self, raw: Raw) -> list[BaseModel]:
         if raw.dead is not None:  # a file row that never became an event
-            _child(EVENTS_IN, "files").inc()
-            _child(DEAD, raw.dead.reason).inc()
+            self._tally.add(EVENTS_IN, "files")
+            self._tally.add(DEAD, raw.dead.reason)
             return [raw.dead] if self._in_window(raw) else []
-        _child(EVENTS_IN, raw.logical).inc()
+        self._tally.add(EVENTS_IN, raw.logical)
         try:
             event: InputEvent = decode(raw.value, EVENT_TYPES[raw.logical])  # type: ignore[assignment]
             if self._divided and raw.logical in PLAYER_TOPICS and raw.key != message_key(event):
                 raise DecodeError("key:not_canonical", f"key {raw.key!r} is not {message_key(event)!r}")
             records = self.engine.apply(event)
         except EventError as exc:
-            _child(DEAD, exc.reason).inc()
+            self._tally.add(DEAD, exc.reason)
             return [_dead(raw, exc)] if self._in_window(raw) else []
-        _child(APPLIED, raw.logical).inc()
+        self._tally.add(APPLIED, raw.logical)
         return self._stamp(records)
 
     def _in_window(self, raw: Raw) -> bool:
@@ -141,7 +160,7 @@ class Shard:
             if record.as_of not in self.window:
                 continue
             kind = "prediction" if isinstance(record, Prediction) else "grade"
-            _child(OUT, kind, record.model).inc()
+            self._tally.add(OUT, kind, record.model)
             if isinstance(record, Prediction):
                 LATENCY.observe(max(0.0, (now - record.as_of).total_seconds()))
             name = self.engine.player_name(record.player_id)

@@ -60,7 +60,7 @@ def make_day_folder(root: Path, day: str = DAY, salt: bool = False, plain: bool 
     for src in sorted(SHIPPED_DATA.glob("*/*.csv.gz")):
         relative = src.relative_to(SHIPPED_DATA)
         extra: list[str] = []
-        if salt and relative.name.startswith("props_"):
+        if salt and relative.name.startswith("props_points"):
             extra = [row for row, _ in BAD_PROPS]
         if salt and relative.name == "player_game_logs_2025_26.csv.gz":
             extra = [row for row, _ in BAD_BOX_SCORES]

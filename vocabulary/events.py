@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
@@ -47,11 +48,13 @@ Market = Literal["points", "rebounds", "assists", "threes", "points_rebounds_ass
 US_EASTERN = ZoneInfo("America/New_York")
 
 
+@lru_cache(maxsize=8192)
 def us_game_date(tipoff: datetime) -> date:
     """The date a game is listed under in the US (nba.com, box scores): tip-off in Eastern time."""
     return tipoff.astimezone(US_EASTERN).date()
 
 
+@lru_cache(maxsize=8192)
 def game_key(game_date: date, away: str, home: str) -> str:
     """The canonical game key, the same from every feed: `20251021-HOU@OKC`."""
     return f"{game_date:%Y%m%d}-{away}@{home}"

@@ -27,7 +27,7 @@ def test_help_lists_the_commands() -> None:
 def test_demo_prints_validation_and_identity(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert "36,822" in out  # prop rows, all valid
+    assert "121,148" in out  # prop rows of every market, all valid
     assert "80.6%" in out  # prop player-games matched to a box score
     assert "away_team:unknown_team" in out
 

@@ -23,12 +23,12 @@ def test_shipped_data_counts(shipped_records: list[Record]) -> None:
         events[record.topic] += record.event is not None
     # every row of every loaded file is accounted for (DATA.md's row counts)
     assert rows == {
-        "props": 36_822,
+        "props": 36_822 + 84_326,  # points, and the six other markets
         "game_lines": 10_128 + 101_912,
         "games": 2_802 + 191,
         "box_scores": 22_124 + 3_157,
     }
-    assert events["props"] == 36_822
+    assert events["props"] == 36_822 + 84_326
     assert events["box_scores"] == 25_281
     assert events["games"] == 1_581  # 1,401 + 191 games less 11 exhibition games against non-NBA clubs
     dead = Counter(r.dead_letter.reason for r in shipped_records if r.dead_letter)
@@ -44,9 +44,9 @@ def test_one_sided_quote_is_a_valid_prop(shipped_records: list[Record]) -> None:
     one_sided = [
         r.event for r in shipped_records if isinstance(r.event, PropLine) and r.event.under_price is None
     ]
-    assert [(e.player_name, e.book, e.line) for e in one_sided] == [
-        ("Ben Sheppard", one_sided[0].book, one_sided[0].line)
-    ]
+    points = [(e.player_name, e.book, e.line) for e in one_sided if e.market == "points"]
+    assert points == [("Ben Sheppard", "fanatics", 7.5)]
+    assert len(one_sided) - len(points) == 8  # DATA.md: 8 other-market rows lack a price
 
 
 def test_exactly_one_main_line_closest_to_even(shipped_records: list[Record]) -> None:
@@ -54,13 +54,13 @@ def test_exactly_one_main_line_closest_to_even(shipped_records: list[Record]) ->
     for r in shipped_records:
         if isinstance(r.event, PropLine):
             e = r.event
-            groups.setdefault((e.ts, e.event_id, e.player_name, e.book), []).append(e)
-    assert len(groups) == 19_582  # DATA.md: (player, game, book) triples
+            groups.setdefault((e.ts, e.event_id, e.player_name, e.book, e.market), []).append(e)
+    assert sum(key[4] == "points" for key in groups) == 19_582  # DATA.md: (player, game, book) triples
     alternates = 0
-    for lines in groups.values():
+    for key, lines in groups.items():
         assert sum(e.is_main for e in lines) == 1
         if len(lines) > 1 and all(e.under_price is not None for e in lines):
-            alternates += 1
+            alternates += key[4] == "points"
             main = next(e for e in lines if e.is_main)
             gap = {e.line: abs(_p(e.over_price) - _p(e.under_price)) for e in lines}  # type: ignore[arg-type]
             assert gap[main.line] == min(gap.values())
@@ -85,7 +85,8 @@ def test_box_score_without_known_tipoff_uses_documented_evening(tmp_path: Path) 
     for odds in (folder / "odds").glob("*"):
         if "props" not in odds.name:
             odds.unlink()
-    (folder / "odds" / "props_points_2025_26.csv.gz").unlink()
+    for props in (folder / "odds").glob("props_*.csv.gz"):
+        props.unlink()
     (folder / "odds" / "props_x.csv").write_text("snapshot_file_ts,event_id,player,market,line,bookmaker\n")
     boxes = [r.event for r in read_records(DataLayout.discover(folder)) if isinstance(r.event, BoxScore)]
     assert boxes

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from tests.data_folders import BAD_BOX_SCORES, BAD_PROPS, DAY
 from vocabulary.events import DeadLetter
 from vocabulary.keys import message_key
 from vocabulary.topics import EVENT_TYPES
+from vocabulary.window import Window
 
 INPUTS = ("games", "game_lines", "props", "box_scores")
 
@@ -29,7 +30,7 @@ INPUTS = ("games", "game_lines", "props", "box_scores")
 def test_load_a_day_round_trips(
     kafka_bootstrap: str, topic_prefix: str, shipped_records: list[Record], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    day = date.fromisoformat(DAY)
+    window = Window.parse(DAY, DAY)  # every event stamped on that US day
     assert (
         main(
             [
@@ -51,7 +52,7 @@ def test_load_a_day_round_trips(
     settings = Settings(topic_prefix=topic_prefix)
     for logical in INPUTS:
         expected = [
-            r.event for r in shipped_records if r.topic == logical and r.event and r.event.game_date == day
+            r.event for r in shipped_records if r.topic == logical and r.event and r.event.ts in window
         ]
         assert expected, logical
         messages = consume(kafka_bootstrap, settings.topic(logical), len(expected))

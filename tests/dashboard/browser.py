@@ -14,7 +14,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -103,6 +103,10 @@ def stop(proc: subprocess.Popen[str] | None) -> None:
         proc.communicate(timeout=30)
 
 
+WEEK_BEFORE = (date.fromisoformat(DAY) - timedelta(days=7)).isoformat()
+DAY_AFTER = (date.fromisoformat(DAY) + timedelta(days=1)).isoformat()
+
+
 @pytest.fixture(scope="session")
 def live(
     kafka_bootstrap: str, postgres_dsn: str, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
@@ -112,7 +116,9 @@ def live(
     env = cli_env(kafka_bootstrap, f"t{uuid.uuid4().hex[:10]}.", models_dir, tmp / "out")
     db = database(postgres_dsn, "dashboard_live")
     run_cli(env, "db", "migrate", dsn=db)
-    load(env, "--max-speed", days=(DAY, DAY))
+    # the week before (the worker learns its players from box scores) and the night after (the
+    # box scores of the day's late games are stamped after midnight Eastern)
+    load(env, "--max-speed", days=(WEEK_BEFORE, DAY_AFTER))
     worker = spawn(env, "worker", "--recovery-dir", str(tmp / "recovery"), dsn=db)
     dashboard = None
     try:

@@ -199,11 +199,6 @@ def test_clv_per_model_and_day_summarises_every_prediction_and_the_picks(
         assert got["clv_points_bets"] == pytest.approx(sum(e["clv_points"] for e in bets) / len(bets))
 
 
-@pytest.mark.xfail(
-    reason="scoring/engine.py grades a re-prediction at the current state, so a prop quoted after "
-    "tip-off (a live line) is never graded and has no close; out of the dashboard's scope",
-    strict=True,
-)
 def test_a_game_quoted_after_tip_off_is_still_graded_so_it_has_a_close(
     moves_db: str, tipoff: dict[str, datetime]
 ) -> None:
@@ -216,15 +211,10 @@ def test_a_game_quoted_after_tip_off_is_still_graded_so_it_has_a_close(
         }
     live = {k for k, last in quoted if last >= tipoff[k]}
     assert live == {k for k, _ in quoted if tipoff[k].strftime("%Y-%m-%dT%H:%M:%SZ") in LIVE_LINES}
-    assert len(graded) == len(quoted) - len(live)  # every game without a live line is graded
-    assert live <= graded
+    assert live  # two games were quoted after tip-off too
+    assert graded == {k for k, _ in quoted}  # every game is graded, live line or not
 
 
-@pytest.mark.xfail(
-    reason="scoring/engine.py grades a re-prediction whose as_of is the last event's, not the last "
-    "prediction it emitted: a quote repeated unchanged is graded under an id the log never had",
-    strict=True,
-)
 def test_every_graded_prediction_is_in_the_log(moves_db: str) -> None:
     with psycopg.connect(moves_db) as conn:
         missing = conn.execute(

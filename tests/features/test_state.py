@@ -84,7 +84,8 @@ def _prop(
 def test_market_rescoring_rule_and_stale_quotes() -> None:
     market = PropMarket.of(_prop(0, 24.5))
     assert market.apply(_prop(0, 24.5))  # first main line: score it
-    assert not market.apply(_prop(1, 24.5))  # unchanged re-send: nothing new
+    assert not market.apply(_prop(0, 24.5))  # an exact re-send: nothing new
+    assert market.apply(_prop(1, 24.5))  # the same prices re-quoted later: the main's time moves
     assert not market.apply(_prop(1, 25.5, main=False))  # an alternate line: the main is unchanged
     assert market.apply(_prop(2, 24.5, over=-120, under=100))  # price move
     assert market.apply(_prop(3, 25.5))  # line move

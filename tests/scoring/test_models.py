@@ -38,10 +38,12 @@ def registry(
 
 def _all_vectors(store: FeatureStore) -> np.ndarray:
     rows = []
-    for (player, game), market in store.markets.items():
+    for (player, game, market_name), market in store.markets.items():
+        if market_name != "points":
+            continue
         for book, ladder in market.books.items():
             for line in ladder.quotes:
-                rows.append(store.vector(Target(player, game, book, line)).values)
+                rows.append(store.vector(Target(player, game, book, line, market_name)).values)
     return np.asarray(rows)
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from connectors.serde import decode, decode_any, encode
 from vocabulary.errors import DecodeError
 from vocabulary.events import BoxScore, DeadLetter, Game, GameLine, PropLine, game_key
+from vocabulary.markets import MARKETS
 from vocabulary.teams import TEAMS
 
 aware = st.datetimes(
@@ -52,7 +53,7 @@ def prop_lines(draw: st.DrawFn) -> PropLine:
     return PropLine(
         **draw(matchups()),
         book=draw(books),
-        market=draw(st.sampled_from(["points", "rebounds", "assists", "threes"])),
+        market=draw(st.sampled_from(list(MARKETS))),
         player_name=draw(names),
         line=draw(half_points),
         over_price=draw(odds),
@@ -233,7 +234,7 @@ REJECTIONS = [
     (PropLine, PROP, {"tipoff": "not a time"}, "tipoff:datetime_from_date_parsing"),
     (PropLine, PROP, {"home_team": "Bendigo Braves"}, "home_team:unknown_team"),
     (PropLine, PROP, {"away_team": "LA Clippers"}, "same_team"),
-    (PropLine, PROP, {"market": "steals"}, "market:literal_error"),
+    (PropLine, PROP, {"market": "double_double"}, "market:literal_error"),
     (PropLine, PROP, {"book": "Draft Kings!"}, "book:string_pattern_mismatch"),
     (PropLine, PROP, {"player_name": ""}, "player_name:string_too_short"),
     (PropLine, PROP, {"schema_version": 2}, "schema_version:literal_error"),

@@ -54,11 +54,9 @@ class ParquetSink(Sink):
             folder = _FOLDERS.get(type(record))
             if folder is None:
                 raise SinkError(f"ParquetSink cannot write {type(record).__name__}")
-            row = record.model_dump()
-            row["reasons"] = list(row.get("reasons", ())) if folder == "predictions" else None
-            row["defaulted"] = list(row.get("defaulted", ())) if folder == "predictions" else None
-            if folder == "grades":
-                del row["reasons"], row["defaulted"]
+            row = dict(record.__dict__)  # a frozen record's fields, as they are: no model_dump
+            if folder == "predictions":
+                row["reasons"], row["defaulted"] = list(row["reasons"]), list(row["defaulted"])  # type: ignore[call-overload]
             groups.setdefault((folder, row["game_date"].isoformat()), []).append(row)  # type: ignore[union-attr]
         for (folder, day), rows in sorted(groups.items()):
             self._write(folder, day, rows)

@@ -8,8 +8,8 @@ what comes out inside the run's window goes to the sinks. Shards are the Bytewax
 partitions, one per worker: nothing crosses between workers or processes, and a shard's
 snapshot holds its input positions and its engine state together, so a resume is exact.
 
-Nothing here reads the wall clock except the stamp of `emitted_at`, which is never part of a
-record's identity.
+Nothing here reads the wall clock but `Shard.step`, once a batch, for the `emitted_at` its
+records carry beside their identity (the engine stamps what it is given, and reads no clock).
 """
 
 from __future__ import annotations
@@ -121,15 +121,16 @@ class Shard:
         out: list[BaseModel] = []
         raws = self.reader.take(limit)
         self.read += len(raws)
+        now = datetime.now(UTC)  # the emit time of this batch's records: the only clock read
         for raw in raws:
-            out += self._one(raw)
-        out += self._stamp(self.engine.flush())
+            out += self._one(raw, now)
+        out += self._window(self.engine.flush(now), now)
         self._tally.flush()
         if self.engine.state.watermark is not None:
             WATERMARK.labels(str(self.index)).set(self.engine.state.watermark.timestamp())
         return out
 
-    def _one(self, raw: Raw) -> list[BaseModel]:
+    def _one(self, raw: Raw, now: datetime) -> list[BaseModel]:
         if raw.dead is not None:  # a file row that never became an event
             self._tally.add(EVENTS_IN, "files")
             self._tally.add(DEAD, raw.dead.reason)
@@ -139,32 +140,30 @@ class Shard:
             event: InputEvent = decode(raw.value, EVENT_TYPES[raw.logical])  # type: ignore[assignment]
             if self._divided and raw.logical in PLAYER_TOPICS and raw.key != message_key(event):
                 raise DecodeError("key:not_canonical", f"key {raw.key!r} is not {message_key(event)!r}")
-            records = self.engine.apply(event)
+            records = self.engine.apply(event, now)
         except EventError as exc:
             self._tally.add(DEAD, exc.reason)
             return [_dead(raw, exc)] if self._in_window(raw) else []
         self._tally.add(APPLIED, raw.logical)
-        return self._stamp(records)
+        return self._window(records, now)
 
     def _in_window(self, raw: Raw) -> bool:
         if raw.ts_ms is None or not self.window.bounded:
             return True
         return datetime.fromtimestamp(raw.ts_ms / 1000, UTC) in self.window
 
-    def _stamp(self, records: Iterable[Prediction | Grade]) -> list[BaseModel]:
-        """The records inside the window, with emit time and the player's name beside identity
-        (the only wall-clock read), and the output metrics."""
-        now = datetime.now(UTC)
+    def _window(self, records: Iterable[Prediction | Grade], now: datetime) -> list[BaseModel]:
+        """The records inside the window, counted for the output metrics."""
         out: list[BaseModel] = []
         for record in records:
             if record.as_of not in self.window:
                 continue
-            kind = "prediction" if isinstance(record, Prediction) else "grade"
-            self._tally.add(OUT, kind, record.model)
             if isinstance(record, Prediction):
+                self._tally.add(OUT, "prediction", record.model)
                 LATENCY.observe(max(0.0, (now - record.as_of).total_seconds()))
-            name = self.engine.player_name(record.player_id)
-            out.append(record.model_copy(update={"emitted_at": now, "player_name": name}))
+            else:
+                self._tally.add(OUT, "grade", record.model)
+            out.append(record)
         return out
 
     def report_lag(self) -> None:

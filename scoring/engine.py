@@ -33,7 +33,7 @@ from datetime import date, datetime, timedelta
 from features.identity import PlayerDirectory
 from features.store import Change, FeatureStore
 from scoring.grading import grade
-from scoring.scorer import Request, Scorer
+from scoring.scorer import Request, Scorer, Stamp
 from vocabulary.errors import BeyondRetentionError, UnsupportedMarketError
 from vocabulary.events import BoxScore, Game, InputEvent, PropLine, us_game_date
 from vocabulary.records import Grade, Prediction
@@ -42,6 +42,7 @@ __all__ = ["RETENTION_DAYS", "Engine", "EngineState", "GameState"]
 
 Output = Prediction | Grade
 RETENTION_DAYS = 3  # games dated this many days before the watermark's date are expired
+_STAMPED = frozenset({"emitted_at", "player_name"})  # beside identity and content, not in them
 _Slot = tuple[str, str, str]  # (model, book, market): one graded prediction per player and game
 
 
@@ -98,12 +99,14 @@ class Engine:
         self.state = state or EngineState()
 
     # ------------------------------------------------------------------ input
-    def apply(self, event: InputEvent) -> list[Output]:
+    def apply(self, event: InputEvent, emitted_at: datetime | None = None) -> list[Output]:
         """Apply one event; returns what the events of the previous event time produced (they
-        are complete once time moves on). Raises an `EventError` for an event it refuses."""
+        are complete once time moves on), stamped `emitted_at`. Raises an `EventError` for an
+        event it refuses."""
         state = self.state
         player_id = self._admit(event)
-        out = self.flush() if state.pending_ts is not None and event.ts != state.pending_ts else []
+        changed = state.pending_ts is not None and event.ts != state.pending_ts
+        out = self.flush(emitted_at) if changed else []
         self._advance(event.ts)
         game = self._game(event)
         if isinstance(event, BoxScore):
@@ -157,12 +160,15 @@ class Engine:
         return game
 
     # ------------------------------------------------------------------ output
-    def flush(self) -> list[Output]:
-        """Rescore what the pending events changed and grade what they finished."""
+    def flush(self, emitted_at: datetime | None = None) -> list[Output]:
+        """Rescore what the pending events changed and grade what they finished; the records
+        are stamped `emitted_at` (the caller's clock: the engine reads none) and the player's
+        name."""
         state = self.state
         changes, to_grade = list(state.pending), list(state.pending_grades)
         state.pending, state.pending_grades, state.pending_ts = {}, {}, None
-        predictions = self._new(self._predict(changes))
+        stamp = Stamp(emitted_at, state.directory.name)
+        predictions = self._new(self._predict(changes, stamp))
         out: list[Output] = list(predictions)
         for p in predictions:
             game = state.games[p.game_key]
@@ -170,14 +176,16 @@ class Engine:
                 continue
             game.before_tipoff.setdefault(p.player_id, {})[(p.model, p.book, p.market)] = p
             if game.done_for(p.player_id) and (p.player_id, p.game_key) not in state.pending_grades:
-                out.append(grade(p, game.boxes.get(p.player_id)))  # made before tip-off, learnt late
+                out.append(
+                    grade(p, game.boxes.get(p.player_id), emitted_at)
+                )  # made before tip-off, learnt late
         for player_id, game_key in to_grade:
             game = state.games[game_key]
             box = game.boxes.get(player_id)
-            out += [grade(p, box) for p in game.before_tipoff.get(player_id, {}).values()]
+            out += [grade(p, box, emitted_at) for p in game.before_tipoff.get(player_id, {}).values()]
         return out
 
-    def _predict(self, changes: Iterable[Change]) -> list[Prediction]:
+    def _predict(self, changes: Iterable[Change], stamp: Stamp) -> list[Prediction]:
         store = self.state.store
         books: dict[tuple[object, ...], Request] = {}
         for change in changes:
@@ -190,7 +198,9 @@ class Engine:
         return [
             p
             for scorer in self.scorers
-            for p in scorer.score([r for r in requests if r.vector.target.market == scorer.model.market])
+            for p in scorer.score(
+                [r for r in requests if r.vector.target.market == scorer.model.market], stamp
+            )
         ]
 
     def _new(self, predictions: Iterable[Prediction]) -> list[Prediction]:
@@ -203,7 +213,7 @@ class Engine:
         for p in predictions:
             emitted = self.state.games[p.game_key].emitted
             key = (p.model, p.player_id, p.book, p.market)
-            signature = hash(tuple(p.__dict__.values()))
+            signature = hash(tuple(v for k, v in p.__dict__.items() if k not in _STAMPED))
             if emitted.get(key) != signature:
                 emitted[key] = signature
                 out.append(p)

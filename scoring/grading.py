@@ -12,25 +12,26 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime
 
 from features.odds import profit_per_unit
 from vocabulary.events import BoxScore
 from vocabulary.markets import settle
-from vocabulary.records import Grade, Prediction
+from vocabulary.records import Grade, Prediction, Result, construct
 
 __all__ = ["Performance", "grade", "performance", "performance_by_model_and_day", "wilson_interval"]
 
 _EPS = 1e-6
 
 
-def grade(prediction: Prediction, box: BoxScore | None) -> Grade:
+def grade(prediction: Prediction, box: BoxScore | None, emitted_at: datetime | None = None) -> Grade:
+    """The grade of `prediction` (emitted at `emitted_at`, the flow's clock, never identity)."""
     p = prediction
     side = p.recommendation if p.recommendation != "PASS" else ("OVER" if p.p_over >= p.p_under else "UNDER")
     played = box is not None and box.minutes > 0
     actual = settle(p.market, box) if box is not None and played else None
     if actual is None:
-        result = "VOID"
+        result: Result = "VOID"
     elif actual == p.line:
         result = "PUSH"
     else:
@@ -39,24 +40,29 @@ def grade(prediction: Prediction, box: BoxScore | None) -> Grade:
     if p.recommendation != "PASS" and result in ("WIN", "LOSS"):
         price = p.over_price if side == "OVER" else p.under_price
         profit = profit_per_unit(price) if result == "WIN" and price is not None else -1.0
-    return Grade(
-        prediction_id=p.prediction_id,
-        model=p.model,
-        player_id=p.player_id,
-        game_key=p.game_key,
-        game_date=p.game_date,
-        book=p.book,
-        market=p.market,
-        line=p.line,
-        as_of=p.as_of,
-        side=side,
-        recommendation=p.recommendation,
-        actual=actual,
-        result=result,
-        profit=profit,
-        abs_error=abs(p.mean - actual) if actual is not None else None,
-        p_over=p.p_over / (p.p_over + p.p_under),
-        market_p_over=p.market_p_over,
+    return construct(
+        Grade,
+        dict(  # every value is ours: no validation on the hot path
+            prediction_id=p.prediction_id,
+            model=p.model,
+            player_id=p.player_id,
+            game_key=p.game_key,
+            game_date=p.game_date,
+            book=p.book,
+            market=p.market,
+            line=p.line,
+            as_of=p.as_of,
+            side=side,
+            recommendation=p.recommendation,
+            actual=actual,
+            result=result,
+            profit=profit,
+            abs_error=abs(p.mean - actual) if actual is not None else None,
+            p_over=p.p_over / (p.p_over + p.p_under),
+            market_p_over=p.market_p_over,
+            emitted_at=emitted_at,
+            player_name=p.player_name,
+        ),
     )
 
 

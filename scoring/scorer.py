@@ -12,9 +12,9 @@ the quality gate also passes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import numpy as np
 
@@ -23,11 +23,29 @@ from features.schema import FEATURE_NAMES, FeatureVector, QualityGate
 from scoring.calibration import IDENTITY, MIN_EDGE, Calibration
 from scoring.distribution import outcome_probabilities, point_mean
 from scoring.model import PointsModel, model_columns
-from vocabulary.records import Prediction, prediction_id
+from vocabulary.records import Prediction, Recommendation, construct, prediction_id
 
-__all__ = ["MIN_EDGE", "Request", "Scorer"]
+__all__ = [
+    "MIN_EDGE",
+    "NO_STAMP",
+    "Request",
+    "Scorer",
+    "Stamp",
+]
 
 _SPREAD, _TOTAL = FEATURE_NAMES.index("team_spread"), FEATURE_NAMES.index("game_total")
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """What the flow sets beside a record's identity: when it was emitted (the wall clock, read
+    by the flow only) and the players' names (display only)."""
+
+    emitted_at: datetime | None = None
+    name: Callable[[int], str | None] = lambda _player_id: None
+
+
+NO_STAMP = Stamp()
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,16 +73,19 @@ class Scorer:
         self.calibration = calibration
         self.min_edge = calibration.min_edge if min_edge is None else min_edge
 
-    def score(self, requests: Sequence[Request]) -> list[Prediction]:
+    def score(self, requests: Sequence[Request], stamp: Stamp = NO_STAMP) -> list[Prediction]:
+        """One tree evaluation for every request; `stamp` sets the emit time and the player's
+        name beside each prediction's identity (the flow's, never part of it)."""
         if not requests:
             return []
         vectors = np.asarray([r.vector.values for r in requests], dtype=np.float64)
         locs, sigmas = self.model.predict(model_columns(vectors))
         return [
-            self._prediction(r, float(m), float(s)) for r, m, s in zip(requests, locs, sigmas, strict=True)
+            self._prediction(r, float(m), float(s), stamp)
+            for r, m, s in zip(requests, locs, sigmas, strict=True)
         ]
 
-    def _prediction(self, request: Request, loc: float, sigma: float) -> Prediction:
+    def _prediction(self, request: Request, loc: float, sigma: float, stamp: Stamp) -> Prediction:
         vector, target = request.vector, request.vector.target
         p_over, p_under, p_push = outcome_probabilities(loc, sigma, target.line, self.model.scale)
         market = (
@@ -82,7 +103,7 @@ class Scorer:
             if request.under_price is not None
             else None
         )
-        recommendation = "PASS"
+        recommendation: Recommendation = "PASS"
         min_edge = self.min_edge
         if edge is not None and min_edge is not None:
             if edge >= min_edge and ev_over > 0:
@@ -95,38 +116,43 @@ class Scorer:
                 reasons.insert(0, "no_market_probability")
             else:
                 reasons.insert(0, "no_proven_edge" if min_edge is None else f"edge<{min_edge}")
-        return Prediction(
-            prediction_id=prediction_id(
+        return construct(
+            Prediction,
+            dict(  # every value is ours, typed above: no validation
+                prediction_id=prediction_id(
+                    model=self.model.name,
+                    player_id=target.player_id,
+                    game_key=target.game_key,
+                    book=target.book,
+                    market=target.market,
+                    as_of=request.vector.as_of,
+                ),
                 model=self.model.name,
                 player_id=target.player_id,
                 game_key=target.game_key,
+                game_date=_game_date(target.game_key),
                 book=target.book,
                 market=target.market,
+                line=target.line,
                 as_of=request.vector.as_of,
+                over_price=request.over_price,
+                under_price=request.under_price,
+                mean=point_mean(loc, sigma, self.model.scale),
+                sigma=sigma,
+                p_over=p_over,
+                p_under=p_under,
+                p_push=p_push,
+                market_p_over=market,
+                edge=edge,
+                ev_over=ev_over,
+                ev_under=ev_under,
+                recommendation=recommendation,
+                actionable=not reasons,
+                reasons=tuple(reasons),
+                defaulted=vector.defaulted,
+                emitted_at=stamp.emitted_at,
+                player_name=stamp.name(target.player_id),
             ),
-            model=self.model.name,
-            player_id=target.player_id,
-            game_key=target.game_key,
-            game_date=_game_date(target.game_key),
-            book=target.book,
-            market=target.market,
-            line=target.line,
-            over_price=request.over_price,
-            under_price=request.under_price,
-            as_of=request.vector.as_of,
-            mean=point_mean(loc, sigma, self.model.scale),
-            sigma=sigma,
-            p_over=p_over,
-            p_under=p_under,
-            p_push=p_push,
-            market_p_over=market,
-            edge=edge,
-            ev_over=ev_over,
-            ev_under=ev_under,
-            recommendation=recommendation,
-            actionable=not reasons,
-            reasons=tuple(reasons),
-            defaulted=vector.defaulted,
         )
 
 

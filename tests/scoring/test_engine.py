@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from connectors.adapters import Record
 from features.store import Change
 from scoring.engine import Engine, Output
+from scoring.grading import grade
 from scoring.scorer import Scorer
 from tests.features.streams import interleavings, streams
 from vocabulary.errors import BeyondRetentionError, EventError
@@ -210,3 +211,20 @@ def test_an_event_beyond_the_retention_is_refused_and_old_games_expire(
         engine.apply(old)
     largest, total = state.size_bytes()
     assert 0 < largest < 250_000 < total < 20_000_000  # a game of props, or two seasons of a player
+
+
+def test_records_built_without_validation_are_valid_records(
+    shipped_records: list[Record], scorers: list[Scorer]
+) -> None:
+    """The scorer and the grader skip pydantic's validation on the hot path: what they build
+    must be exactly what validation would have built, field for field and in order."""
+    engine, props = _engine_on(shipped_records, scorers, date(2025, 11, 10))
+    prop, player = _resolvable(engine, props)
+    engine.state.pending[Change((player, prop.game_key, "points"))] = None
+    engine.state.games[prop.game_key].emitted.clear()  # say them again
+    predictions = engine.flush()
+    assert predictions
+    graded = [grade(p, None) for p in predictions]
+    for record in [*predictions, *graded]:
+        assert list(record.__dict__) == list(type(record).model_fields)
+        assert type(record).model_validate(record.__dict__) == record

@@ -142,9 +142,6 @@ class FeatureStore:
             results = self.teams[team] = TeamResults()
         return results
 
-    def props_of_game(self, game_key: str) -> list[PropKey]:
-        return sorted(self._by_game.get(game_key, ()))
-
     # ------------------------------------------------------------------ vectors
     def main_quotes(self, change: Change) -> list[MainQuote]:
         """The main quote of the changed book, or of every book of the prop that has one."""

@@ -30,6 +30,7 @@ LATEST = (
     "SELECT model, player_id, game_key, book, market, prediction_id, as_of, line, mean, p_over, "
     "recommendation FROM predictions_latest ORDER BY 1, 2, 3, 4, 5"
 )
+LOG = "SELECT prediction_id, model, book, market, as_of, line, mean, p_over FROM predictions_log ORDER BY 1"
 CONTENT = "model, player_id, game_key, book, market, prediction_id, as_of, line, p_over, recommendation"
 GRADES = (
     "SELECT model, player_id, game_key, book, prediction_id, result, profit FROM grades ORDER BY 1, 2, 3, 4"
@@ -125,6 +126,7 @@ def test_two_processes_equal_one(stack: dict[str, str], postgres_dsn: str, tmp_p
         out, _ = proc.communicate(timeout=300)
         assert proc.returncode == 0, out[-3000:]
     assert fetch(one, LATEST) == fetch(two, LATEST)
+    assert fetch(one, LOG) == fetch(two, LOG)
     assert fetch(one, GRADES) == fetch(two, GRADES)
 
 
@@ -153,6 +155,7 @@ def test_kill_9_mid_replay_then_resume_gives_identical_tables(
 
     assert 0 < partial < fetch(clean, "SELECT count(*) FROM predictions_log")[0][0]
     assert fetch(crashed, LATEST) == fetch(clean, LATEST)
+    assert fetch(crashed, LOG) == fetch(clean, LOG)
     assert fetch(crashed, GRADES) == fetch(clean, GRADES)
     duplicates = fetch(crashed, "SELECT prediction_id FROM predictions_log GROUP BY 1 HAVING count(*) > 1")
     assert duplicates == []
@@ -238,6 +241,7 @@ def test_replay_reads_in_time_order_whatever_the_publish_order(
     replayed = database(postgres_dsn, f"by_topic_{tmp_path.name[-12:]}".lower())
     run_cli(by_topic_env, "replay", "--source", "kafka", dsn=replayed)
     assert fetch(replayed, LATEST) == fetch(in_order, LATEST)
+    assert fetch(replayed, LOG) == fetch(in_order, LOG)
     assert fetch(replayed, GRADES) == fetch(in_order, GRADES)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import socket
 import statistics
 import subprocess
@@ -66,16 +67,20 @@ def _source(settings: Settings, scorers: Sequence[Scorer], window: Window | None
     return ShardSource(open_reader, lambda: Engine(scorers), window=window)
 
 
-def _rate(settings: Settings, flow: object) -> float:
-    """Events per second through `flow`, read from this process's input counter."""
+def _rate(settings: Settings, flow: object) -> tuple[float, float]:
+    """Events per second through `flow` and process CPU microseconds per event, from this
+    process's input counter."""
     before = counts()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     execute(flow, Cluster(), recovery_dir=settings.recovery_dir, epoch_s=settings.snapshot_interval_s)  # type: ignore[arg-type]
-    elapsed = time.perf_counter() - t0
-    return sum(counts(before).events_in.values()) / elapsed
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    events = sum(counts(before).events_in.values())
+    return events / elapsed, 1e6 * cpu / events
 
 
-def _replay_rate(settings: Settings, scorers: Sequence[Scorer], sink, window: Window | None = None) -> float:  # type: ignore[no-untyped-def]
+def _replay_rate(
+    settings: Settings, scorers: Sequence[Scorer], sink, window: Window | None = None
+) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     return _rate(settings, build_flow(_source(settings, scorers, window), [sink]))
 
 
@@ -102,40 +107,34 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _two_processes(settings: Settings, dsn: str, out: Path) -> float:
-    addresses = ";".join(f"127.0.0.1:{_free_port()}" for _ in range(2))
+def _replays(settings: Settings, dsn: str, out: Path, processes: int) -> tuple[float, float]:
+    """`processes` replay processes of one cluster as the CLI runs them: events per second
+    (all events over the slowest process's time) and their total CPU seconds."""
+    addresses = ";".join(f"127.0.0.1:{_free_port()}" for _ in range(processes))
+    cluster = ["-i", "{i}", "-a", addresses] if processes > 1 else []
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     procs = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "cli.main",
-                "replay",
-                "--source",
-                "kafka",
-                "--parquet",
-                str(out),
-                "-i",
-                str(i),
-                "-a",
-                addresses,
-            ],
+            [sys.executable, "-m", "cli.main", "replay", "--source", "kafka", "--parquet", str(out)]
+            + [arg.format(i=i) for arg in cluster],
             env=_env(settings, PROPSTREAM_POSTGRES_DSN=dsn),
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        for i in (0, 1)
+        for i in range(processes)
     ]
     results = []
     for proc in procs:
         output, _ = proc.communicate(timeout=900)
         match = RATE.search(output)
         if proc.returncode != 0 or match is None:
-            raise RuntimeError(f"two-process replay failed: {output[-2000:]}")
+            raise RuntimeError(f"replay failed: {output[-2000:]}")
         results.append((int(match.group(1).replace(",", "")), float(match.group(2))))
-    return sum(n for n, _ in results) / max(s for _, s in results)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return sum(n for n, _ in results) / max(s for _, s in results), cpu
 
 
 def _consume_floor(settings: Settings) -> float:
@@ -166,10 +165,13 @@ def _latency(
     settings: Settings,
     dsn: str,
     props: Sequence[tuple[int, PropLine]],
+    *,
     seconds: float = 15,
     warmup_s: float = 3,
+    rate: float = 1000,
 ) -> tuple[float, float, float]:
-    """Producer timestamp of a line move to its prediction on the output topic, at 200/s, in
+    """Producer timestamp of a line move to its prediction on the output topic, at `rate` a
+    second, in
     steady state: moves published in the first `warmup_s` are not counted (the worker's first
     batches open its sinks' connections and touch every player's state for the first time:
     about half a second, which alone was the whole p99 before). The worker first catches up
@@ -206,7 +208,7 @@ def _latency(
         latencies: list[float] = []
         warmup: list[float] = []
         with Publisher(settings.kafka_bootstrap, linger_ms=0) as publisher:
-            interval, start, i = 1 / 200, time.monotonic(), 0
+            interval, start, i = 1 / rate, time.monotonic(), 0
             measured_from = time.time() + warmup_s
             while time.monotonic() - start < warmup_s + seconds:
                 _, prop = props[i % len(props)]
@@ -234,7 +236,7 @@ def _latency(
         worker.kill()
         worker.wait(timeout=30)
         consumer.close()
-    if len(latencies) < 100:
+    if len(latencies) < rate:
         raise RuntimeError(f"only {len(latencies)} predictions came back from the worker")
     ms = sorted(1000 * x for x in latencies)
     return statistics.median(ms), ms[int(0.99 * (len(ms) - 1))], 1000 * max(warmup, default=0.0)
@@ -271,17 +273,22 @@ def run(
         scratch_database(admin) as lat_dsn,
     ):
         floor = _consume_floor(settings)
-        parquet = _replay_rate(settings, scorers, lambda: ParquetSink(Path(tmp) / "p1"))
-        postgres = _replay_rate(settings, scorers, lambda: PostgresSink(pg_dsn))
+        parquet, cpu_us = _replay_rate(settings, scorers, lambda: ParquetSink(Path(tmp) / "p1"))
+        postgres, _ = _replay_rate(settings, scorers, lambda: PostgresSink(pg_dsn))
         _replay_rate(settings, scorers, lambda: ParquetSink(Path(tmp) / "window"), window)
-        two = _two_processes(settings, two_dsn, Path(tmp) / "p2")
+        one, one_cpu = _replays(settings, two_dsn, Path(tmp) / "p1proc", 1)
+        two, two_cpu = _replays(settings, two_dsn, Path(tmp) / "p2", 2)
         p50, p99, warmup_max = _latency(settings, lat_dsn, props)
         duplicates = _two_contents(Path(tmp) / "p1")
         window_equal = _window_equal(Path(tmp) / "p1", Path(tmp) / "window", window)
     return {
         "replay_events_per_s_parquet": parquet,
         "replay_events_per_s_postgres": postgres,
+        "replay_cpu_us_per_event": cpu_us,
+        "replay_events_per_s_1proc_cli": one,
         "replay_events_per_s_2proc": two,
+        "replay_2proc_vs_1proc": two / one,
+        "replay_2proc_cpu_ratio": two_cpu / one_cpu,
         "kafka_consume_floor_events_per_s": floor,
         "line_move_latency_p50_ms": p50,
         "line_move_latency_p99_ms": p99,

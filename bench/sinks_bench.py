@@ -107,7 +107,7 @@ def run(admin_dsn: str, seed: Sequence[Prediction], rounds: int = 3) -> dict[str
         parquet_s = time.perf_counter() - t0
     floors, upserts, logs = times["floor"], times["upsert"], times["log"]
     return {
-        "postgres_upsert_rows_per_s": ROWS / statistics.median(upserts),
+        "postgres_sink_rows_per_s": ROWS / statistics.median(upserts),
         "postgres_copy_floor_rows_per_s": ROWS / statistics.median(floors),
         "postgres_upsert_vs_floor": statistics.median(f / u for f, u in zip(floors, upserts, strict=True)),
         # the bound: one COPY into the indexed log alone, no upsert and no latest table

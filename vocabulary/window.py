@@ -65,9 +65,11 @@ class Window:
 
     @classmethod
     def parse(cls, start: str | None, end: str | None) -> Window:
-        return cls(
-            parse_bound(start, end=False) if start else None, parse_bound(end, end=True) if end else None
-        )
+        first = parse_bound(start, end=False) if start else None
+        last = parse_bound(end, end=True) if end else None
+        if first is not None and last is not None and first > last:
+            raise WindowError(f"--from {start} is after --to {end}: swap them")
+        return cls(first, last)
 
     @property
     def bounded(self) -> bool:

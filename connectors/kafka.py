@@ -107,6 +107,18 @@ class Publisher:
         self.close()
 
 
+def _key_and_stamp(record: BaseModel) -> tuple[str, int]:
+    """The message key and time of an output record: a prediction or grade at its `as_of`, but
+    never later than now (the broker refuses a time more than
+    `message.timestamp.after.max.ms`, one hour by default, ahead of its clock); a dead letter
+    at now."""
+    now_ms = int(time.time() * 1000)
+    if isinstance(record, DeadLetter):
+        return record.source, now_ms
+    as_of_ms = int(record.as_of.timestamp() * 1000)  # type: ignore[attr-defined]
+    return str(record.player_id), min(as_of_ms, now_ms)  # type: ignore[attr-defined]
+
+
 class KafkaRecordSink(Sink):
     """Predictions, grades and dead letters as JSON for live consumers (the dashboard):
     predictions and grades keyed by player id with their `as_of` as the message time, dead
@@ -131,10 +143,7 @@ class KafkaRecordSink(Sink):
             topic = self._topics.get(type(record))
             if topic is None:
                 raise SinkError(f"no topic configured for {type(record).__name__}")
-            if isinstance(record, DeadLetter):
-                key, stamp = record.source, int(time.time() * 1000)
-            else:
-                key, stamp = str(record.player_id), int(record.as_of.timestamp() * 1000)  # type: ignore[attr-defined]
+            key, stamp = _key_and_stamp(record)
             publisher.publish(topic, key.encode(), record.model_dump_json().encode(), stamp)
         publisher.flush()
 

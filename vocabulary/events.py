@@ -20,6 +20,8 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -27,6 +29,10 @@ from pydantic_core import PydanticCustomError
 from vocabulary.teams import resolve_team
 
 __all__ = [
+    "EARLIEST_YEAR",
+    "LATEST_YEAR",
+    "MAX_LINE",
+    "MAX_ODDS",
     "SCHEMA_VERSION",
     "US_EASTERN",
     "BoxScore",
@@ -69,16 +75,48 @@ def _team(value: object) -> str:
     return abbr
 
 
+# The window every date and time of an event must fall in (documented in docs/operations.md):
+# outside it a value is a typo or an attack, and converting it (to UTC, to Eastern time) can
+# overflow. Checked before any conversion.
+EARLIEST_YEAR, LATEST_YEAR = 1990, 2100
+MAX_ODDS = 100_000  # American odds beyond ±100000 (a 1000-to-1 shot) are no real quote
+# the highest line a book could post for each market (a prop line above it is a typo)
+MAX_LINE: dict[str, float] = {
+    "points": 100.0,
+    "rebounds": 60.0,
+    "assists": 50.0,
+    "threes": 30.0,
+    "points_rebounds_assists": 150.0,
+    "blocks": 30.0,
+    "steals": 30.0,
+}
+
+
+def _year_in_window(year: int, value: object) -> None:
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        raise PydanticCustomError(
+            "date_out_of_range",
+            "dates must fall in {earliest}..{latest}, got {value}",
+            {"earliest": EARLIEST_YEAR, "latest": LATEST_YEAR, "value": str(value)},
+        )
+
+
 def _utc(value: datetime) -> datetime:
+    _year_in_window(value.year, value)  # before the conversion, which can overflow at the ends
     return value.astimezone(UTC)
 
 
+def _date_in_window(value: date) -> date:
+    _year_in_window(value.year, value)
+    return value
+
+
 def _american_odds(value: float) -> float:
-    if not math.isfinite(value) or abs(value) < 100:
+    if not math.isfinite(value) or not 100 <= abs(value) <= MAX_ODDS:
         raise PydanticCustomError(
             "odds_out_of_range",
-            "American odds must be finite and at least 100 in absolute value, got {value}",
-            {"value": value},
+            "American odds must be finite and between 100 and {max} in absolute value, got {value}",
+            {"max": MAX_ODDS, "value": value},
         )
     return value
 
@@ -115,6 +153,7 @@ def _spread(value: float) -> float:
 
 Team = Annotated[str, BeforeValidator(_team)]
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
+GameDate = Annotated[date, AfterValidator(_date_in_window)]
 AmericanOdds = Annotated[float, AfterValidator(_american_odds)]
 PropLineValue = Annotated[float, AfterValidator(_half_point_line)]
 GameTotal = Annotated[float, AfterValidator(_game_total)]
@@ -174,6 +213,19 @@ class PropLine(_Matchup):
     under_price: AmericanOdds | None
     is_main: bool
 
+    @field_validator("line")
+    @classmethod
+    def _line_in_market_range(cls, value: float, info: ValidationInfo) -> float:
+        market = info.data.get("market")  # absent when the market itself was refused
+        highest = MAX_LINE.get(market, 0.0) if isinstance(market, str) else 0.0
+        if market in MAX_LINE and value > highest:
+            raise PydanticCustomError(
+                "line_out_of_range",
+                "a {market} line must be at most {max}, got {value}",
+                {"market": market, "max": highest, "value": value},
+            )
+        return value
+
 
 class GameLine(_Matchup):
     """One book's game line (total, spread, moneyline where present) at `ts`. Topic `odds.games`."""
@@ -201,7 +253,7 @@ class Game(Event):
 
     kind: Literal["game"] = "game"
     game_id: Annotated[str, Field(pattern=r"^\d{10}$")]
-    game_date: date
+    game_date: GameDate
     home_team: Team
     away_team: Team
     tipoff: UtcDatetime | None
@@ -221,7 +273,7 @@ class BoxScore(Event):
     kind: Literal["box_score"] = "box_score"
     player_id: Annotated[int, Field(gt=0)]
     player_name: Annotated[str, Field(min_length=2, max_length=80)]
-    game_date: date
+    game_date: GameDate
     team: Team
     opponent: Team
     home: bool

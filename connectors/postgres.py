@@ -123,7 +123,7 @@ _PREDICTIONS = _Table("predictions_latest", tuple(Prediction.model_fields), KEY,
 _GRADES = _Table("grades", tuple(Grade.model_fields), KEY, True)
 _DEAD = _Table(
     "dead_letters",
-    ("source", "partition", "offset", "rows", "reason", "detail", "original"),
+    ("source", "partition", "offset", "rows", "reason", "detail", "original", "preview", "size", "sha256"),
     ("source", "partition", "offset"),
     False,
 )

@@ -118,7 +118,7 @@ def _dead(raw: Raw, error: EventError) -> DeadLetter:
             source=raw.topic,
             partition=raw.partition,
             offset=raw.offset,
-            original=(raw.value or b"").decode("utf-8", errors="replace"),
+            original=raw.value or b"",
             reason=error.reason,
             detail=error.detail[:2000],
         )
@@ -128,7 +128,7 @@ def _dead(raw: Raw, error: EventError) -> DeadLetter:
             source=str(raw.topic)[:200],
             partition=raw.partition,
             offset=raw.offset,
-            original="",
+            original=raw.value if isinstance(raw.value, bytes) else b"",
             reason=f"internal:{type(exc).__name__}",
             detail="the dead letter itself could not be built",
         )

@@ -7,6 +7,8 @@ rules. Each rule raises an error whose `type` is a short code (for example
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import math
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -33,6 +35,8 @@ __all__ = [
     "LATEST_YEAR",
     "MAX_LINE",
     "MAX_ODDS",
+    "MAX_ORIGINAL_BYTES",
+    "PREVIEW_CHARS",
     "SCHEMA_VERSION",
     "US_EASTERN",
     "BoxScore",
@@ -44,6 +48,8 @@ __all__ = [
     "Market",
     "PropLine",
     "game_key",
+    "preview_of",
+    "printable",
     "us_game_date",
 ]
 
@@ -325,15 +331,40 @@ class BoxScore(Event):
 InputEvent = Annotated[PropLine | GameLine | Game | BoxScore, Field(discriminator="kind")]
 
 
+# A dead letter keeps at most this many of the original bytes (the rest is described by `size`
+# and `sha256`): Kafka takes input messages up to 1 MB, and a dead letter's JSON (base64, a
+# third larger, beside the detail) must stay under the broker's 1 MB too.
+MAX_ORIGINAL_BYTES = 256 * 1024
+PREVIEW_CHARS = 200
+_DETAIL_CHARS = 2000
+
+
+def printable(text: str, limit: int | None = None) -> str:
+    """Text every store takes: no NUL (Postgres text refuses it), no lone surrogates (UTF-8
+    refuses them); both written as backslash escapes. Idempotent."""
+    if "\x00" in text or any("\ud800" <= c <= "\udfff" for c in text):
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    return text if limit is None else text[:limit]
+
+
+def preview_of(original: bytes) -> str:
+    """The first bytes as readable text: UTF-8 where it is, backslash escapes where it is not."""
+    head = original[: PREVIEW_CHARS * 4].decode("utf-8", "backslashreplace")
+    return printable(head, PREVIEW_CHARS)
+
+
 class DeadLetter(BaseModel):
     """Input that could not become a valid event, with where it came from and why.
 
     `source` is a topic or a file; `partition`/`offset` are Kafka's, or (None, row number) for a
-    file. `original` keeps the exact input bytes as text (files) or latin-1 text (Kafka), so the
-    record can be replayed once the cause is fixed.
+    file. `original` keeps the exact input bytes (base64 in JSON, `bytea` in Postgres), so the
+    record can be replayed once the cause is fixed; beyond `MAX_ORIGINAL_BYTES` it keeps their
+    start, and `size` and `sha256` (always of the whole original) say what was cut. `preview`
+    is the start as printable text. Built from `original` alone, the rest is filled in; every
+    text field is made storable (no NUL, no lone surrogate), so a dead letter is never refused.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64")
 
     schema_version: Literal[1] = SCHEMA_VERSION
     kind: Literal["dead_letter"] = "dead_letter"
@@ -341,6 +372,29 @@ class DeadLetter(BaseModel):
     partition: int | None = None
     offset: int | None = None
     rows: Annotated[int, Field(ge=1)] = 1
-    original: str
+    original: bytes
     reason: Annotated[str, Field(min_length=1)]
     detail: str
+    preview: str = ""
+    size: Annotated[int, Field(ge=0)] = -1  # bytes in the whole original; -1: compute it
+    sha256: Annotated[str, Field(pattern=r"^([0-9a-f]{64})?$")] = ""  # of the whole original
+
+    @property
+    def truncated(self) -> bool:
+        return self.size > len(self.original)
+
+    @model_validator(mode="after")
+    def _storable(self) -> DeadLetter:
+        # a frozen model, completed once while it is being built
+        fill = functools.partial(object.__setattr__, self)
+        if not self.sha256:
+            fill("sha256", hashlib.sha256(self.original).hexdigest())
+            fill("size", len(self.original))
+            fill("original", self.original[:MAX_ORIGINAL_BYTES])
+            fill("preview", self.preview or preview_of(self.original))
+        for name, limit in (("source", 400), ("reason", 200), ("detail", _DETAIL_CHARS), ("preview", None)):
+            value = getattr(self, name)
+            clean = printable(value, limit)
+            if clean != value:
+                fill(name, clean)
+        return self

@@ -136,7 +136,7 @@ def dead_letters(draw: st.DrawFn) -> DeadLetter:
         source=draw(st.text(min_size=1)),
         partition=draw(st.none() | st.integers(0, 100)),
         offset=draw(st.none() | st.integers(0, 2**62)),
-        original=draw(st.text()),
+        original=draw(st.binary()),
         reason=draw(st.text(min_size=1)),
         detail=draw(st.text()),
     )

@@ -44,5 +44,7 @@ def sink_factories(
             Grade: settings.topic("grades"),
             DeadLetter: settings.topic("dlq"),
         }
-        factories.append(lambda: KafkaRecordSink(settings.kafka_bootstrap, topics))
+        factories.append(
+            lambda: KafkaRecordSink(settings.kafka_bootstrap, topics, partitions=settings.partitions)
+        )
     return factories

@@ -14,9 +14,13 @@ import time
 
 import psycopg
 import pytest
+from confluent_kafka.admin import AdminClient
 
+from connectors.kafka import KafkaRecordSink, ensure_topics
 from connectors.postgres import WAITING, PostgresSink
+from connectors.serde import decode
 from connectors.sinks import SinkError
+from tests.conftest import consume
 from tests.stack import free_port
 from vocabulary.events import DeadLetter
 
@@ -112,3 +116,24 @@ def test_without_wait_the_sink_still_gives_up_after_its_window() -> None:
     sink = PostgresSink(f"postgresql://propstream:propstream@127.0.0.1:{free_port()}/x", retry_for_s=0.3)
     with pytest.raises(SinkError, match="unreachable"):
         sink.write_batch([_letter(1)])
+
+
+def test_a_deleted_output_topic_is_recreated_and_no_record_is_lost(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    topic = f"{topic_prefix}propstream.dlq"
+    ensure_topics(kafka_bootstrap, {topic: 1})
+    sink = KafkaRecordSink(kafka_bootstrap, {DeadLetter: topic}, topic_wait_s=90)
+    sink.setup()
+    try:
+        sink.write_batch([_letter(1)])
+        admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+        admin.delete_topics([topic], operation_timeout=30)[topic].result()
+        deadline = time.monotonic() + 30
+        while topic in admin.list_topics(timeout=10).topics and time.monotonic() < deadline:
+            time.sleep(0.2)
+        sink.write_batch([_letter(2), _letter(3)])  # recreates the topic, sends both
+    finally:
+        sink.close()
+    offsets = sorted(decode(m.value(), DeadLetter).offset or 0 for m in consume(kafka_bootstrap, topic, 2))
+    assert offsets == [2, 3]  # the batch written after the deletion is all there

@@ -21,25 +21,19 @@ from cli.settings import Settings
 from connectors.kafka import Publisher
 from connectors.serde import decode
 from tests.stack import database, fetch, load, run_cli
+from tests.vocabulary.test_events import PROP as EVENT_PROP
 from vocabulary.errors import DecodeError
 from vocabulary.events import PropLine
 
 DAYS = ("2025-11-09", "2025-11-10")  # players learn their ids from the first day's box scores
 DAY_MS = int(datetime(2025, 11, 10, 17, tzinfo=UTC).timestamp() * 1000)
-PROP: dict[str, Any] = {
+PROP: dict[str, Any] = EVENT_PROP | {  # a player of the loaded days, so good props are scored
     "kind": "prop_line",
     "ts": "2025-11-10T17:00:00Z",
-    "event_id": "e",
     "home_team": "BOS",
     "away_team": "NYK",
     "tipoff": "2025-11-11T00:30:00Z",
-    "book": "draftkings",
-    "market": "points",
     "player_name": "Jaylen Brown",
-    "line": 25.5,
-    "over_price": -110,
-    "under_price": -110,
-    "is_main": True,
 }
 
 

@@ -12,27 +12,14 @@ from typing import Any
 
 import pytest
 
-from connectors.inputs import Raw
+from connectors.inputs import FileReader, Raw
 from connectors.kafka import _key_and_stamp
 from flows.dataflow import Shard
+from tests.vocabulary.test_events import PROP as EVENT_PROP
 from vocabulary.events import DeadLetter, InputEvent
 from vocabulary.window import Window
 
-PROP: dict[str, Any] = {
-    "kind": "prop_line",
-    "ts": "2025-11-01T17:00:00Z",
-    "event_id": "abc",
-    "home_team": "LAC",
-    "away_team": "UTA",
-    "tipoff": "2025-11-02T02:30:00Z",
-    "book": "draftkings",
-    "market": "points",
-    "player_name": "Kawhi Leonard",
-    "line": 24.5,
-    "over_price": -115,
-    "under_price": -105,
-    "is_main": True,
-}
+PROP: dict[str, Any] = EVENT_PROP | {"kind": "prop_line"}
 
 
 def prop(**change: Any) -> bytes:
@@ -55,30 +42,6 @@ POISON: list[tuple[bytes | None, str]] = [
     (None, "empty_message"),
     (b"[]", "model_type"),
 ]
-
-
-class _Reader:
-    def __init__(self, raws: list[Raw]) -> None:
-        self.items, self.position = raws, 0
-
-    @property
-    def exhausted(self) -> bool:
-        return self.position >= len(self.items)
-
-    @property
-    def positions(self) -> int:
-        return self.position
-
-    def take(self, limit: int) -> list[Raw]:
-        batch = self.items[self.position : self.position + limit]
-        self.position += len(batch)
-        return batch
-
-    def lag(self) -> dict[tuple[str, int], int]:
-        return {}
-
-    def close(self) -> None:
-        pass
 
 
 class _Engine:
@@ -107,7 +70,9 @@ def _raws(values: list[bytes | None]) -> list[Raw]:
 
 
 def _run(values: list[bytes | None], engine: _Engine, **kw: Any) -> list[Any]:
-    shard = Shard(0, 1, _Reader(_raws(values)), engine, Window(), **kw)  # type: ignore[arg-type]
+    reader = FileReader([], {})
+    reader.items = _raws(values)
+    shard = Shard(0, 1, reader, engine, Window(), **kw)  # type: ignore[arg-type]
     out: list[Any] = []
     while not shard.reader.exhausted:
         out += shard.step(3)

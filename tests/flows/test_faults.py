@@ -7,23 +7,27 @@ in `dead_letters` with its exact bytes and its reason."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import signal
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from cli.settings import Settings
-from connectors.kafka import Publisher
+from connectors.kafka import Publisher, ensure_topics
 from connectors.serde import decode
-from tests.stack import database, fetch, load, run_cli
+from tests.stack import database, fetch, load, run_cli, spawn
 from tests.vocabulary.test_events import PROP as EVENT_PROP
 from vocabulary.errors import DecodeError
 from vocabulary.events import PropLine
+from vocabulary.topics import INPUT_TOPICS
 
 DAYS = ("2025-11-09", "2025-11-10")  # players learn their ids from the first day's box scores
 DAY_MS = int(datetime(2025, 11, 10, 17, tzinfo=UTC).timestamp() * 1000)
@@ -125,3 +129,37 @@ def test_no_message_stops_the_replay_and_every_one_is_accounted_for(
         except DecodeError as exc:  # refused on decoding: dead-lettered with that reason
             assert letters[value] == exc.reason
     assert len(fetch(db, "SELECT 1 FROM predictions_latest")) > 100  # the good events went on
+
+
+def test_the_tailing_worker_outlives_every_poison_message_and_a_restart(
+    stack: dict[str, str], postgres_dsn: str, tmp_path: Path
+) -> None:
+    """Issue 14's first finding: one message stopped the worker, and every restart died on it
+    again. Here the worker tails topics that hold only the poison, dead-letters each, keeps
+    running, and a restart on the same recovery store goes on past them."""
+    names = Settings(topic_prefix=stack["PROPSTREAM_TOPIC_PREFIX"])
+    ensure_topics(stack["PROPSTREAM_KAFKA_BOOTSTRAP"], {names.topic(t): 1 for t in INPUT_TOPICS})
+    poison = _poison()
+    with Publisher(stack["PROPSTREAM_KAFKA_BOOTSTRAP"]) as publisher:
+        for value in poison:
+            stamp = int(time.time() * 1000) if poison[value] == "ts:future" else DAY_MS
+            publisher.publish(names.topic("props"), b"poison", value, stamp)
+    db = database(postgres_dsn, f"tail_{tmp_path.name[-12:]}".lower())
+    recovery = ["--recovery-dir", str(tmp_path / "recovery")]
+    for run in range(2):  # a first start, then a restart on its recovery store
+        worker = spawn(stack, "worker", *recovery, dsn=db)
+        try:
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and worker.poll() is None:
+                with contextlib.suppress(psycopg.Error):
+                    if fetch(db, "SELECT count(*) FROM dead_letters")[0][0] >= len(poison):
+                        break
+                time.sleep(0.5)
+            time.sleep(2 if run == 0 else 4)  # a snapshot interval or two: still alive after them
+            assert worker.poll() is None, "the worker stopped"
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            log = worker.communicate(timeout=60)[0]
+        assert "Traceback" not in log, log[-3000:]
+    letters = {bytes(o): r for o, r in fetch(db, "SELECT original, reason FROM dead_letters")}
+    assert letters == {value[: 256 * 1024]: reason for value, reason in poison.items()}

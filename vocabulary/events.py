@@ -335,7 +335,9 @@ InputEvent = Annotated[PropLine | GameLine | Game | BoxScore, Field(discriminato
 # and `sha256`): Kafka takes input messages up to 1 MB, and a dead letter's JSON (base64, a
 # third larger, beside the detail) must stay under the broker's 1 MB too.
 MAX_ORIGINAL_BYTES = 256 * 1024
-PREVIEW_CHARS = 200
+# the original as text in `preview`: a whole event's JSON fits, so readers that search dead
+# letters by what they name (LIKE, a JSON cast) read `preview` where they read `original`
+PREVIEW_CHARS = 4000
 _DETAIL_CHARS = 2000
 
 
@@ -348,7 +350,8 @@ def printable(text: str, limit: int | None = None) -> str:
 
 
 def preview_of(original: bytes) -> str:
-    """The first bytes as readable text: UTF-8 where it is, backslash escapes where it is not."""
+    """The original (its first `PREVIEW_CHARS`) as readable text: UTF-8 where it is, backslash
+    escapes where it is not; a valid UTF-8 event without NUL is its own preview."""
     head = original[: PREVIEW_CHARS * 4].decode("utf-8", "backslashreplace")
     return printable(head, PREVIEW_CHARS)
 
@@ -360,8 +363,9 @@ class DeadLetter(BaseModel):
     file. `original` keeps the exact input bytes (base64 in JSON, `bytea` in Postgres), so the
     record can be replayed once the cause is fixed; beyond `MAX_ORIGINAL_BYTES` it keeps their
     start, and `size` and `sha256` (always of the whole original) say what was cut. `preview`
-    is the start as printable text. Built from `original` alone, the rest is filled in; every
-    text field is made storable (no NUL, no lone surrogate), so a dead letter is never refused.
+    is the original as printable text (its first `PREVIEW_CHARS` characters). Built from
+    `original` alone, the rest is filled in; every text field is made storable (no NUL, no
+    lone surrogate), so a dead letter is never refused.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64")

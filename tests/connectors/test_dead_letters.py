@@ -81,3 +81,9 @@ def test_arbitrary_bytes_round_trip_through_the_dead_letter_topic(
     back = sorted((decode(m.value(), DeadLetter) for m in messages), key=lambda d: d.offset or 0)
     assert back == letters
     assert [d.original for d in back[:-1]] == ARBITRARY
+
+
+def test_the_preview_of_a_text_event_is_its_text() -> None:
+    text = '{"kind": "prop_line", "player_name": "Nikola Jokić", "line": 1e300}'
+    assert letter(text.encode()).preview == text
+    assert letter(b"\x00\xffok").preview == "\\x00\\xffok"

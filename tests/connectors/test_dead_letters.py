@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import random
+import uuid
 
 import psycopg
 from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.kafka import KafkaRecordSink, ensure_topics
-from connectors.postgres import PostgresSink
+from connectors.postgres import MIGRATIONS, PostgresSink, migrate
 from connectors.serde import decode, encode
 from tests.conftest import consume
 from vocabulary.events import MAX_ORIGINAL_BYTES, DeadLetter
@@ -87,3 +88,30 @@ def test_the_preview_of_a_text_event_is_its_text() -> None:
     text = '{"kind": "prop_line", "player_name": "Nikola Jokić", "line": 1e300}'
     assert letter(text.encode()).preview == text
     assert letter(b"\x00\xffok").preview == "\\x00\\xffok"
+
+
+def test_migration_3_keeps_the_dead_letters_of_schema_2(postgres_dsn: str) -> None:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    dsn = psycopg.conninfo.make_conninfo(postgres_dsn, dbname=name)
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(
+                "CREATE TABLE propstream_schema (version integer PRIMARY KEY, name text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            for version, path in sorted((int(p.name[:4]), p) for p in MIGRATIONS.glob("000[12]_*.sql")):
+                conn.execute(path.read_text())  # type: ignore[arg-type]
+                conn.execute("INSERT INTO propstream_schema VALUES (%s, %s)", (version, path.name))
+            conn.execute(
+                "INSERT INTO dead_letters (source, rows, reason, detail, original) "
+                "VALUES ('odds/props.csv', 1, 'r', 'd', 'héllo {')"
+            )
+        assert migrate(dsn) == [3]
+        with psycopg.connect(dsn) as conn:
+            row = conn.execute("SELECT original, preview, size, sha256 FROM dead_letters").fetchone()
+        assert row == ("héllo {".encode(), "héllo {", 8, hashlib.sha256("héllo {".encode()).hexdigest())
+    finally:
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

@@ -9,7 +9,9 @@ partitions, one per worker: nothing crosses between workers or processes, and a 
 snapshot holds its input positions and its engine state together, so a resume is exact.
 
 Nothing here reads the wall clock except the stamp of `emitted_at`, which is never part of a
-record's identity.
+record's identity, and the `ts:future` check (once a batch), which refuses only events stamped
+beyond a tolerance ahead of it: never one of a replay of past events. No input can stop a
+shard: whatever fails while one is handled becomes its dead letter.
 """
 
 from __future__ import annotations

@@ -137,6 +137,7 @@ def _source(
         window=window,
         snapshots=settings.snapshots,
         progress=progress,
+        future_tolerance_s=settings.future_tolerance_s,
     )
 
 

@@ -59,6 +59,12 @@ class Settings(BaseSettings):
         3, description="games dated this many days before the newest event time are expired"
     )
     postgres_retry_s: Annotated[float, Field(ge=0)] = 60.0
+    postgres_outage: Literal["wait", "fail"] = Field(
+        "wait", description="beyond postgres_retry_s: hold the input until PostgreSQL returns, or exit"
+    )
+    future_tolerance_s: Annotated[float, Field(ge=0)] = Field(
+        600.0, description="events stamped further ahead of the wall clock are dead-lettered (ts:future)"
+    )
     log_level: Annotated[str, Field(pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")] = "INFO"
     log_format: Literal["text", "json"] = Field("text", description="text or json (--log-format)")
 

@@ -36,12 +36,15 @@ def sink_factories(
         factories.append(lambda: ParquetSink(parquet))
     if postgres:
         dsn = settings.postgres_dsn.get_secret_value()
-        factories.append(lambda: PostgresSink(dsn, retry_for_s=settings.postgres_retry_s))
+        wait = settings.postgres_outage == "wait"
+        factories.append(lambda: PostgresSink(dsn, retry_for_s=settings.postgres_retry_s, wait=wait))
     if kafka:
         topics: dict[type[BaseModel], str] = {
             Prediction: settings.topic("predictions"),
             Grade: settings.topic("grades"),
             DeadLetter: settings.topic("dlq"),
         }
-        factories.append(lambda: KafkaRecordSink(settings.kafka_bootstrap, topics))
+        factories.append(
+            lambda: KafkaRecordSink(settings.kafka_bootstrap, topics, partitions=settings.partitions)
+        )
     return factories

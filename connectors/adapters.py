@@ -119,7 +119,7 @@ def _dead(topic: str, rows: list[SourceRow], day: date | None, reason: str, deta
         source=rows[0].file,
         offset=rows[0].line,
         rows=len(rows),
-        original="\n".join(r.raw for r in rows),
+        original="\n".join(r.raw for r in rows).encode(),
         reason=reason,
         detail=detail,
     )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -73,16 +74,31 @@ class Publisher:
         else:
             self.delivered += 1
 
-    def publish(self, topic: str, key: bytes, value: bytes, timestamp_ms: int) -> None:
+    def publish(
+        self,
+        topic: str,
+        key: bytes,
+        value: bytes,
+        timestamp_ms: int,
+        on_error: Callable[[KafkaError], bool] | None = None,
+    ) -> None:
+        """Queue one message; `on_error` may take a failed delivery (returning True) so it is
+        not counted as an error by `flush`."""
+        report = self._on_delivery if on_error is None else functools.partial(self._on_failure, on_error)
         while True:
             try:
-                self._producer.produce(
-                    topic, value, key, timestamp=timestamp_ms, on_delivery=self._on_delivery
-                )
+                self._producer.produce(topic, value, key, timestamp=timestamp_ms, on_delivery=report)
                 break
             except BufferError:
                 self._producer.poll(0.1)  # local queue full: let deliveries drain
         self._producer.poll(0)
+
+    def _on_failure(
+        self, on_error: Callable[[KafkaError], bool], error: KafkaError | None, message: Message
+    ) -> None:
+        if error is not None and on_error(error):
+            return
+        self._on_delivery(error, message)
 
     def flush(self, timeout_s: float = 60.0) -> None:
         """Wait for every queued message; raise `PublishError` if any was not delivered."""
@@ -107,14 +123,52 @@ class Publisher:
         self.close()
 
 
+def _key_and_stamp(record: BaseModel) -> tuple[str, int]:
+    """The message key and time of an output record: a prediction or grade at its `as_of`, but
+    never later than now (the broker refuses a time more than
+    `message.timestamp.after.max.ms`, one hour by default, ahead of its clock); a dead letter
+    at now."""
+    now_ms = int(time.time() * 1000)
+    if isinstance(record, DeadLetter):
+        return record.source, now_ms
+    as_of_ms = int(record.as_of.timestamp() * 1000)  # type: ignore[attr-defined]
+    return str(record.player_id), min(as_of_ms, now_ms)  # type: ignore[attr-defined]
+
+
+# a deleted topic shows as any of these, depending on what the producer's metadata knows yet
+_MISSING_TOPIC = (
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._UNKNOWN_TOPIC,
+    KafkaError._UNKNOWN_PARTITION,
+)
+
+
+def _take_missing_topic(lost: list[BaseModel], record: BaseModel, error: KafkaError) -> bool:
+    """A delivery that failed because its topic is missing: kept to be sent again."""
+    if error.code() in _MISSING_TOPIC:
+        lost.append(record)
+        return True
+    return False
+
+
 class KafkaRecordSink(Sink):
     """Predictions, grades and dead letters as JSON for live consumers (the dashboard):
     predictions and grades keyed by player id with their `as_of` as the message time, dead
     letters keyed by source. At-least-once: consumers key on the record's identity."""
 
-    def __init__(self, bootstrap: str, topics: Mapping[type[BaseModel], str]) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: Mapping[type[BaseModel], str],
+        *,
+        partitions: int = 1,
+        topic_wait_s: float = 120.0,
+    ) -> None:
+        """A missing output topic (deleted while the worker runs) is recreated with `partitions`
+        and the batch's undelivered records are sent again, for up to `topic_wait_s`."""
         self._bootstrap = bootstrap
         self._topics = dict(topics)
+        self._partitions, self._topic_wait_s = partitions, topic_wait_s
         self.accepts = tuple(self._topics)
         self._publisher: Publisher | None = None
 
@@ -127,16 +181,36 @@ class KafkaRecordSink(Sink):
         publisher = self._publisher
         if publisher is None:
             raise SinkError("Kafka publisher did not start")
-        for record in records:
-            topic = self._topics.get(type(record))
-            if topic is None:
-                raise SinkError(f"no topic configured for {type(record).__name__}")
-            if isinstance(record, DeadLetter):
-                key, stamp = record.source, int(time.time() * 1000)
-            else:
-                key, stamp = str(record.player_id), int(record.as_of.timestamp() * 1000)  # type: ignore[attr-defined]
-            publisher.publish(topic, key.encode(), record.model_dump_json().encode(), stamp)
-        publisher.flush()
+        pending, deadline = list(records), time.monotonic() + self._topic_wait_s
+        while pending:
+            lost: list[BaseModel] = []
+            for record in pending:
+                topic = self._topics.get(type(record))
+                if topic is None:
+                    raise SinkError(f"no topic configured for {type(record).__name__}")
+                key, stamp = _key_and_stamp(record)
+                take = functools.partial(_take_missing_topic, lost, record)
+                try:
+                    publisher.publish(topic, key.encode(), record.model_dump_json().encode(), stamp, take)
+                except KafkaException as exc:  # refused at once: the topic is known to be gone
+                    if not take(exc.args[0]):
+                        raise
+            publisher.flush()  # raises on any other delivery error
+            if lost:
+                self._recreate(lost, deadline)
+            pending = lost
+
+    def _recreate(self, lost: Sequence[BaseModel], deadline: float) -> None:
+        topics = sorted({self._topics[type(record)] for record in lost})
+        if time.monotonic() > deadline:
+            raise SinkError(f"output topics {topics} stayed missing for {self._topic_wait_s:.0f}s")
+        logger.warning(
+            "output topics %s are missing (deleted?): recreating them and sending %s records again",
+            topics,
+            len(lost),
+        )
+        ensure_topics(self._bootstrap, dict.fromkeys(topics, self._partitions))
+        time.sleep(1)  # let the new topic's metadata reach the producer
 
     def close(self) -> None:
         if self._publisher is not None:

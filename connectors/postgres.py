@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from prometheus_client import Gauge
 from psycopg import sql
 from pydantic import BaseModel
 
@@ -34,6 +35,12 @@ _NEVER = datetime.min.replace(tzinfo=UTC)
 _MIGRATION_LOCK = 7_305_117_001  # an arbitrary, fixed advisory-lock id for schema migrations
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+WAITING = Gauge(
+    "propstream_sink_waiting",
+    "1 while a sink holds the input because its destination has been unreachable beyond its retry window",
+    ["sink"],
+)
+_WAIT_LOG_EVERY_S = 60.0
 
 
 class MigrationError(PropstreamError):
@@ -123,7 +130,7 @@ _PREDICTIONS = _Table("predictions_latest", tuple(Prediction.model_fields), KEY,
 _GRADES = _Table("grades", tuple(Grade.model_fields), KEY, True)
 _DEAD = _Table(
     "dead_letters",
-    ("source", "partition", "offset", "rows", "reason", "detail", "original"),
+    ("source", "partition", "offset", "rows", "reason", "detail", "original", "preview", "size", "sha256"),
     ("source", "partition", "offset"),
     False,
 )
@@ -175,7 +182,11 @@ class PostgresSink(Sink):
 
     accepts = (Prediction, Grade, DeadLetter)
 
-    def __init__(self, dsn: str, retry_for_s: float = 60.0, max_backoff_s: float = 2.0) -> None:
+    def __init__(
+        self, dsn: str, retry_for_s: float = 60.0, max_backoff_s: float = 2.0, *, wait: bool = False
+    ) -> None:
+        """`wait`: beyond `retry_for_s` keep retrying (the flow stops reading: backpressure),
+        with a log line and the `propstream_sink_waiting` gauge, instead of raising."""
         if retry_for_s < 0:
             raise ValueError(f"retry_for_s must be >= 0, got {retry_for_s}")
         self._dsn = dsn
@@ -185,6 +196,9 @@ class PostgresSink(Sink):
         self._types: dict[str, list[str]] = {}
         self.batches = 0
         self.retries = 0
+        self._wait = wait
+        self._waiting_since: float | None = None
+        self._logged_at = 0.0
 
     def setup(self) -> None:
         self._connection()
@@ -228,18 +242,47 @@ class PostgresSink(Sink):
                     for kind, items in by_type.items():
                         self._write(conn, _TABLES[kind], _dedupe(_TABLES[kind], items))
                 self.batches += 1
+                self._back()
                 return
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 self.close()
                 if time.monotonic() + delay > deadline:
-                    raise SinkError(
-                        f"PostgreSQL unreachable for {self._retry_for_s:.0f}s ({exc}); the batch of "
-                        f"{len(records)} records was not written"
-                    ) from exc
+                    self._beyond_retry(exc, len(records))  # raises, or waits on (backpressure)
                 self.retries += 1
                 logger.warning("PostgreSQL write failed (%s); retrying in %.1fs", exc, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, self._max_backoff_s)
+
+    def _beyond_retry(self, exc: Exception, n: int) -> None:
+        """The server has been away longer than the retry window: fail the batch, or (`wait`)
+        hold it and so the input, saying so once a minute and in the gauge."""
+        if not self._wait:
+            raise SinkError(
+                f"PostgreSQL unreachable for {self._retry_for_s:.0f}s ({exc}); the batch of "
+                f"{n} records was not written"
+            ) from exc
+        now = time.monotonic()
+        if self._waiting_since is None:
+            self._waiting_since = now
+            WAITING.labels("postgres").set(1)
+        if now - self._logged_at >= _WAIT_LOG_EVERY_S:
+            self._logged_at = now
+            logger.error(
+                "PostgreSQL unreachable beyond the %.0fs retry window (%s): holding %s records and "
+                "the input (backpressure) until it returns",
+                self._retry_for_s,
+                exc,
+                n,
+            )
+
+    def _back(self) -> None:
+        if self._waiting_since is not None:
+            logger.warning(
+                "PostgreSQL is back after %.0fs of waiting; writing resumes",
+                time.monotonic() - self._waiting_since,
+            )
+            self._waiting_since, self._logged_at = None, 0.0
+            WAITING.labels("postgres").set(0)
 
     def _write(self, conn: psycopg.Connection[Any], spec: _Table, records: list[BaseModel]) -> None:
         stage = sql.Identifier(f"stage_{spec.table}")

@@ -8,17 +8,21 @@ what comes out inside the run's window goes to the sinks. Shards are the Bytewax
 partitions, one per worker: nothing crosses between workers or processes, and a shard's
 snapshot holds its input positions and its engine state together, so a resume is exact.
 
-Nothing here reads the wall clock but `Shard.step`, once a batch, for the `emitted_at` its
-records carry beside their identity (the engine stamps what it is given, and reads no clock).
+Nothing here reads the wall clock but `Shard.step`, once a batch: for the `emitted_at` its
+records carry beside their identity (the engine stamps what it is given, and reads no clock),
+and for the `ts:future` check, which refuses only events stamped beyond a tolerance ahead of
+it: never one of a replay of past events. No input can stop a shard: whatever fails while one
+is handled becomes its dead letter.
 """
 
 from __future__ import annotations
 
 import collections
 import functools
+import logging
 import pickle
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import bytewax.operators as op
@@ -40,7 +44,17 @@ from vocabulary.records import Grade, Prediction
 from vocabulary.topics import EVENT_TYPES, PLAYER_TOPICS
 from vocabulary.window import Window
 
-__all__ = ["EVENTS_IN", "Reader", "RecoveryError", "Shard", "ShardSource", "build_flow"]
+__all__ = [
+    "DEFAULT_FUTURE_TOLERANCE_S",
+    "EVENTS_IN",
+    "Reader",
+    "RecoveryError",
+    "Shard",
+    "ShardSource",
+    "build_flow",
+]
+
+logger = logging.getLogger(__name__)
 
 EVENTS_IN = Counter("propstream_events_in", "input messages by topic", ["topic"])
 APPLIED = Counter("propstream_events_applied", "valid input events applied, by topic", ["topic"])
@@ -96,32 +110,76 @@ class Reader(Protocol):
     def close(self) -> None: ...
 
 
+DEFAULT_FUTURE_TOLERANCE_S = 600.0
+
+
 def _dead(raw: Raw, error: EventError) -> DeadLetter:
-    return DeadLetter(
-        source=raw.topic,
-        partition=raw.partition,
-        offset=raw.offset,
-        original=(raw.value or b"").decode("utf-8", errors="replace"),
-        reason=error.reason,
-        detail=error.detail[:2000],
+    """The dead letter of one input; if even that cannot be built, a bare one that still keeps
+    the bytes (a dead letter is never dropped)."""
+    try:
+        return DeadLetter(
+            source=raw.topic,
+            partition=raw.partition,
+            offset=raw.offset,
+            original=raw.value or b"",
+            reason=error.reason,
+            detail=error.detail[:2000],
+        )
+    except Exception as exc:
+        logger.exception("could not build the dead letter of %s[%s]@%s", raw.topic, raw.partition, raw.offset)
+        return DeadLetter(
+            source=str(raw.topic)[:200],
+            partition=raw.partition,
+            offset=raw.offset,
+            original=raw.value if isinstance(raw.value, bytes) else b"",
+            reason=f"internal:{type(exc).__name__}",
+            detail="the dead letter itself could not be built",
+        )
+
+
+def _internal(raw: Raw, exc: Exception) -> EventError:
+    """An unexpected failure while handling one input, as the reason of its dead letter."""
+    logger.error(
+        "input %s[%s]@%s failed (%s: %s); dead-lettered",
+        raw.topic,
+        raw.partition,
+        raw.offset,
+        type(exc).__name__,
+        exc,
+        exc_info=exc,
     )
+    return EventError(f"internal:{type(exc).__name__}", f"{type(exc).__name__}: {exc}")
 
 
 class Shard:
     """One ordered path: a reader and an engine, and what a batch of input makes for the sinks."""
 
-    def __init__(self, index: int, shards: int, reader: Reader, engine: Engine, window: Window) -> None:
+    def __init__(
+        self,
+        index: int,
+        shards: int,
+        reader: Reader,
+        engine: Engine,
+        window: Window,
+        *,
+        future_tolerance_s: float | None = DEFAULT_FUTURE_TOLERANCE_S,
+    ) -> None:
         self.index, self._divided = index, shards > 1
         self.reader, self.engine, self.window = reader, engine, window
         self.read = 0  # input messages taken so far
         self._tally = _Tally()
+        # events stamped later than the wall clock plus this are refused (`ts:future`); None: off
+        self._tolerance = None if future_tolerance_s is None else timedelta(seconds=future_tolerance_s)
+        self._horizon: datetime | None = None
 
     def step(self, limit: int) -> list[BaseModel]:
         """Decode and apply a batch (which never splits an event time), then flush the engine."""
         out: list[BaseModel] = []
         raws = self.reader.take(limit)
         self.read += len(raws)
-        now = datetime.now(UTC)  # the emit time of this batch's records: the only clock read
+        now = datetime.now(UTC)  # the wall clock, read once a batch, outside the engine
+        if self._tolerance is not None:
+            self._horizon = now + self._tolerance
         for raw in raws:
             out += self._one(raw, now)
         out += self._window(self.engine.flush(now), now)
@@ -131,6 +189,10 @@ class Shard:
         return out
 
     def _one(self, raw: Raw, now: datetime) -> list[BaseModel]:
+        """One input: its records, or its dead letter. Whatever fails while handling it (decode,
+        validation, identity, routing, features, scoring, record building) dead-letters this
+        input alone, with a reason (`internal:<ExceptionType>` for the unexpected), so no
+        message can stop the worker or every restart after it."""
         if raw.dead is not None:  # a file row that never became an event
             self._tally.add(EVENTS_IN, "files")
             self._tally.add(DEAD, raw.dead.reason)
@@ -138,19 +200,38 @@ class Shard:
         self._tally.add(EVENTS_IN, raw.logical)
         try:
             event: InputEvent = decode(raw.value, EVENT_TYPES[raw.logical])  # type: ignore[assignment]
+            self._check_not_future(event)
             if self._divided and raw.logical in PLAYER_TOPICS and raw.key != message_key(event):
                 raise DecodeError("key:not_canonical", f"key {raw.key!r} is not {message_key(event)!r}")
-            records = self.engine.apply(event, now)
+            out = self._window(self.engine.apply(event, now), now)
         except EventError as exc:
-            self._tally.add(DEAD, exc.reason)
-            return [_dead(raw, exc)] if self._in_window(raw) else []
+            return self._refused(raw, exc)
+        except Exception as exc:
+            return self._refused(raw, _internal(raw, exc))
         self._tally.add(APPLIED, raw.logical)
-        return self._window(records, now)
+        return out
+
+    def _refused(self, raw: Raw, error: EventError) -> list[BaseModel]:
+        self._tally.add(DEAD, error.reason)
+        return [_dead(raw, error)] if self._in_window(raw) else []
+
+    def _check_not_future(self, event: InputEvent) -> None:
+        """An event stamped beyond the tolerance ahead of the wall clock (clock skew, a typo)
+        would be published with a time the broker refuses. A replay of old topics never
+        meets it: their event times are in the past."""
+        if self._horizon is not None and event.ts > self._horizon:
+            raise DecodeError(
+                "ts:future",
+                f"ts {event.ts.isoformat()} is more than {self._tolerance} ahead of the wall clock",
+            )
 
     def _in_window(self, raw: Raw) -> bool:
         if raw.ts_ms is None or not self.window.bounded:
             return True
-        return datetime.fromtimestamp(raw.ts_ms / 1000, UTC) in self.window
+        try:
+            return datetime.fromtimestamp(raw.ts_ms / 1000, UTC) in self.window
+        except (OverflowError, OSError, ValueError):  # a message time no datetime holds: keep it
+            return True
 
     def _window(self, records: Iterable[Prediction | Grade], now: datetime) -> list[BaseModel]:
         """The records inside the window, counted for the output metrics."""
@@ -226,6 +307,7 @@ class ShardSource(FixedPartitionedSource[BaseModel, bytes]):
         batch: int = 1000,
         snapshots: bool = False,
         progress: Callable[[int], None] | None = None,
+        future_tolerance_s: float | None = DEFAULT_FUTURE_TOLERANCE_S,
     ) -> None:
         if shards < 1:
             raise ValueError(f"shards must be at least 1, got {shards}")
@@ -236,6 +318,7 @@ class ShardSource(FixedPartitionedSource[BaseModel, bytes]):
             snapshots,
             progress,
         )
+        self._future_tolerance_s = future_tolerance_s
 
     def list_parts(self) -> list[str]:
         return [f"shard-{i}" for i in range(self.shards)]
@@ -253,7 +336,9 @@ class ShardSource(FixedPartitionedSource[BaseModel, bytes]):
             # our own snapshot from the recovery store, which Bytewax itself reads with pickle
             positions, engine.state = pickle.loads(resume_state)  # noqa: S301
         reader = self._open(index, self.shards, positions)
-        shard = Shard(index, self.shards, reader, engine, self._window)
+        shard = Shard(
+            index, self.shards, reader, engine, self._window, future_tolerance_s=self._future_tolerance_s
+        )
         return _ShardPartition(shard, self._batch, self._snapshots, self._progress)
 
 

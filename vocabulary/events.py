@@ -7,6 +7,8 @@ rules. Each rule raises an error whose `type` is a short code (for example
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import math
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -20,6 +22,8 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -27,6 +31,12 @@ from pydantic_core import PydanticCustomError
 from vocabulary.teams import resolve_team
 
 __all__ = [
+    "EARLIEST_YEAR",
+    "LATEST_YEAR",
+    "MAX_LINE",
+    "MAX_ODDS",
+    "MAX_ORIGINAL_BYTES",
+    "PREVIEW_CHARS",
     "SCHEMA_VERSION",
     "US_EASTERN",
     "BoxScore",
@@ -38,6 +48,8 @@ __all__ = [
     "Market",
     "PropLine",
     "game_key",
+    "preview_of",
+    "printable",
     "us_game_date",
 ]
 
@@ -69,16 +81,48 @@ def _team(value: object) -> str:
     return abbr
 
 
+# The window every date and time of an event must fall in (documented in docs/operations.md):
+# outside it a value is a typo or an attack, and converting it (to UTC, to Eastern time) can
+# overflow. Checked before any conversion.
+EARLIEST_YEAR, LATEST_YEAR = 1990, 2100
+MAX_ODDS = 100_000  # American odds beyond ±100000 (a 1000-to-1 shot) are no real quote
+# the highest line a book could post for each market (a prop line above it is a typo)
+MAX_LINE: dict[str, float] = {
+    "points": 100.0,
+    "rebounds": 60.0,
+    "assists": 50.0,
+    "threes": 30.0,
+    "points_rebounds_assists": 150.0,
+    "blocks": 30.0,
+    "steals": 30.0,
+}
+
+
+def _year_in_window(year: int, value: object) -> None:
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        raise PydanticCustomError(
+            "date_out_of_range",
+            "dates must fall in {earliest}..{latest}, got {value}",
+            {"earliest": EARLIEST_YEAR, "latest": LATEST_YEAR, "value": str(value)},
+        )
+
+
 def _utc(value: datetime) -> datetime:
+    _year_in_window(value.year, value)  # before the conversion, which can overflow at the ends
     return value.astimezone(UTC)
 
 
+def _date_in_window(value: date) -> date:
+    _year_in_window(value.year, value)
+    return value
+
+
 def _american_odds(value: float) -> float:
-    if not math.isfinite(value) or abs(value) < 100:
+    if not math.isfinite(value) or not 100 <= abs(value) <= MAX_ODDS:
         raise PydanticCustomError(
             "odds_out_of_range",
-            "American odds must be finite and at least 100 in absolute value, got {value}",
-            {"value": value},
+            "American odds must be finite and between 100 and {max} in absolute value, got {value}",
+            {"max": MAX_ODDS, "value": value},
         )
     return value
 
@@ -115,6 +159,7 @@ def _spread(value: float) -> float:
 
 Team = Annotated[str, BeforeValidator(_team)]
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
+GameDate = Annotated[date, AfterValidator(_date_in_window)]
 AmericanOdds = Annotated[float, AfterValidator(_american_odds)]
 PropLineValue = Annotated[float, AfterValidator(_half_point_line)]
 GameTotal = Annotated[float, AfterValidator(_game_total)]
@@ -174,6 +219,19 @@ class PropLine(_Matchup):
     under_price: AmericanOdds | None
     is_main: bool
 
+    @field_validator("line")
+    @classmethod
+    def _line_in_market_range(cls, value: float, info: ValidationInfo) -> float:
+        market = info.data.get("market")  # absent when the market itself was refused
+        highest = MAX_LINE.get(market, 0.0) if isinstance(market, str) else 0.0
+        if market in MAX_LINE and value > highest:
+            raise PydanticCustomError(
+                "line_out_of_range",
+                "a {market} line must be at most {max}, got {value}",
+                {"market": market, "max": highest, "value": value},
+            )
+        return value
+
 
 class GameLine(_Matchup):
     """One book's game line (total, spread, moneyline where present) at `ts`. Topic `odds.games`."""
@@ -201,7 +259,7 @@ class Game(Event):
 
     kind: Literal["game"] = "game"
     game_id: Annotated[str, Field(pattern=r"^\d{10}$")]
-    game_date: date
+    game_date: GameDate
     home_team: Team
     away_team: Team
     tipoff: UtcDatetime | None
@@ -221,7 +279,7 @@ class BoxScore(Event):
     kind: Literal["box_score"] = "box_score"
     player_id: Annotated[int, Field(gt=0)]
     player_name: Annotated[str, Field(min_length=2, max_length=80)]
-    game_date: date
+    game_date: GameDate
     team: Team
     opponent: Team
     home: bool
@@ -273,15 +331,44 @@ class BoxScore(Event):
 InputEvent = Annotated[PropLine | GameLine | Game | BoxScore, Field(discriminator="kind")]
 
 
+# A dead letter keeps at most this many of the original bytes (the rest is described by `size`
+# and `sha256`): Kafka takes input messages up to 1 MB, and a dead letter's JSON (base64, a
+# third larger, beside the detail) must stay under the broker's 1 MB too.
+MAX_ORIGINAL_BYTES = 256 * 1024
+# the original as text in `preview`: a whole event's JSON fits, so readers that search dead
+# letters by what they name (LIKE, a JSON cast) read `preview` where they read `original`
+PREVIEW_CHARS = 4000
+_DETAIL_CHARS = 2000
+
+
+def printable(text: str, limit: int | None = None) -> str:
+    """Text every store takes: no NUL (Postgres text refuses it), no lone surrogates (UTF-8
+    refuses them); both written as backslash escapes. Idempotent."""
+    if "\x00" in text or any("\ud800" <= c <= "\udfff" for c in text):
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    return text if limit is None else text[:limit]
+
+
+def preview_of(original: bytes) -> str:
+    """The original (its first `PREVIEW_CHARS`) as readable text: UTF-8 where it is, backslash
+    escapes where it is not; a valid UTF-8 event without NUL is its own preview."""
+    head = original[: PREVIEW_CHARS * 4].decode("utf-8", "backslashreplace")
+    return printable(head, PREVIEW_CHARS)
+
+
 class DeadLetter(BaseModel):
     """Input that could not become a valid event, with where it came from and why.
 
     `source` is a topic or a file; `partition`/`offset` are Kafka's, or (None, row number) for a
-    file. `original` keeps the exact input bytes as text (files) or latin-1 text (Kafka), so the
-    record can be replayed once the cause is fixed.
+    file. `original` keeps the exact input bytes (base64 in JSON, `bytea` in Postgres), so the
+    record can be replayed once the cause is fixed; beyond `MAX_ORIGINAL_BYTES` it keeps their
+    start, and `size` and `sha256` (always of the whole original) say what was cut. `preview`
+    is the original as printable text (its first `PREVIEW_CHARS` characters). Built from
+    `original` alone, the rest is filled in; every text field is made storable (no NUL, no
+    lone surrogate), so a dead letter is never refused.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64")
 
     schema_version: Literal[1] = SCHEMA_VERSION
     kind: Literal["dead_letter"] = "dead_letter"
@@ -289,6 +376,29 @@ class DeadLetter(BaseModel):
     partition: int | None = None
     offset: int | None = None
     rows: Annotated[int, Field(ge=1)] = 1
-    original: str
+    original: bytes
     reason: Annotated[str, Field(min_length=1)]
     detail: str
+    preview: str = ""
+    size: Annotated[int, Field(ge=0)] = -1  # bytes in the whole original; -1: compute it
+    sha256: Annotated[str, Field(pattern=r"^([0-9a-f]{64})?$")] = ""  # of the whole original
+
+    @property
+    def truncated(self) -> bool:
+        return self.size > len(self.original)
+
+    @model_validator(mode="after")
+    def _storable(self) -> DeadLetter:
+        # a frozen model, completed once while it is being built
+        fill = functools.partial(object.__setattr__, self)
+        if not self.sha256:
+            fill("sha256", hashlib.sha256(self.original).hexdigest())
+            fill("size", len(self.original))
+            fill("original", self.original[:MAX_ORIGINAL_BYTES])
+            fill("preview", self.preview or preview_of(self.original))
+        for name, limit in (("source", 400), ("reason", 200), ("detail", _DETAIL_CHARS), ("preview", None)):
+            value = getattr(self, name)
+            clean = printable(value, limit)
+            if clean != value:
+                fill(name, clean)
+        return self

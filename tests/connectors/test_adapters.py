@@ -103,7 +103,7 @@ def test_plain_and_gzip_csv_read_the_same(tmp_path: Path) -> None:
 
 def test_bad_rows_become_dead_letters_with_reasons(salted_folder: Path) -> None:
     records = read_records(DataLayout.discover(salted_folder))
-    letters = {r.dead_letter.original: r.dead_letter for r in records if r.dead_letter}
+    letters = {r.dead_letter.original.decode(): r.dead_letter for r in records if r.dead_letter}
     for row, reason in [*BAD_PROPS, *BAD_BOX_SCORES]:
         assert letters[row].reason == reason
         assert letters[row].source.startswith(("odds/props_", "boxscores/"))

@@ -92,7 +92,7 @@ def test_bad_rows_land_in_the_dead_letter_topic(
         decode(m.value(), DeadLetter) for m in consume(kafka_bootstrap, settings.topic("dlq"), expected_dead)
     ]
     assert sum(letter.rows for letter in letters) == expected_dead
-    by_original = {letter.original: letter for letter in letters}
+    by_original = {letter.original.decode(): letter for letter in letters}
     for row, reason in [*BAD_PROPS, *BAD_BOX_SCORES]:
         assert by_original[row].reason == reason
         assert by_original[row].detail

@@ -98,7 +98,7 @@ def test_older_after_newer_changes_nothing_and_newer_replaces(
 def test_grades_and_dead_letters_are_idempotent(fresh_db: str, predictions: list[Prediction]) -> None:
     grades = [grade(p, None) for p in predictions[:100]]
     letter = DeadLetter(
-        source="odds.props", partition=2, offset=41, original="{", reason="malformed_json", detail="x"
+        source="odds.props", partition=2, offset=41, original=b"{", reason="malformed_json", detail="x"
     )
     with PostgresSink(fresh_db) as sink:
         sink.write_batch([*grades, letter])

@@ -17,6 +17,7 @@ from vocabulary.events import BoxScore, DeadLetter, Game, GameLine, PropLine, ga
 from vocabulary.markets import MARKETS
 from vocabulary.teams import TEAMS
 
+in_window_dates = st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 12, 31))
 aware = st.datetimes(
     min_value=datetime(2000, 1, 1),  # noqa: DTZ001 (hypothesis takes naive bounds)
     max_value=datetime(2100, 1, 1),  # noqa: DTZ001
@@ -25,7 +26,7 @@ aware = st.datetimes(
 teams = st.sampled_from(sorted(TEAMS))
 spellings = st.sampled_from([name for abbr, names in TEAMS.items() for name in (abbr, *names)])
 odds = st.one_of(st.integers(100, 5000), st.integers(-5000, -100)).map(float)
-half_points = st.integers(1, 200).map(lambda n: n / 2)
+half_points = st.integers(1, 60).map(lambda n: n / 2)  # up to the lowest market maximum
 names = st.text(st.characters(exclude_categories=["Cs", "Cc"]), min_size=2, max_size=80)
 books = st.text("abcdefghijklmnopqrstuvwxyz0123456789_", min_size=2, max_size=40)
 counts = st.integers(0, 200)
@@ -81,7 +82,7 @@ def games(draw: st.DrawFn) -> Game:
     return Game(
         ts=draw(aware),
         game_id=f"00{draw(st.integers(1, 6))}{draw(st.integers(0, 9_999_999)):07d}",
-        game_date=draw(st.dates()),
+        game_date=draw(in_window_dates),
         home_team=home,
         away_team=away,
         tipoff=draw(st.none() | aware),
@@ -105,7 +106,7 @@ def box_scores(draw: st.DrawFn) -> BoxScore:
         ts=draw(aware),
         player_id=draw(st.integers(1, 10**9)),
         player_name=draw(names),
-        game_date=draw(st.dates()),
+        game_date=draw(in_window_dates),
         team=team,
         opponent=opponent,
         home=draw(st.booleans()),
@@ -135,7 +136,7 @@ def dead_letters(draw: st.DrawFn) -> DeadLetter:
         source=draw(st.text(min_size=1)),
         partition=draw(st.none() | st.integers(0, 100)),
         offset=draw(st.none() | st.integers(0, 2**62)),
-        original=draw(st.text()),
+        original=draw(st.binary()),
         reason=draw(st.text(min_size=1)),
         detail=draw(st.text()),
     )
@@ -256,6 +257,22 @@ REJECTIONS = [
     (BoxScore, BOX, {"fouls": 7}, "fouls:less_than_equal"),
     (BoxScore, BOX, {"opponent": "LAC"}, "same_team"),
     (BoxScore, BOX, {"points": -2}, "points:greater_than_equal"),
+    # range rules: every number and time within a documented window (issue 14's reproducers)
+    (PropLine, PROP, {"over_price": 1e308}, "over_price:odds_out_of_range"),
+    (PropLine, PROP, {"under_price": -1e308}, "under_price:odds_out_of_range"),
+    (PropLine, PROP, {"over_price": 100_001}, "over_price:odds_out_of_range"),
+    (PropLine, PROP, {"line": 1e300}, "line:line_out_of_range"),
+    (PropLine, PROP, {"line": 100.5}, "line:line_out_of_range"),
+    (PropLine, PROP, {"market": "threes", "line": 30.5}, "line:line_out_of_range"),
+    (PropLine, PROP, {"ts": "9999-12-31T23:00:00-05:00"}, "ts:date_out_of_range"),
+    (PropLine, PROP, {"tipoff": "0001-01-01T00:00:00Z"}, "tipoff:date_out_of_range"),
+    (PropLine, PROP, {"tipoff": "1989-12-31T23:59:59Z"}, "tipoff:date_out_of_range"),
+    (GameLine, GAME_LINE, {"moneyline_home": 1e308}, "moneyline_home:odds_out_of_range"),
+    (GameLine, GAME_LINE, {"ts": "2101-01-01T00:00:00Z"}, "ts:date_out_of_range"),
+    (Game, GAME, {"game_date": "0001-01-01"}, "game_date:date_out_of_range"),
+    (Game, GAME, {"tipoff": "9999-12-31T23:59:59-05:00"}, "tipoff:date_out_of_range"),
+    (BoxScore, BOX, {"game_date": "2101-01-01"}, "game_date:date_out_of_range"),
+    (BoxScore, BOX, {"minutes": 1e308}, "minutes:less_than_equal"),
 ]
 
 

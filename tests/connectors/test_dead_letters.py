@@ -1,0 +1,117 @@
+"""Dead letters keep the exact input bytes (issue 14: 86 of 200 arbitrary bytes came back as
+U+FFFD), through JSON, Postgres (`bytea`) and the dead-letter topic; one too large to keep
+whole is kept truncated with its size and digest, never dropped, and its DLQ message stays
+under the broker's 1 MB."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import uuid
+
+import psycopg
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connectors.kafka import KafkaRecordSink, ensure_topics
+from connectors.postgres import MIGRATIONS, PostgresSink, migrate
+from connectors.serde import decode, encode
+from tests.conftest import consume
+from vocabulary.events import MAX_ORIGINAL_BYTES, DeadLetter
+
+ARBITRARY = [bytes(random.Random(seed).randrange(256) for _ in range(200)) for seed in range(20)]
+ARBITRARY.append(bytes(range(256)))  # every byte value, NUL and the invalid UTF-8 ones included
+
+
+def letter(original: bytes, offset: int = 0, **kw: object) -> DeadLetter:
+    fields = {
+        "source": "odds.props",
+        "partition": 0,
+        "offset": offset,
+        "reason": "malformed_json",
+        "detail": "x",
+    }
+    return DeadLetter(original=original, **(fields | kw))  # type: ignore[arg-type]
+
+
+@given(st.binary(max_size=300), st.text(max_size=50))
+def test_any_bytes_and_text_survive_json_exactly(original: bytes, detail: str) -> None:
+    dead = letter(original, detail=detail, reason="r" + detail)
+    back = decode(encode(dead), DeadLetter)
+    assert back == dead and back.original == original and not back.truncated
+    assert back.size == len(original) and back.sha256 == hashlib.sha256(original).hexdigest()
+    for text in (back.preview, back.detail, back.reason):
+        assert "\x00" not in text
+        text.encode("utf-8")  # storable: no lone surrogate
+
+
+def test_a_huge_dead_letter_is_kept_truncated_with_size_and_digest() -> None:
+    for original in (b"\xff" * 400_000, b"\x00" * 1_000_000, b"{" + b"a" * 2_000_000):
+        dead = letter(original)
+        assert dead.truncated and dead.original == original[:MAX_ORIGINAL_BYTES]
+        assert dead.size == len(original) and dead.sha256 == hashlib.sha256(original).hexdigest()
+        message = encode(dead)
+        assert len(message) < 900_000  # the broker's default limit is 1 MB
+        assert decode(message, DeadLetter) == dead
+
+
+def test_arbitrary_bytes_round_trip_through_postgres(fresh_db: str) -> None:
+    letters = [letter(b, offset=i) for i, b in enumerate([*ARBITRARY, b"\x00not json", b"\xff" * 400_000])]
+    with PostgresSink(fresh_db) as sink:
+        sink.write_batch(letters)
+    with psycopg.connect(fresh_db) as conn:
+        rows = conn.execute(
+            'SELECT "offset", original, size, sha256, preview FROM dead_letters ORDER BY "offset"'
+        ).fetchall()
+    assert [(r[0], bytes(r[1]), r[2], r[3], r[4]) for r in rows] == [
+        (d.offset, d.original, d.size, d.sha256, d.preview) for d in letters
+    ]
+    assert rows[-1][2] == 400_000 and len(rows[-1][1]) == MAX_ORIGINAL_BYTES
+
+
+def test_arbitrary_bytes_round_trip_through_the_dead_letter_topic(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    topic = f"{topic_prefix}propstream.dlq"
+    ensure_topics(kafka_bootstrap, {topic: 1})
+    letters = [letter(b, offset=i) for i, b in enumerate([*ARBITRARY, b"\xff" * 400_000])]
+    sink = KafkaRecordSink(kafka_bootstrap, {DeadLetter: topic})
+    with sink:
+        sink.write_batch(letters)
+    messages = consume(kafka_bootstrap, topic, len(letters))
+    back = sorted((decode(m.value(), DeadLetter) for m in messages), key=lambda d: d.offset or 0)
+    assert back == letters
+    assert [d.original for d in back[:-1]] == ARBITRARY
+
+
+def test_the_preview_of_a_text_event_is_its_text() -> None:
+    text = '{"kind": "prop_line", "player_name": "Nikola Jokić", "line": 1e300}'
+    assert letter(text.encode()).preview == text
+    assert letter(b"\x00\xffok").preview == "\\x00\\xffok"
+
+
+def test_migration_3_keeps_the_dead_letters_of_schema_2(postgres_dsn: str) -> None:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    dsn = psycopg.conninfo.make_conninfo(postgres_dsn, dbname=name)
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(
+                "CREATE TABLE propstream_schema (version integer PRIMARY KEY, name text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            for version, path in sorted((int(p.name[:4]), p) for p in MIGRATIONS.glob("000[12]_*.sql")):
+                conn.execute(path.read_text())  # type: ignore[arg-type]
+                conn.execute("INSERT INTO propstream_schema VALUES (%s, %s)", (version, path.name))
+            conn.execute(
+                "INSERT INTO dead_letters (source, rows, reason, detail, original) "
+                "VALUES ('odds/props.csv', 1, 'r', 'd', 'héllo {')"
+            )
+        assert migrate(dsn) == [3]
+        with psycopg.connect(dsn) as conn:
+            row = conn.execute("SELECT original, preview, size, sha256 FROM dead_letters").fetchone()
+        assert row == ("héllo {".encode(), "héllo {", 8, hashlib.sha256("héllo {".encode()).hexdigest())
+    finally:
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

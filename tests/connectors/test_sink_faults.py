@@ -1,0 +1,139 @@
+"""Output faults that must not end the worker (issue 14). PostgreSQL away longer than the
+sink's retry window: the sink holds the batch (and so the input: backpressure) with a log line
+and the `propstream_sink_waiting` gauge, and writes it when the server is back. The outage is
+a gate (a TCP forwarder) between the sink and the shared server, so no test stops a service
+others use."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+
+import psycopg
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from connectors.kafka import KafkaRecordSink, ensure_topics
+from connectors.postgres import WAITING, PostgresSink
+from connectors.serde import decode
+from connectors.sinks import SinkError
+from tests.conftest import consume
+from tests.stack import free_port
+from vocabulary.events import DeadLetter
+
+
+class Gate:
+    """127.0.0.1:`port` forwarded to `target` while open; refused while closed."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target, self.port = target, free_port()
+        self._server: socket.socket | None = None
+        self._links: list[socket.socket] = []
+
+    def open(self) -> None:
+        server = socket.create_server(("127.0.0.1", self.port), reuse_port=False)
+        self._server = server
+        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for link in self._links:
+            with contextlib.suppress(OSError):
+                link.close()
+        self._links.clear()
+
+    def _accept(self, server: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            self._links += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.close()
+
+
+def _letter(offset: int) -> DeadLetter:
+    return DeadLetter(
+        source="odds.props", partition=0, offset=offset, original=b"\x00", reason="r", detail="d"
+    )
+
+
+def _waiting() -> float:
+    return WAITING.labels("postgres")._value.get()
+
+
+def test_a_long_outage_holds_the_batch_and_writes_it_when_the_server_returns(
+    fresh_db: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    info = psycopg.conninfo.conninfo_to_dict(fresh_db)
+    gate = Gate((str(info.get("host", "127.0.0.1")), int(info.get("port", 5432))))
+    dsn = psycopg.conninfo.make_conninfo(fresh_db, host="127.0.0.1", port=gate.port)
+    sink = PostgresSink(dsn, retry_for_s=0.5, max_backoff_s=0.2, wait=True)
+    failures: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            sink.write_batch([_letter(1), _letter(2)])
+        except BaseException as exc:
+            failures.append(exc)
+
+    caplog.set_level(logging.WARNING, logger="connectors.postgres")
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()  # the gate is closed: the server is away from the start
+    try:
+        time.sleep(2.5)  # five times the retry window
+        assert writer.is_alive() and not failures  # waiting, not raising
+        assert _waiting() == 1
+        assert any("backpressure" in r.getMessage() for r in caplog.records)
+        gate.open()
+        writer.join(timeout=30)
+        assert not writer.is_alive() and not failures
+    finally:
+        sink.close()
+        gate.close()
+    assert _waiting() == 0
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute('SELECT "offset" FROM dead_letters ORDER BY 1').fetchall() == [(1,), (2,)]
+    assert any("is back" in r.getMessage() for r in caplog.records)
+
+
+def test_without_wait_the_sink_still_gives_up_after_its_window() -> None:
+    sink = PostgresSink(f"postgresql://propstream:propstream@127.0.0.1:{free_port()}/x", retry_for_s=0.3)
+    with pytest.raises(SinkError, match="unreachable"):
+        sink.write_batch([_letter(1)])
+
+
+def test_a_deleted_output_topic_is_recreated_and_no_record_is_lost(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    topic = f"{topic_prefix}propstream.dlq"
+    ensure_topics(kafka_bootstrap, {topic: 1})
+    sink = KafkaRecordSink(kafka_bootstrap, {DeadLetter: topic}, topic_wait_s=90)
+    sink.setup()
+    try:
+        sink.write_batch([_letter(1)])
+        admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+        admin.delete_topics([topic], operation_timeout=30)[topic].result()
+        deadline = time.monotonic() + 30
+        while topic in admin.list_topics(timeout=10).topics and time.monotonic() < deadline:
+            time.sleep(0.2)
+        sink.write_batch([_letter(2), _letter(3)])  # recreates the topic, sends both
+    finally:
+        sink.close()
+    offsets = sorted(decode(m.value(), DeadLetter).offset or 0 for m in consume(kafka_bootstrap, topic, 2))
+    assert offsets == [2, 3]  # the batch written after the deletion is all there

@@ -29,6 +29,7 @@ from connectors.kafka_input import KafkaReader, Start, shard_partitions
 from connectors.parquet import read_grades, read_latest
 from connectors.postgres import migrate
 from features.identity import PlayerDirectory
+from flows import stopping
 from flows.dataflow import OpenReader, ShardSource, build_flow
 from flows.run import Cluster, Flow, RunCounts, counts, execute
 from scoring.engine import Engine
@@ -263,8 +264,16 @@ def worker(console: Console, settings: Settings, args: argparse.Namespace) -> in
     cluster = _cluster(args)
     source = _source(settings, cluster, _kafka_reader(settings, tail=True, start=start), Window(), None)
     sinks = sink_factories(settings, parquet=None, postgres=True, kafka=True)
+    before = counts()
     run_flow(build_flow(source, sinks), settings, cluster)
-    return 0
+    run = counts(before)
+    logger.info(
+        "worker stopped%s; its state and input positions are snapshotted in %s",
+        f" on {stopping.received()}" if stopping.received() else "",
+        settings.recovery_dir,
+    )
+    _print_counts(console, run)
+    return 0 if run.reconciles else 1
 
 
 def demo(console: Console, settings: Settings, records: Sequence[Record]) -> int:

@@ -31,6 +31,7 @@ from connectors.inputs import Raw
 from connectors.kafka_input import IDLE_POLL
 from connectors.serde import decode
 from connectors.sinks import Sink
+from flows import stopping
 from flows.outputs import SinkAdapter
 from scoring.engine import Engine
 from vocabulary.errors import DecodeError, EventError, PropstreamError
@@ -181,6 +182,8 @@ class _ShardPartition(StatefulSourcePartition[BaseModel, bytes]):
 
     def next_batch(self) -> list[BaseModel]:
         shard = self._shard
+        if stopping.requested():  # SIGINT/SIGTERM: end here; Bytewax snapshots and returns
+            raise StopIteration
         if shard.reader.exhausted:
             out = shard.step(self._batch)  # what the last events left pending
             if not out:

@@ -138,16 +138,20 @@ def _source(
         window=window,
         snapshots=settings.snapshots,
         progress=progress,
+        progress_every_s=settings.progress_interval_s,
     )
 
 
-def _kafka_reader(settings: Settings, *, tail: bool, start: Start = "earliest") -> OpenReader:
+def _kafka_reader(
+    settings: Settings, *, tail: bool, start: Start = "earliest", group: str | None = None
+) -> OpenReader:
+    """Readers of the input topics; with `group` (the worker's), they commit their offsets there."""
     topics = {t: settings.topic(t) for t in INPUT_TOPICS}
     bootstrap = settings.kafka_bootstrap
 
     def open_reader(shard: int, shards: int, positions: Any) -> KafkaReader:
         parts = shard_partitions(bootstrap, topics, shard, shards)
-        return KafkaReader(bootstrap, topics, parts, start=start, tail=tail, positions=positions)
+        return KafkaReader(bootstrap, topics, parts, start=start, tail=tail, positions=positions, group=group)
 
     shard_partitions(bootstrap, topics, 0, 1)  # a missing topic fails here, with a clear message
     return open_reader
@@ -254,15 +258,18 @@ def worker(console: Console, settings: Settings, args: argparse.Namespace) -> in
     migrate_database(settings)
     topics = {t: settings.topic(t) for t in INPUT_TOPICS}
     logger.info(
-        "worker starting: %s; first start at %s; recovery store %s",
+        "worker starting: %s; first start at %s; recovery store %s; offsets committed under "
+        "consumer group %s",
         ", ".join(topics.values()),
         start,
         settings.recovery_dir,
+        settings.consumer_group,
     )
     outputs = [settings.topic(t) for t in OUTPUT_TOPICS]
     ensure_topics(settings.kafka_bootstrap, dict.fromkeys(outputs, settings.partitions))
     cluster = _cluster(args)
-    source = _source(settings, cluster, _kafka_reader(settings, tail=True, start=start), Window(), None)
+    reader = _kafka_reader(settings, tail=True, start=start, group=settings.consumer_group)
+    source = _source(settings, cluster, reader, Window(), None)
     sinks = sink_factories(settings, parquet=None, postgres=True, kafka=True)
     before = counts()
     run_flow(build_flow(source, sinks), settings, cluster)

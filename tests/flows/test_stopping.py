@@ -11,9 +11,14 @@ import time
 from pathlib import Path
 
 import psycopg
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka.admin import AdminClient
 
+from cli.settings import Settings
+from connectors.kafka_input import shard_partitions
 from tests.flows.test_kafka_flows import GRADES, LATEST
 from tests.stack import database, fetch, load, run_cli, spawn, wait_until_stable
+from vocabulary.topics import INPUT_TOPICS
 
 _EVENTS_IN = re.compile(r"events in ([\d,]+) = applied ([\d,]+) \+ dead-lettered ([\d,]+): counts reconcile")
 
@@ -55,6 +60,8 @@ def test_sigterm_then_sigint_stop_cleanly_and_resume_exactly(
     total = _events_in(run_cli(stack, "replay", "--source", "kafka", dsn=clean).stdout)
     stopped = database(postgres_dsn, f"stop_{tmp_path.name[-12:]}".lower())
     recovery = ("--recovery-dir", str(tmp_path / "recovery"))
+    group = f"ops-{tmp_path.name[-12:]}"
+    stack = stack | {"PROPSTREAM_CONSUMER_GROUP": group}
 
     first = spawn(stack, "worker", *recovery, dsn=stopped)
     deadline = time.monotonic() + 120
@@ -68,6 +75,7 @@ def test_sigterm_then_sigint_stop_cleanly_and_resume_exactly(
     first_in = _events_in(_stop(first, signal.SIGTERM))
     partial = fetch(stopped, "SELECT count(*) FROM predictions_log")[0][0]
 
+    committed_first = _committed(stack, group)
     second = spawn(stack, "worker", *recovery, dsn=stopped)
     try:
         _caught_up(stopped, clean)
@@ -76,7 +84,12 @@ def test_sigterm_then_sigint_stop_cleanly_and_resume_exactly(
         raise
     second_out = _stop(second, signal.SIGINT)
     assert "resuming from the recovery store" in second_out
+    assert "shard 0 caught up: " in second_out  # the caught-up line, with its lag per topic
 
+    # the configured group shows where each stop left the worker: part way, then at the end
+    committed = _committed(stack, group)
+    assert committed == _ends(stack, list(committed))
+    assert 0 < sum(o for o in committed_first.values() if o > 0) < sum(committed.values())
     assert 0 < partial < fetch(clean, "SELECT count(*) FROM predictions_log")[0][0]
     assert 0 < first_in < total
     assert first_in + _events_in(second_out) == total  # nothing read twice, nothing skipped
@@ -84,3 +97,22 @@ def test_sigterm_then_sigint_stop_cleanly_and_resume_exactly(
     assert fetch(stopped, GRADES) == fetch(clean, GRADES)
     duplicates = fetch(stopped, "SELECT prediction_id FROM predictions_log GROUP BY 1 HAVING count(*) > 1")
     assert duplicates == []
+
+
+def _committed(stack: dict[str, str], group: str) -> dict[tuple[str, int], int]:
+    """The offsets committed under `group`, through the admin API as lag tools read them."""
+    bootstrap = stack["PROPSTREAM_KAFKA_BOOTSTRAP"]
+    settings = Settings(topic_prefix=stack["PROPSTREAM_TOPIC_PREFIX"])
+    parts = shard_partitions(bootstrap, {t: settings.topic(t) for t in INPUT_TOPICS}, 0, 1)
+    request = ConsumerGroupTopicPartitions(group, [TopicPartition(t, p) for t, p in parts])
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # kept alive until its answer comes
+    future = admin.list_consumer_group_offsets([request])[group]
+    return {(tp.topic, tp.partition): tp.offset for tp in future.result(timeout=30).topic_partitions}
+
+
+def _ends(stack: dict[str, str], parts: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    consumer = Consumer({"bootstrap.servers": stack["PROPSTREAM_KAFKA_BOOTSTRAP"], "group.id": "probe"})
+    try:
+        return {(t, p): consumer.get_watermark_offsets(TopicPartition(t, p), timeout=15)[1] for t, p in parts}
+    finally:
+        consumer.close()

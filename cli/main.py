@@ -15,10 +15,11 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError as PydanticSettingsError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
-from cli import commands, evaluation_report, report
+from cli import commands, evaluation_report, health, report
 from cli.commands import add_flow_commands, add_window_flags
-from cli.errors import explain, preflight, settings_error
+from cli.errors import UsageError, explain, preflight, settings_error
 from cli.logs import LOG_FORMATS, configure
 from cli.settings import Settings
 from connectors.adapters import Record, read_records
@@ -185,6 +186,21 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--retrain-days", type=int, default=1, metavar="N", help="retrain every N days (1)")
     evaluate.add_argument("--json", type=Path, metavar="PATH", help="write the figures as JSON")
     evaluate.add_argument("--html", type=Path, metavar="PATH", help="write a page with the tables and plots")
+
+    health_p = commands.add_parser(
+        "health",
+        help="slate coverage with reasons, freshness and grading gaps (from PostgreSQL)",
+        description="For each game of a slate: props per book, props with a current prediction from "
+        "every active model, actionable ones, props without a prediction by reason (the dead letter's: "
+        "unknown player, unsupported market, ...; or an active model missing), defaulted inputs, the "
+        "newest quote applied per book, and games past the grading delay with nothing graded. Reads "
+        "PostgreSQL; sets propstream_slate_props_without_prediction{game,reason}.",
+    )
+    health_p.add_argument("--date", dest="day", metavar="YYYY-MM-DD", help="game date (default: the newest)")
+    health_p.add_argument("--json", dest="as_json", action="store_true", help="print the report as JSON")
+    health_p.add_argument(
+        "--grading-delay-h", type=float, default=12.0, metavar="H", help="hours after the date's end (12)"
+    )
 
     dashboard = commands.add_parser(
         "dashboard",
@@ -397,6 +413,59 @@ def _migrate(console: Console, settings: Settings, args: argparse.Namespace) -> 
     return 0
 
 
+_NUMERIC = ("props", "predicted", "actionable", "graded", "games")
+
+
+def _health(console: Console, settings: Settings, args: argparse.Namespace) -> int:
+    dsn = settings.postgres_dsn.get_secret_value()
+    if args.day:
+        try:
+            day = date.fromisoformat(args.day)
+        except ValueError:
+            raise UsageError(f"--date {args.day!r} is not a date: give YYYY-MM-DD") from None
+    else:
+        with psycopg.connect(dsn) as conn:
+            newest = conn.execute("SELECT max(game_date) FROM predictions_latest").fetchone()
+        if newest is None or newest[0] is None:
+            console.print("no predictions in the database yet: nothing to report")
+            return 1
+        day = newest[0]
+    report = health.slate_health(
+        dsn,
+        day,
+        list(settings.models),
+        settings.champion,
+        settings.topic("props"),
+        grading_delay=timedelta(hours=args.grading_delay_h),
+    )
+    if args.as_json:
+        sys.stdout.write(report.as_json() + "\n")
+        return 0
+    for title, headers, rows in health.tables(report):
+        table = Table(title=title)
+        for header in headers:
+            table.add_column(header, justify="right" if header in _NUMERIC else "left")
+        for row in rows:
+            table.add_row(*row)
+        if rows:
+            console.print(table)
+    gaps = [g.game for g in report.games if g.grading_gap]
+    uncovered = [g.game for g in report.games if g.props and not g.predicted]
+    console.print(
+        f"{len(report.games)} games, {sum(g.props for g in report.games):,} props, "
+        f"{sum(g.predicted for g in report.games):,} predicted by every model, "
+        f"{sum(g.actionable for g in report.games):,} actionable; "
+        f"games with props but no prediction: {', '.join(uncovered) or 'none'}; "
+        f"games past the grading delay with no grades: {', '.join(gaps) or 'none'}"
+    )
+    if report.unattributed_dead_letters:
+        console.print(
+            "props dead letters naming no game: "
+            + ", ".join(f"{r} {n}" for r, n in sorted(report.unattributed_dead_letters.items()))
+        )
+    return 0
+
+
 def _dashboard(console: Console, settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn  # noqa: PLC0415  (the web stack loads only for this command)
 
@@ -466,6 +535,7 @@ COMMANDS = {
     "train": _train,
     "evaluate": _evaluate,
     "dashboard": _dashboard,
+    "health": _health,
 }
 
 

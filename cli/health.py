@@ -1,0 +1,227 @@
+"""`propstream health`: what a slate covers and what it does not, and why, from Postgres.
+
+Postgres holds the worker's outputs, not its inputs, so a slate's props are the ones that
+left a trace: a current prediction (`predictions_latest`) or a dead letter from the props
+topic (`dead_letters`, whose `original` names the game, book, market and player as the book
+spells him). A prop is keyed by (canonical player name, game, book, market), so a prop
+dead-lettered while its player was unknown and predicted once he was known counts once, as
+predicted. For each game of the slate:
+
+- props per book, props with a current prediction from every active model, actionable ones
+  (the champion's prediction is actionable);
+- props without a prediction, by reason: the dead letter's reason (`unknown_player`,
+  `market:unsupported`, ...), or `missing_model:<name>` when some active model has none;
+- predicted props with defaulted inputs, by input (`predictions_latest.defaulted`);
+- freshness: the newest quote applied per book (`as_of` of the latest predictions);
+- grading: props graded, and the game flagged when its date is past the grading delay and
+  nothing of it is graded.
+
+The report sets `propstream_slate_props_without_prediction{game,reason}` (the alert rules'
+metric) in this process's registry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter as Tally
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import psycopg
+from prometheus_client import Gauge
+
+from vocabulary.events import game_key, us_game_date
+from vocabulary.keys import canonical_player
+from vocabulary.teams import resolve_team
+
+__all__ = ["GameHealth", "SlateHealth", "slate_health"]
+
+WITHOUT_PREDICTION = Gauge(
+    "propstream_slate_props_without_prediction",
+    "props of the current slate with no current prediction, by game and reason",
+    ["game", "reason"],
+)
+
+Prop = tuple[str, str, str, str]  # (canonical player, game_key, book, market)
+
+
+@dataclass
+class GameHealth:
+    game: str
+    props_by_book: dict[str, int] = field(default_factory=dict)
+    props: int = 0
+    predicted: int = 0
+    actionable: int = 0
+    without_prediction: dict[str, int] = field(default_factory=dict)
+    defaulted: dict[str, int] = field(default_factory=dict)
+    last_quote_by_book: dict[str, str] = field(default_factory=dict)
+    graded: int = 0
+    grading_gap: bool = False
+
+
+@dataclass
+class SlateHealth:
+    day: date
+    models: list[str]
+    games: list[GameHealth]
+    unattributed_dead_letters: dict[str, int]  # props dead letters naming no game (bad JSON...)
+
+    def as_json(self) -> str:
+        data = asdict(self)
+        data["day"] = self.day.isoformat()
+        return json.dumps(data, indent=2, sort_keys=True)
+
+
+def _dead_prop(original: str) -> tuple[str, str, str, str, date] | None:
+    """(player, game, book, market, game date) of a dead-lettered prop, if its JSON names them."""
+    try:
+        data = json.loads(original)
+        away, home = resolve_team(data["away_team"]), resolve_team(data["home_team"])
+        tipoff = datetime.fromisoformat(str(data["tipoff"]).replace("Z", "+00:00"))
+        if away is None or home is None or tipoff.tzinfo is None:
+            return None
+        day = us_game_date(tipoff)
+        return (
+            canonical_player(str(data["player_name"])),
+            game_key(day, away, home),
+            str(data["book"]),
+            str(data["market"]),
+            day,
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def slate_health(
+    dsn: str,
+    day: date,
+    models: list[str],
+    champion: str,
+    props_topic: str,
+    *,
+    grading_delay: timedelta = timedelta(hours=12),
+    now: datetime | None = None,
+) -> SlateHealth:
+    now = now or datetime.now(UTC)
+    with psycopg.connect(dsn) as conn:
+        latest = conn.execute(
+            "SELECT model, player_name, game_key, book, market, actionable, defaulted, as_of "
+            "FROM predictions_latest WHERE game_date = %s",
+            (day,),
+        ).fetchall()
+        graded = conn.execute(
+            "SELECT DISTINCT player_name, game_key, book, market FROM grades WHERE game_date = %s", (day,)
+        ).fetchall()
+        dead = conn.execute(
+            "SELECT reason, original FROM dead_letters WHERE source = %s", (props_topic,)
+        ).fetchall()
+
+    by_prop: dict[Prop, dict[str, tuple[bool, list[str]]]] = defaultdict(dict)
+    last_quote: dict[tuple[str, str], datetime] = {}
+    for model, name, game, book, market, actionable, defaulted, as_of in latest:
+        by_prop[(canonical_player(name or ""), game, book, market)][model] = (actionable, list(defaulted))
+        key = (game, book)
+        last_quote[key] = max(last_quote.get(key, as_of), as_of)
+    graded_props = {(canonical_player(n or ""), g, b, m) for n, g, b, m in graded}
+
+    dead_reasons: dict[Prop, str] = {}
+    unattributed: Tally[str] = Tally()
+    for reason, original in dead:
+        named = _dead_prop(original)
+        if named is None:
+            unattributed[reason] += 1
+        elif named[4] == day:
+            dead_reasons.setdefault(named[:4], reason)
+
+    games: dict[str, GameHealth] = {}
+
+    def game_of(name: str) -> GameHealth:
+        return games.setdefault(name, GameHealth(name))
+
+    for prop in set(by_prop) | set(dead_reasons):
+        dead_reason = dead_reasons.get(prop, "unknown")
+        _count(game_of(prop[1]), prop, by_prop.get(prop, {}), dead_reason, models=models, champion=champion)
+        if prop in graded_props:
+            game_of(prop[1]).graded += 1
+    for (game, book), as_of in last_quote.items():
+        game_of(game).last_quote_by_book[book] = as_of.astimezone(UTC).isoformat()
+    day_end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+    for health in games.values():
+        health.grading_gap = health.predicted > 0 and health.graded == 0 and now >= day_end + grading_delay
+    report = SlateHealth(day, list(models), sorted(games.values(), key=lambda g: g.game), dict(unattributed))
+    publish(report)
+    return report
+
+
+def _count(
+    health: GameHealth,
+    prop: Prop,
+    predictions: dict[str, tuple[bool, list[str]]],
+    dead_reason: str,
+    *,
+    models: list[str],
+    champion: str,
+) -> None:
+    """One prop of a game: its book, and predicted by every model, or the reason it is not."""
+    health.props += 1
+    health.props_by_book[prop[2]] = health.props_by_book.get(prop[2], 0) + 1
+    missing = [m for m in models if m not in predictions]
+    reason = dead_reason if not predictions else "missing_model:" + ",".join(missing) if missing else None
+    if reason is not None:
+        health.without_prediction[reason] = health.without_prediction.get(reason, 0) + 1
+    else:
+        health.predicted += 1
+        if predictions[champion][0]:
+            health.actionable += 1
+    for item in sorted({d for _, defaulted in predictions.values() for d in defaulted}):
+        health.defaulted[item] = health.defaulted.get(item, 0) + 1
+
+
+def publish(report: SlateHealth) -> None:
+    """The alert rules' gauge: this slate's props without a prediction, by game and reason."""
+    WITHOUT_PREDICTION.clear()
+    for game in report.games:
+        for reason, n in game.without_prediction.items():
+            WITHOUT_PREDICTION.labels(game.game, reason).set(n)
+
+
+def tables(report: SlateHealth) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The console's tables (title, headers, rows), narrow enough for 80 columns: the games,
+    the props without a prediction by reason, the defaulted inputs, the props per book."""
+    games = [
+        [
+            g.game,
+            f"{g.props:,}",
+            f"{g.predicted:,}",
+            f"{g.actionable:,}",
+            f"{g.graded:,}" + (" GAP" if g.grading_gap else ""),
+            max(g.last_quote_by_book.values(), default="-")[:16].replace("T", " "),
+        ]
+        for g in report.games
+    ]
+    reasons = [
+        [g.game, reason, f"{n:,}"] for g in report.games for reason, n in sorted(g.without_prediction.items())
+    ]
+    defaulted = [[g.game, item, f"{n:,}"] for g in report.games for item, n in sorted(g.defaulted.items())]
+    books = sorted({b for g in report.games for b in g.props_by_book})
+    per_book = [
+        [
+            b,
+            f"{sum(g.props_by_book.get(b, 0) for g in report.games):,}",
+            f"{sum(1 for g in report.games if b in g.props_by_book)}",
+            max((g.last_quote_by_book.get(b, "") for g in report.games), default="")[:16].replace("T", " ")
+            or "-",
+        ]
+        for b in books
+    ]
+    return [
+        (
+            f"Slate {report.day} (models: {', '.join(report.models)})",
+            ["game", "props", "predicted", "actionable", "graded", "newest quote UTC"],
+            games,
+        ),
+        ("Props without a prediction", ["game", "reason", "props"], reasons),
+        ("Predicted with defaulted inputs", ["game", "input=why", "props"], defaulted),
+        ("Props per book", ["book", "props", "games", "newest quote UTC"], per_book),
+    ]

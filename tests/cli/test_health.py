@@ -1,0 +1,71 @@
+"""`propstream health` on a replayed shipped week: its counts per game equal counts computed
+independently from the tables with SQL (predictions by player id, dead letters read as JSON)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.stack import database, fetch, load, run_cli
+
+DAY = "2025-11-10"
+
+# props predicted by both active models, and those the champion calls actionable, per game
+_PREDICTED = """
+SELECT game_key, count(*), count(*) FILTER (WHERE champion_actionable)
+FROM (
+    SELECT player_id, game_key, book, market,
+           bool_or(actionable) FILTER (WHERE model = 'champion') AS champion_actionable
+    FROM predictions_latest WHERE game_date = %s
+    GROUP BY 1, 2, 3, 4 HAVING count(DISTINCT model) = 2
+) p GROUP BY 1
+"""
+# props of the day dead-lettered for an unsupported market, per game: the prop as the book
+# named it, the game key from the event's own teams and tip-off (US Eastern date)
+_UNSUPPORTED = """
+SELECT game, count(*) FROM (
+    SELECT DISTINCT o->>'player_name', o->>'book', o->>'market',
+           to_char((o->>'tipoff')::timestamptz AT TIME ZONE 'America/New_York', 'YYYYMMDD')
+               || '-' || (o->>'away_team') || '@' || (o->>'home_team') AS game
+    FROM (SELECT original::jsonb AS o FROM dead_letters
+          WHERE reason = 'market:unsupported' AND source = %s) d
+) p WHERE game LIKE %s GROUP BY 1
+"""
+_GRADED = """
+SELECT game_key, count(*) FROM (SELECT DISTINCT player_id, game_key, book, market FROM grades
+WHERE game_date = %s) g GROUP BY 1
+"""
+
+
+def test_health_counts_equal_the_tables(stack: dict[str, str], postgres_dsn: str, tmp_path: Path) -> None:
+    load(stack, "--max-speed")
+    db = database(postgres_dsn, f"health_{tmp_path.name[-12:]}".lower())
+    run_cli(stack, "replay", "--source", "kafka", dsn=db)
+    report = json.loads(run_cli(stack, "health", "--date", DAY, "--json", dsn=db).stdout)
+    games = {g["game"]: g for g in report["games"]}
+    props_topic = f"{stack['PROPSTREAM_TOPIC_PREFIX']}odds.props"
+
+    predicted = {game: (n, actionable) for game, n, actionable in fetch(db, _PREDICTED, (DAY,))}
+    assert len(predicted) >= 5
+    assert {g: (v["predicted"], v["actionable"]) for g, v in games.items() if v["predicted"]} == predicted
+    unsupported = dict(fetch(db, _UNSUPPORTED, (props_topic, DAY.replace("-", "") + "-%")))
+    assert (
+        unsupported
+        and {
+            g: v["without_prediction"]["market:unsupported"]
+            for g, v in games.items()
+            if "market:unsupported" in v["without_prediction"]
+        }
+        == unsupported
+    )
+    assert {g: v["graded"] for g, v in games.items() if v["graded"]} == dict(fetch(db, _GRADED, (DAY,)))
+    for game in games.values():  # every prop is predicted or has a reason, and has a book
+        assert game["props"] == game["predicted"] + sum(game["without_prediction"].values())
+        assert game["props"] == sum(game["props_by_book"].values())
+        assert set(game["without_prediction"]) <= {"market:unsupported", "unknown_player"}
+        assert not game["grading_gap"]  # a past date, every game graded
+
+    table = run_cli(stack, "health", "--date", DAY, dsn=db).stdout
+    assert "Props without a prediction" in table and "market:unsupported" in table
+    first = next(iter(sorted(games)))
+    assert first in table

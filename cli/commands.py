@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from cli import evaluation_report
+from cli import evaluation_report, health
 from cli.settings import Settings
 from cli.wiring import scorers, sink_factories
 from connectors.adapters import Record, read_records
@@ -272,7 +272,17 @@ def worker(console: Console, settings: Settings, args: argparse.Namespace) -> in
     source = _source(settings, cluster, reader, Window(), None)
     sinks = sink_factories(settings, parquet=None, postgres=True, kafka=True)
     before = counts()
+    if settings.metrics_port:  # the coverage gauges the alert rules read, beside the worker's own
+        stop_health = health.keep_publishing(
+            settings.postgres_dsn.get_secret_value(),
+            list(settings.models),
+            settings.champion,
+            settings.topic("props"),
+            settings.health_interval_s,
+        )
     run_flow(build_flow(source, sinks), settings, cluster)
+    if settings.metrics_port:
+        stop_health.set()
     run = counts(before)
     logger.info(
         "worker stopped%s; its state and input positions are snapshotted in %s",

@@ -23,6 +23,8 @@ metric) in this process's registry.
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from collections import Counter as Tally
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -35,7 +37,9 @@ from vocabulary.events import game_key, us_game_date
 from vocabulary.keys import canonical_player
 from vocabulary.teams import resolve_team
 
-__all__ = ["GameHealth", "SlateHealth", "slate_health"]
+__all__ = ["GameHealth", "SlateHealth", "keep_publishing", "newest_day", "slate_health"]
+
+logger = logging.getLogger(__name__)
 
 WITHOUT_PREDICTION = Gauge(
     "propstream_slate_props_without_prediction",
@@ -113,8 +117,17 @@ def slate_health(
         graded = conn.execute(
             "SELECT DISTINCT player_name, game_key, book, market FROM grades WHERE game_date = %s", (day,)
         ).fetchall()
+        # a superset of the day's props in SQL (a US date's tip-offs fall on it or the next UTC
+        # day), and the rows naming no game at all; exact in Python below
         dead = conn.execute(
-            "SELECT reason, original FROM dead_letters WHERE source = %s", (props_topic,)
+            "SELECT reason, original FROM dead_letters WHERE source = %s AND (original LIKE %s "
+            "OR original LIKE %s OR original NOT LIKE %s)",
+            (
+                props_topic,
+                f'%"tipoff":%"{day.isoformat()}T%',
+                f'%"tipoff":%"{(day + timedelta(days=1)).isoformat()}T%',
+                '%"tipoff":%',
+            ),
         ).fetchall()
 
     by_prop: dict[Prop, dict[str, tuple[bool, list[str]]]] = defaultdict(dict)
@@ -176,6 +189,34 @@ def _count(
             health.actionable += 1
     for item in sorted({d for _, defaulted in predictions.values() for d in defaulted}):
         health.defaulted[item] = health.defaulted.get(item, 0) + 1
+
+
+def newest_day(dsn: str) -> date | None:
+    """The newest game date with a prediction: the current slate."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT max(game_date) FROM predictions_latest").fetchone()
+    return row[0] if row else None
+
+
+def keep_publishing(
+    dsn: str, models: list[str], champion: str, props_topic: str, every_s: float
+) -> threading.Event:
+    """Refresh the coverage gauges of the current slate every `every_s` seconds in a daemon
+    thread (the worker's, beside its metrics); set the returned event to stop it."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                day = newest_day(dsn)
+                if day is not None:
+                    slate_health(dsn, day, models, champion, props_topic)
+            except psycopg.Error as exc:
+                logger.warning("slate coverage not refreshed: %s", " ".join(str(exc).split()))
+            stop.wait(every_s)
+
+    threading.Thread(target=loop, name="slate-health", daemon=True).start()
+    return stop
 
 
 def publish(report: SlateHealth) -> None:

@@ -424,12 +424,11 @@ def _health(console: Console, settings: Settings, args: argparse.Namespace) -> i
         except ValueError:
             raise UsageError(f"--date {args.day!r} is not a date: give YYYY-MM-DD") from None
     else:
-        with psycopg.connect(dsn) as conn:
-            newest = conn.execute("SELECT max(game_date) FROM predictions_latest").fetchone()
-        if newest is None or newest[0] is None:
+        newest = health.newest_day(dsn)
+        if newest is None:
             console.print("no predictions in the database yet: nothing to report")
             return 1
-        day = newest[0]
+        day = newest
     report = health.slate_health(
         dsn,
         day,

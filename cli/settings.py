@@ -59,6 +59,9 @@ class Settings(BaseSettings):
         "propstream-worker",
         description="the worker's Kafka consumer group: it commits its offsets there for lag tools",
     )
+    health_interval_s: Annotated[float, Field(gt=0)] = Field(
+        60.0, description="seconds between refreshes of the worker's slate coverage gauges"
+    )
     start_at: Literal["earliest", "latest"] = "earliest"
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 0
     metrics_host: str = Field("127.0.0.1", description="address the metrics bind (0.0.0.0 in a container)")

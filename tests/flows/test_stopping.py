@@ -8,16 +8,18 @@ import re
 import signal
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import psycopg
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from cli.settings import Settings
 from connectors.kafka_input import shard_partitions
 from tests.flows.test_kafka_flows import GRADES, LATEST
-from tests.stack import database, fetch, load, run_cli, spawn, wait_until_stable
+from tests.stack import database, fetch, free_port, load, run_cli, spawn, wait_until_stable
 from vocabulary.topics import INPUT_TOPICS
 
 _EVENTS_IN = re.compile(r"events in ([\d,]+) = applied ([\d,]+) \+ dead-lettered ([\d,]+): counts reconcile")
@@ -76,15 +78,30 @@ def test_sigterm_then_sigint_stop_cleanly_and_resume_exactly(
     partial = fetch(stopped, "SELECT count(*) FROM predictions_log")[0][0]
 
     committed_first = _committed(stack, group)
-    second = spawn(stack, "worker", *recovery, dsn=stopped)
+    port = free_port()
+    health_env = stack | {"PROPSTREAM_HEALTH_INTERVAL_S": "1"}
+    second = spawn(health_env, "worker", *recovery, "--metrics-port", str(port), dsn=stopped)
     try:
         _caught_up(stopped, clean)
+        time.sleep(2)  # a refresh of the coverage gauges after the last write
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            metrics = response.read().decode()
     except BaseException:
         second.kill()
         raise
     second_out = _stop(second, signal.SIGINT)
     assert "resuming from the recovery store" in second_out
     assert "shard 0 caught up: " in second_out  # the caught-up line, with its lag per topic
+    # the worker serves the alert rules' coverage gauge for the newest slate
+    newest = fetch(stopped, "SELECT max(game_date) FROM predictions_latest")[0][0]
+    gauge = [
+        s
+        for family in text_string_to_metric_families(metrics)
+        if family.name == "propstream_slate_props_without_prediction"
+        for s in family.samples
+    ]
+    assert gauge and {s.labels["game"][:8] for s in gauge} == {f"{newest:%Y%m%d}"}
+    assert {s.labels["reason"] for s in gauge} >= {"market:unsupported"}
 
     # the configured group shows where each stop left the worker: part way, then at the end
     committed = _committed(stack, group)

@@ -104,8 +104,10 @@ class KafkaReader:
         self._group = group
         starts: dict[Part, int] = {}
         stops: dict[Part, int | None] = {}
+        self._ends_at_start: dict[Part, int] = {}  # the lag's floor until the first fetch
         for topic, partition in parts:
             low, high = self._consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=15)
+            self._ends_at_start[(topic, partition)] = high
             first = low if start == "earliest" else high
             # a partition added since the snapshot starts where a first start would
             starts[(topic, partition)] = (positions or {}).get(f"{topic}#{partition}", first)
@@ -197,11 +199,13 @@ class KafkaReader:
             self._blocked_since = None
 
     def lag(self) -> dict[Part, int]:
-        """Messages behind the end of each partition (from the consumer's cached ends)."""
+        """Messages behind the end of each partition (from the consumer's cached ends, which
+        know nothing before the first fetch: the ends read at start are the floor)."""
         out = {}
         for (topic, partition), position in self._merge.positions.items():
             ends = self._consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
-            out[(topic, partition)] = max(0, (ends[1] if ends else 0) - position)
+            end = max(ends[1] if ends else 0, self._ends_at_start.get((topic, partition), 0))
+            out[(topic, partition)] = max(0, end - position)
         return out
 
     def commit(self, positions: Mapping[str, int]) -> None:

@@ -74,7 +74,9 @@ def test_sigterm_then_sigint_stop_cleanly_and_resume_exactly(
                 break
         except psycopg.errors.UndefinedTable:
             continue
-    first_in = _events_in(_stop(first, signal.SIGTERM))
+    first_out = _stop(first, signal.SIGTERM)
+    first_in = _events_in(first_out)
+    assert "caught up" not in first_out  # stopped while behind (the lag is known from the start)
     partial = fetch(stopped, "SELECT count(*) FROM predictions_log")[0][0]
 
     committed_first = _committed(stack, group)

@@ -13,11 +13,11 @@ predicted. For each game of the slate:
   `market:unsupported`, ...), or `missing_model:<name>` when some active model has none;
 - predicted props with defaulted inputs, by input (`predictions_latest.defaulted`);
 - freshness: the newest quote applied per book (`as_of` of the latest predictions);
-- grading: props graded, and the game flagged when its date is past the grading delay and
-  nothing of it is graded.
+- grading: props graded, props predicted (by any model) and not graded, and the game flagged
+  (`grading_gap`) when its date is past the grading delay and props of it are still ungraded.
 
-The report sets `propstream_slate_props_without_prediction{game,reason}` (the alert rules'
-metric) in this process's registry.
+`publish` sets `propstream_slate_props_without_prediction{game,reason}` (the alert rules'
+metric) and `propstream_props_ungraded{game}`; the worker refreshes them (`keep_publishing`).
 """
 
 from __future__ import annotations
@@ -37,10 +37,15 @@ from vocabulary.events import game_key, us_game_date
 from vocabulary.keys import canonical_player
 from vocabulary.teams import resolve_team
 
-__all__ = ["GameHealth", "SlateHealth", "keep_publishing", "newest_day", "slate_health"]
+__all__ = ["GameHealth", "SlateHealth", "keep_publishing", "newest_day", "publish", "slate_health"]
 
 logger = logging.getLogger(__name__)
 
+UNGRADED = Gauge(
+    "propstream_props_ungraded",
+    "props predicted and not graded, of games past the grading delay (the last two slates)",
+    ["game"],
+)
 WITHOUT_PREDICTION = Gauge(
     "propstream_slate_props_without_prediction",
     "props of the current slate with no current prediction, by game and reason",
@@ -61,6 +66,7 @@ class GameHealth:
     defaulted: dict[str, int] = field(default_factory=dict)
     last_quote_by_book: dict[str, str] = field(default_factory=dict)
     graded: int = 0
+    ungraded: int = 0  # predicted by some model, no grade (yet)
     grading_gap: bool = False
 
 
@@ -157,14 +163,14 @@ def slate_health(
         _count(game_of(prop[1]), prop, by_prop.get(prop, {}), dead_reason, models=models, champion=champion)
         if prop in graded_props:
             game_of(prop[1]).graded += 1
+        elif prop in by_prop:
+            game_of(prop[1]).ungraded += 1
     for (game, book), as_of in last_quote.items():
         game_of(game).last_quote_by_book[book] = as_of.astimezone(UTC).isoformat()
     day_end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
     for health in games.values():
-        health.grading_gap = health.predicted > 0 and health.graded == 0 and now >= day_end + grading_delay
-    report = SlateHealth(day, list(models), sorted(games.values(), key=lambda g: g.game), dict(unattributed))
-    publish(report)
-    return report
+        health.grading_gap = health.ungraded > 0 and now >= day_end + grading_delay
+    return SlateHealth(day, list(models), sorted(games.values(), key=lambda g: g.game), dict(unattributed))
 
 
 def _count(
@@ -210,7 +216,9 @@ def keep_publishing(
             try:
                 day = newest_day(dsn)
                 if day is not None:
-                    slate_health(dsn, day, models, champion, props_topic)
+                    earlier = slate_health(dsn, day - timedelta(days=1), models, champion, props_topic)
+                    newest = slate_health(dsn, day, models, champion, props_topic)
+                    publish(newest, earlier)
             except psycopg.Error as exc:
                 logger.warning("slate coverage not refreshed: %s", " ".join(str(exc).split()))
             stop.wait(every_s)
@@ -219,12 +227,18 @@ def keep_publishing(
     return stop
 
 
-def publish(report: SlateHealth) -> None:
-    """The alert rules' gauge: this slate's props without a prediction, by game and reason."""
+def publish(report: SlateHealth, *earlier: SlateHealth) -> None:
+    """The alert rules' gauge: this slate's props without a prediction, by game and reason;
+    and the ungraded props of games past the grading delay, of this slate and `earlier` ones."""
     WITHOUT_PREDICTION.clear()
     for game in report.games:
         for reason, n in game.without_prediction.items():
             WITHOUT_PREDICTION.labels(game.game, reason).set(n)
+    UNGRADED.clear()
+    for slate in (report, *earlier):
+        for game in slate.games:
+            if game.grading_gap:
+                UNGRADED.labels(game.game).set(game.ungraded)
 
 
 def tables(report: SlateHealth) -> list[tuple[str, list[str], list[list[str]]]]:
@@ -236,7 +250,7 @@ def tables(report: SlateHealth) -> list[tuple[str, list[str], list[list[str]]]]:
             f"{g.props:,}",
             f"{g.predicted:,}",
             f"{g.actionable:,}",
-            f"{g.graded:,}" + (" GAP" if g.grading_gap else ""),
+            f"{g.graded:,}" + (f" ({g.ungraded:,} missing)" if g.grading_gap else ""),
             max(g.last_quote_by_book.values(), default="-")[:16].replace("T", " "),
         ]
         for g in report.games

@@ -193,8 +193,8 @@ def _parser() -> argparse.ArgumentParser:
         description="For each game of a slate: props per book, props with a current prediction from "
         "every active model, actionable ones, props without a prediction by reason (the dead letter's: "
         "unknown player, unsupported market, ...; or an active model missing), defaulted inputs, the "
-        "newest quote applied per book, and games past the grading delay with nothing graded. Reads "
-        "PostgreSQL; sets propstream_slate_props_without_prediction{game,reason}.",
+        "newest quote applied per book, and games past the grading delay with props still ungraded. "
+        "Reads PostgreSQL.",
     )
     health_p.add_argument("--date", dest="day", metavar="YYYY-MM-DD", help="game date (default: the newest)")
     health_p.add_argument("--json", dest="as_json", action="store_true", help="print the report as JSON")
@@ -455,7 +455,7 @@ def _health(console: Console, settings: Settings, args: argparse.Namespace) -> i
         f"{sum(g.predicted for g in report.games):,} predicted by every model, "
         f"{sum(g.actionable for g in report.games):,} actionable; "
         f"games with props but no prediction: {', '.join(uncovered) or 'none'}; "
-        f"games past the grading delay with no grades: {', '.join(gaps) or 'none'}"
+        f"games past the grading delay with ungraded props: {', '.join(gaps) or 'none'}"
     )
     if report.unattributed_dead_letters:
         console.print(

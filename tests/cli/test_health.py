@@ -4,8 +4,10 @@ independently from the tables with SQL (predictions by player id, dead letters r
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+from cli.health import slate_health
 from tests.stack import database, fetch, load, run_cli
 
 DAY = "2025-11-10"
@@ -63,7 +65,22 @@ def test_health_counts_equal_the_tables(stack: dict[str, str], postgres_dsn: str
         assert game["props"] == game["predicted"] + sum(game["without_prediction"].values())
         assert game["props"] == sum(game["props_by_book"].values())
         assert set(game["without_prediction"]) <= {"market:unsupported", "unknown_player"}
-        assert not game["grading_gap"]  # a past date, every game graded
+        predicted_by_some = game["predicted"] + sum(
+            n for reason, n in game["without_prediction"].items() if reason.startswith("missing_model:")
+        )
+        assert game["graded"] + game["ungraded"] == predicted_by_some
+        assert game["grading_gap"] == (game["ungraded"] > 0)  # a past date: past the delay
+
+    # within the grading delay nothing is a gap, whatever is ungraded
+    early = slate_health(
+        db,
+        date.fromisoformat(DAY),
+        ["champion", "shadow"],
+        "champion",
+        props_topic,
+        now=datetime(2025, 11, 11, 6, tzinfo=UTC),
+    )
+    assert not any(g.grading_gap for g in early.games)
 
     table = run_cli(stack, "health", "--date", DAY, dsn=db).stdout
     assert "Props without a prediction" in table and "market:unsupported" in table

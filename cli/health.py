@@ -25,19 +25,31 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
+import uuid
 from collections import Counter as Tally
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import psycopg
+from confluent_kafka import Consumer, TopicPartition
 from prometheus_client import Gauge
 
+from connectors.kafka_config import client_config
 from vocabulary.events import game_key, us_game_date
 from vocabulary.keys import canonical_player
 from vocabulary.teams import resolve_team
 
-__all__ = ["GameHealth", "SlateHealth", "keep_publishing", "newest_day", "publish", "slate_health"]
+__all__ = [
+    "GameHealth",
+    "SlateHealth",
+    "keep_publishing",
+    "newest_day",
+    "publish",
+    "slate_health",
+    "topic_freshness",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +88,7 @@ class SlateHealth:
     models: list[str]
     games: list[GameHealth]
     unattributed_dead_letters: dict[str, int]  # props dead letters naming no game (bad JSON...)
+    newest_event_by_topic: dict[str, str | None] = field(default_factory=dict)  # from Kafka
 
     def as_json(self) -> str:
         data = asdict(self)
@@ -195,6 +208,44 @@ def _count(
             health.actionable += 1
     for item in sorted({d for _, defaulted in predictions.values() for d in defaulted}):
         health.defaulted[item] = health.defaulted.get(item, 0) + 1
+
+
+def topic_freshness(bootstrap: str, topics: list[str], timeout_s: float = 10) -> dict[str, str | None]:
+    """The newest message's event time (its Kafka timestamp: the loader and the producers stamp
+    event time) per topic, ISO UTC; None for an empty topic. Reads the last message of each
+    partition with a throwaway consumer that commits nothing."""
+    consumer = Consumer(
+        client_config(
+            bootstrap, {"group.id": f"propstream-health-{uuid.uuid4().hex}", "enable.auto.commit": False}
+        )
+    )
+    newest: dict[str, int | None] = dict.fromkeys(topics)
+    try:
+        metadata = consumer.list_topics(timeout=timeout_s)
+        assignment = []
+        for topic in topics:
+            for partition in metadata.topics[topic].partitions if topic in metadata.topics else ():
+                low, high = consumer.get_watermark_offsets(
+                    TopicPartition(topic, partition), timeout=timeout_s
+                )
+                if high > low:
+                    assignment.append(TopicPartition(topic, partition, high - 1))
+        consumer.assign(assignment)
+        remaining = {(tp.topic, tp.partition) for tp in assignment}
+        deadline = time.monotonic() + timeout_s
+        while remaining and time.monotonic() < deadline:
+            for message in consumer.consume(len(remaining), timeout=1):
+                if message.error() is not None or message.topic() is None:
+                    continue
+                topic, stamp = str(message.topic()), message.timestamp()[1]
+                remaining.discard((topic, int(message.partition() or 0)))
+                newest[topic] = max(newest[topic] or stamp, stamp)
+    finally:
+        consumer.close()
+    return {
+        t: None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat()
+        for t, ms in newest.items()
+    }
 
 
 def newest_day(dsn: str) -> date | None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import psycopg
+from confluent_kafka import KafkaException
 from pydantic import ValidationError
 from pydantic_settings import SettingsError as PydanticSettingsError
 from rich.console import Console
@@ -23,8 +24,10 @@ from cli.errors import UsageError, explain, preflight, settings_error
 from cli.logs import LOG_FORMATS, configure
 from cli.settings import Settings
 from connectors.adapters import Record, read_records
+from connectors.exceptions import BrokerUnreachableError
 from connectors.files import DataLayout
 from connectors.kafka import Publisher, ensure_topics
+from connectors.kafka_config import check_reachable
 from connectors.loader import Loader, Pacer
 from connectors.parquet import log_files, read_latest, read_log
 from connectors.postgres import MigrationError, PostgresSink, code_schema_version
@@ -416,6 +419,38 @@ def _migrate(console: Console, settings: Settings, args: argparse.Namespace) -> 
 _NUMERIC = ("props", "predicted", "actionable", "graded", "games")
 
 
+def _print_health(console: Console, report: health.SlateHealth) -> None:
+    for title, headers, rows in health.tables(report):
+        table = Table(title=title)
+        for header in headers:
+            table.add_column(header, justify="right" if header in _NUMERIC else "left")
+        for row in rows:
+            table.add_row(*row)
+        if rows:
+            console.print(table)
+    if report.newest_event_by_topic:
+        table = Table(title="Newest event by input topic (Kafka)")
+        table.add_column("topic")
+        table.add_column("newest event UTC")
+        for topic, stamp in report.newest_event_by_topic.items():
+            table.add_row(topic, (stamp or "empty")[:19].replace("T", " "))
+        console.print(table)
+    gaps = [g.game for g in report.games if g.grading_gap]
+    uncovered = [g.game for g in report.games if g.props and not g.predicted]
+    console.print(
+        f"{len(report.games)} games, {sum(g.props for g in report.games):,} props, "
+        f"{sum(g.predicted for g in report.games):,} predicted by every model, "
+        f"{sum(g.actionable for g in report.games):,} actionable; "
+        f"games with props but no prediction: {', '.join(uncovered) or 'none'}; "
+        f"games past the grading delay with ungraded props: {', '.join(gaps) or 'none'}"
+    )
+    if report.unattributed_dead_letters:
+        console.print(
+            "props dead letters naming no game: "
+            + ", ".join(f"{r} {n}" for r, n in sorted(report.unattributed_dead_letters.items()))
+        )
+
+
 def _health(console: Console, settings: Settings, args: argparse.Namespace) -> int:
     dsn = settings.postgres_dsn.get_secret_value()
     if args.day:
@@ -437,31 +472,18 @@ def _health(console: Console, settings: Settings, args: argparse.Namespace) -> i
         settings.topic("props"),
         grading_delay=timedelta(hours=args.grading_delay_h),
     )
+    topics = [settings.topic(t) for t in INPUT_TOPICS]
+    try:
+        check_reachable(settings.kafka_bootstrap)
+        report.newest_event_by_topic = health.topic_freshness(settings.kafka_bootstrap, topics, timeout_s=5)
+    except (BrokerUnreachableError, KafkaException) as exc:
+        logger.warning(
+            "freshness by topic skipped: Kafka at %s did not answer (%s)", settings.kafka_bootstrap, exc
+        )
     if args.as_json:
         sys.stdout.write(report.as_json() + "\n")
         return 0
-    for title, headers, rows in health.tables(report):
-        table = Table(title=title)
-        for header in headers:
-            table.add_column(header, justify="right" if header in _NUMERIC else "left")
-        for row in rows:
-            table.add_row(*row)
-        if rows:
-            console.print(table)
-    gaps = [g.game for g in report.games if g.grading_gap]
-    uncovered = [g.game for g in report.games if g.props and not g.predicted]
-    console.print(
-        f"{len(report.games)} games, {sum(g.props for g in report.games):,} props, "
-        f"{sum(g.predicted for g in report.games):,} predicted by every model, "
-        f"{sum(g.actionable for g in report.games):,} actionable; "
-        f"games with props but no prediction: {', '.join(uncovered) or 'none'}; "
-        f"games past the grading delay with ungraded props: {', '.join(gaps) or 'none'}"
-    )
-    if report.unattributed_dead_letters:
-        console.print(
-            "props dead letters naming no game: "
-            + ", ".join(f"{r} {n}" for r, n in sorted(report.unattributed_dead_letters.items()))
-        )
+    _print_health(console, report)
     return 0
 
 

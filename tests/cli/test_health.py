@@ -11,6 +11,7 @@ from cli.health import slate_health
 from tests.stack import database, fetch, load, run_cli
 
 DAY = "2025-11-10"
+_INPUT_NAMES = ("nba.games", "odds.games", "odds.props", "nba.boxscores")
 
 # props predicted by both active models, and those the champion calls actionable, per game
 _PREDICTED = """
@@ -81,6 +82,11 @@ def test_health_counts_equal_the_tables(stack: dict[str, str], postgres_dsn: str
         now=datetime(2025, 11, 11, 6, tzinfo=UTC),
     )
     assert not any(g.grading_gap for g in early.games)
+
+    # freshness by topic from Kafka: the loaded week's last events (the loader stamps event time)
+    newest = report["newest_event_by_topic"]
+    assert set(newest) == {f"{stack['PROPSTREAM_TOPIC_PREFIX']}{t}" for t in _INPUT_NAMES}
+    assert all("2025-11-11" <= str(stamp) < "2025-11-13" for stamp in newest.values()), newest
 
     table = run_cli(stack, "health", "--date", DAY, dsn=db).stdout
     assert "Props without a prediction" in table and "market:unsupported" in table

@@ -279,6 +279,7 @@ def worker(console: Console, settings: Settings, args: argparse.Namespace) -> in
             settings.champion,
             settings.topic("props"),
             settings.health_interval_s,
+            kafka=(settings.kafka_bootstrap, settings.topic("games")),
         )
     run_flow(build_flow(source, sinks), settings, cluster)
     if settings.metrics_port:

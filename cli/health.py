@@ -12,12 +12,15 @@ predicted. For each game of the slate:
 - props without a prediction, by reason: the dead letter's reason (`unknown_player`,
   `market:unsupported`, ...), or `missing_model:<name>` when some active model has none;
 - predicted props with defaulted inputs, by input (`predictions_latest.defaulted`);
-- freshness: the newest quote applied per book (`as_of` of the latest predictions);
+- freshness: the newest quote applied per book (`as_of` of the latest predictions); with the
+  games topic's schedule, the props of a game not yet tipped off whose newest quote is older
+  than the configured age, per book (stale quotes);
 - grading: props graded, props predicted (by any model) and not graded, and the game flagged
   (`grading_gap`) when its date is past the grading delay and props of it are still ungraded.
 
-`publish` sets `propstream_slate_props_without_prediction{game,reason}` (the alert rules'
-metric) and `propstream_props_ungraded{game}`; the worker refreshes them (`keep_publishing`).
+`publish` sets `propstream_slate_props_without_prediction{game,reason}` and
+`propstream_quote_stale{book,game}` (the alert rules' metrics) and
+`propstream_props_ungraded{game}`; the worker refreshes them (`keep_publishing`).
 """
 
 from __future__ import annotations
@@ -29,15 +32,18 @@ import time
 import uuid
 from collections import Counter as Tally
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import psycopg
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from prometheus_client import Gauge
 
 from connectors.kafka_config import client_config
-from vocabulary.events import game_key, us_game_date
+from connectors.serde import decode
+from vocabulary.errors import DecodeError
+from vocabulary.events import Game, game_key, us_game_date
 from vocabulary.keys import canonical_player
 from vocabulary.teams import resolve_team
 
@@ -47,12 +53,18 @@ __all__ = [
     "keep_publishing",
     "newest_day",
     "publish",
+    "schedule",
     "slate_health",
     "topic_freshness",
 ]
 
 logger = logging.getLogger(__name__)
 
+QUOTE_STALE = Gauge(
+    "propstream_quote_stale",
+    "props of games not yet tipped off whose newest quote is older than the configured age",
+    ["book", "game"],
+)
 UNGRADED = Gauge(
     "propstream_props_ungraded",
     "props predicted and not graded, of games past the grading delay (the last two slates)",
@@ -65,6 +77,7 @@ WITHOUT_PREDICTION = Gauge(
 )
 
 Prop = tuple[str, str, str, str]  # (canonical player, game_key, book, market)
+Schedule = Mapping[str, tuple[datetime | None, str]]  # game_key -> (tip-off, status)
 
 
 @dataclass
@@ -80,6 +93,9 @@ class GameHealth:
     graded: int = 0
     ungraded: int = 0  # predicted by some model, no grade (yet)
     grading_gap: bool = False
+    tipoff: str | None = None  # from the games topic, when it was read
+    final: bool | None = None
+    stale_by_book: dict[str, int] = field(default_factory=dict)  # before tip-off only
 
 
 @dataclass
@@ -125,7 +141,12 @@ def slate_health(
     *,
     grading_delay: timedelta = timedelta(hours=12),
     now: datetime | None = None,
+    games_of_day: Schedule | None = None,
+    stale_after: timedelta = timedelta(minutes=30),
 ) -> SlateHealth:
+    """The slate's coverage (module docstring). With `games_of_day` (`schedule`: tip-off and
+    status per game), a game not yet tipped off counts per book its props whose newest quote
+    is older than `stale_after`."""
     now = now or datetime.now(UTC)
     with psycopg.connect(dsn) as conn:
         latest = conn.execute(
@@ -150,11 +171,14 @@ def slate_health(
         ).fetchall()
 
     by_prop: dict[Prop, dict[str, tuple[bool, list[str]]]] = defaultdict(dict)
+    quoted: dict[Prop, datetime] = {}  # the newest quote a prop was predicted on
     last_quote: dict[tuple[str, str], datetime] = {}
     for model, name, game, book, market, actionable, defaulted, as_of in latest:
         by_prop[(canonical_player(name or ""), game, book, market)][model] = (actionable, list(defaulted))
         key = (game, book)
         last_quote[key] = max(last_quote.get(key, as_of), as_of)
+        prop_key = (canonical_player(name or ""), game, book, market)
+        quoted[prop_key] = max(quoted.get(prop_key, as_of), as_of)
     graded_props = {(canonical_player(n or ""), g, b, m) for n, g, b, m in graded}
 
     dead_reasons: dict[Prop, str] = {}
@@ -183,7 +207,20 @@ def slate_health(
     day_end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
     for health in games.values():
         health.grading_gap = health.ungraded > 0 and now >= day_end + grading_delay
+    for game_name, (tipoff, status) in (games_of_day or {}).items():
+        _mark_schedule(game_of(game_name), tipoff, status, now)
+    for prop, as_of in quoted.items():
+        health = games[prop[1]]
+        if prop[2] in health.stale_by_book and as_of < now - stale_after:
+            health.stale_by_book[prop[2]] += 1
     return SlateHealth(day, list(models), sorted(games.values(), key=lambda g: g.game), dict(unattributed))
+
+
+def _mark_schedule(health: GameHealth, tipoff: datetime | None, status: str, now: datetime) -> None:
+    """A game's tip-off and status; before tip-off, every book of it is watched for staleness."""
+    health.tipoff, health.final = (tipoff.isoformat() if tipoff else None), status == "final"
+    if tipoff is not None and now < tipoff and status != "final":
+        health.stale_by_book = dict.fromkeys(health.props_by_book, 0)
 
 
 def _count(
@@ -248,6 +285,46 @@ def topic_freshness(bootstrap: str, topics: list[str], timeout_s: float = 10) ->
     }
 
 
+def schedule(
+    bootstrap: str, topic: str, day: date, timeout_s: float = 10
+) -> dict[str, tuple[datetime | None, str]]:
+    """Tip-off and status (`scheduled`, `final`) of the day's games: the newest message per game
+    of the games topic, read whole (a season is a few thousand messages)."""
+    consumer = Consumer(
+        client_config(
+            bootstrap, {"group.id": f"propstream-health-{uuid.uuid4().hex}", "enable.auto.commit": False}
+        )
+    )
+    out: dict[str, tuple[datetime | None, str]] = {}
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout_s)
+        ends: dict[int, int] = {}
+        assignment = []
+        for partition in metadata.topics[topic].partitions if topic in metadata.topics else ():
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s)
+            if high > low:
+                ends[partition] = high
+                assignment.append(TopicPartition(topic, partition, low))
+        consumer.assign(assignment)
+        deadline = time.monotonic() + timeout_s
+        while ends and time.monotonic() < deadline:
+            for message in consumer.consume(1000, timeout=1):
+                if message.error() is not None:
+                    continue
+                partition, offset = int(message.partition() or 0), int(message.offset() or 0)
+                if offset + 1 >= ends.get(partition, 0):
+                    ends.pop(partition, None)
+                try:
+                    game = decode(message.value(), Game)
+                except DecodeError:
+                    continue
+                if game.game_date == day:
+                    out[game.game_key] = (game.tipoff, game.status)
+    finally:
+        consumer.close()
+    return out
+
+
 def newest_day(dsn: str) -> date | None:
     """The newest game date with a prediction: the current slate."""
     with psycopg.connect(dsn) as conn:
@@ -255,11 +332,17 @@ def newest_day(dsn: str) -> date | None:
     return row[0] if row else None
 
 
-def keep_publishing(
-    dsn: str, models: list[str], champion: str, props_topic: str, every_s: float
+def keep_publishing(  # noqa: PLR0917
+    dsn: str,
+    models: list[str],
+    champion: str,
+    props_topic: str,
+    every_s: float,
+    kafka: tuple[str, str] | None = None,
 ) -> threading.Event:
     """Refresh the coverage gauges of the current slate every `every_s` seconds in a daemon
-    thread (the worker's, beside its metrics); set the returned event to stop it."""
+    thread (the worker's, beside its metrics); with `kafka` (bootstrap, games topic), the
+    stale quotes too. Set the returned event to stop it."""
     stop = threading.Event()
 
     def loop() -> None:
@@ -267,10 +350,11 @@ def keep_publishing(
             try:
                 day = newest_day(dsn)
                 if day is not None:
+                    games = schedule(kafka[0], kafka[1], day) if kafka else None
                     earlier = slate_health(dsn, day - timedelta(days=1), models, champion, props_topic)
-                    newest = slate_health(dsn, day, models, champion, props_topic)
+                    newest = slate_health(dsn, day, models, champion, props_topic, games_of_day=games)
                     publish(newest, earlier)
-            except psycopg.Error as exc:
+            except (psycopg.Error, KafkaException) as exc:
                 logger.warning("slate coverage not refreshed: %s", " ".join(str(exc).split()))
             stop.wait(every_s)
 
@@ -285,6 +369,10 @@ def publish(report: SlateHealth, *earlier: SlateHealth) -> None:
     for game in report.games:
         for reason, n in game.without_prediction.items():
             WITHOUT_PREDICTION.labels(game.game, reason).set(n)
+    QUOTE_STALE.clear()
+    for game in report.games:
+        for book, n in game.stale_by_book.items():
+            QUOTE_STALE.labels(book, game.game).set(n)
     UNGRADED.clear()
     for slate in (report, *earlier):
         for game in slate.games:
@@ -310,6 +398,9 @@ def tables(report: SlateHealth) -> list[tuple[str, list[str], list[list[str]]]]:
         [g.game, reason, f"{n:,}"] for g in report.games for reason, n in sorted(g.without_prediction.items())
     ]
     defaulted = [[g.game, item, f"{n:,}"] for g in report.games for item, n in sorted(g.defaulted.items())]
+    stale = [
+        [g.game, book, f"{n:,}"] for g in report.games for book, n in sorted(g.stale_by_book.items()) if n
+    ]
     books = sorted({b for g in report.games for b in g.props_by_book})
     per_book = [
         [
@@ -330,4 +421,5 @@ def tables(report: SlateHealth) -> list[tuple[str, list[str], list[list[str]]]]:
         ("Props without a prediction", ["game", "reason", "props"], reasons),
         ("Predicted with defaulted inputs", ["game", "input=why", "props"], defaulted),
         ("Props per book", ["book", "props", "games", "newest quote UTC"], per_book),
+        ("Stale quotes before tip-off", ["game", "book", "props"], stale),
     ]

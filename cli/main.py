@@ -202,6 +202,9 @@ def _parser() -> argparse.ArgumentParser:
     health_p.add_argument("--date", dest="day", metavar="YYYY-MM-DD", help="game date (default: the newest)")
     health_p.add_argument("--json", dest="as_json", action="store_true", help="print the report as JSON")
     health_p.add_argument(
+        "--stale-after-min", type=float, default=30.0, metavar="M", help="quote age before tip-off (30)"
+    )
+    health_p.add_argument(
         "--grading-delay-h", type=float, default=12.0, metavar="H", help="hours after the date's end (12)"
     )
 
@@ -464,6 +467,19 @@ def _health(console: Console, settings: Settings, args: argparse.Namespace) -> i
             console.print("no predictions in the database yet: nothing to report")
             return 1
         day = newest
+    topics = [settings.topic(t) for t in INPUT_TOPICS]
+    freshness: dict[str, str | None] = {}
+    games_of_day = None
+    try:
+        check_reachable(settings.kafka_bootstrap)
+        freshness = health.topic_freshness(settings.kafka_bootstrap, topics, timeout_s=5)
+        games_of_day = health.schedule(settings.kafka_bootstrap, settings.topic("games"), day)
+    except (BrokerUnreachableError, KafkaException) as exc:
+        logger.warning(
+            "freshness by topic and stale quotes skipped: Kafka at %s did not answer (%s)",
+            settings.kafka_bootstrap,
+            exc,
+        )
     report = health.slate_health(
         dsn,
         day,
@@ -471,15 +487,10 @@ def _health(console: Console, settings: Settings, args: argparse.Namespace) -> i
         settings.champion,
         settings.topic("props"),
         grading_delay=timedelta(hours=args.grading_delay_h),
+        games_of_day=games_of_day,
+        stale_after=timedelta(minutes=args.stale_after_min),
     )
-    topics = [settings.topic(t) for t in INPUT_TOPICS]
-    try:
-        check_reachable(settings.kafka_bootstrap)
-        report.newest_event_by_topic = health.topic_freshness(settings.kafka_bootstrap, topics, timeout_s=5)
-    except (BrokerUnreachableError, KafkaException) as exc:
-        logger.warning(
-            "freshness by topic skipped: Kafka at %s did not answer (%s)", settings.kafka_bootstrap, exc
-        )
+    report.newest_event_by_topic = freshness
     if args.as_json:
         sys.stdout.write(report.as_json() + "\n")
         return 0

@@ -4,10 +4,10 @@ independently from the tables with SQL (predictions by player id, dead letters r
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from cli.health import slate_health
+from cli.health import schedule, slate_health
 from tests.stack import database, fetch, load, run_cli
 
 DAY = "2025-11-10"
@@ -39,6 +39,13 @@ SELECT game_key, count(*) FROM (SELECT DISTINCT player_id, game_key, book, marke
 WHERE game_date = %s) g GROUP BY 1
 """
 
+_STALE = """
+SELECT game_key, book, count(*) FROM (
+    SELECT player_id, game_key, book, market, max(as_of) AS newest FROM predictions_latest
+    WHERE game_date = %s GROUP BY 1, 2, 3, 4
+) p WHERE newest < %s GROUP BY 1, 2
+"""
+
 
 def test_health_counts_equal_the_tables(stack: dict[str, str], postgres_dsn: str, tmp_path: Path) -> None:
     load(stack, "--max-speed")
@@ -46,7 +53,8 @@ def test_health_counts_equal_the_tables(stack: dict[str, str], postgres_dsn: str
     run_cli(stack, "replay", "--source", "kafka", dsn=db)
     report = json.loads(run_cli(stack, "health", "--date", DAY, "--json", dsn=db).stdout)
     games = {g["game"]: g for g in report["games"]}
-    props_topic = f"{stack['PROPSTREAM_TOPIC_PREFIX']}odds.props"
+    prefix = stack["PROPSTREAM_TOPIC_PREFIX"]
+    props_topic = f"{prefix}odds.props"
 
     predicted = {game: (n, actionable) for game, n, actionable in fetch(db, _PREDICTED, (DAY,))}
     assert len(predicted) >= 5
@@ -87,6 +95,32 @@ def test_health_counts_equal_the_tables(stack: dict[str, str], postgres_dsn: str
     newest = report["newest_event_by_topic"]
     assert set(newest) == {f"{stack['PROPSTREAM_TOPIC_PREFIX']}{t}" for t in _INPUT_NAMES}
     assert all("2025-11-11" <= str(stamp) < "2025-11-13" for stamp in newest.values()), newest
+
+    # stale quotes before tip-off: at 20:00 UTC on the day, with quotes older than an hour stale,
+    # each book's count per game equals the props whose newest prediction is that old (SQL)
+    at = datetime(2025, 11, 10, 20, tzinfo=UTC)
+    games_of_day = schedule(
+        stack["PROPSTREAM_KAFKA_BOOTSTRAP"], f"{prefix}nba.games", date.fromisoformat(DAY)
+    )
+    assert set(games_of_day) == set(games)
+    assert all(tipoff is not None and tipoff > at for tipoff, _ in games_of_day.values())
+    assert {status for _, status in games_of_day.values()} == {"final"}  # the newest message
+    before_tipoff = {game: (tipoff, "scheduled") for game, (tipoff, _) in games_of_day.items()}
+    live = slate_health(
+        db,
+        date.fromisoformat(DAY),
+        ["champion", "shadow"],
+        "champion",
+        props_topic,
+        now=at,
+        games_of_day=before_tipoff,  # as the topic stood at 20:00
+        stale_after=timedelta(hours=1),
+    )
+    stale = {(g.game, book): n for g in live.games for book, n in g.stale_by_book.items() if n}
+    assert stale and stale == {
+        (game, book): n for game, book, n in fetch(db, _STALE, (DAY, at - timedelta(hours=1)))
+    }
+    assert all(set(g.stale_by_book) == set(g.props_by_book) for g in live.games)  # 0 where none
 
     table = run_cli(stack, "health", "--date", DAY, dsn=db).stdout
     assert "Props without a prediction" in table and "market:unsupported" in table

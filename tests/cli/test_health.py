@@ -7,7 +7,10 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from cli.health import schedule, slate_health
+from cli.main import main
 from tests.stack import database, fetch, load, run_cli
 
 DAY = "2025-11-10"
@@ -126,3 +129,9 @@ def test_health_counts_equal_the_tables(stack: dict[str, str], postgres_dsn: str
     assert "Props without a prediction" in table and "market:unsupported" in table
     first = next(iter(sorted(games)))
     assert first in table
+
+
+def test_a_date_that_is_not_one_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["health", "--date", "11/10/2025"]) == 2
+    err = capsys.readouterr().err
+    assert "--date '11/10/2025' is not a date: give YYYY-MM-DD" in err and "Traceback" not in err

@@ -247,15 +247,20 @@ def _count(
         health.defaulted[item] = health.defaulted.get(item, 0) + 1
 
 
-def topic_freshness(bootstrap: str, topics: list[str], timeout_s: float = 10) -> dict[str, str | None]:
-    """The newest message's event time (its Kafka timestamp: the loader and the producers stamp
-    event time) per topic, ISO UTC; None for an empty topic. Reads the last message of each
-    partition with a throwaway consumer that commits nothing."""
-    consumer = Consumer(
+def _reader(bootstrap: str) -> Consumer:
+    """A consumer of its own throwaway group that commits nothing (health only looks)."""
+    return Consumer(
         client_config(
             bootstrap, {"group.id": f"propstream-health-{uuid.uuid4().hex}", "enable.auto.commit": False}
         )
     )
+
+
+def topic_freshness(bootstrap: str, topics: list[str], timeout_s: float = 10) -> dict[str, str | None]:
+    """The newest message's event time (its Kafka timestamp: the loader and the producers stamp
+    event time) per topic, ISO UTC; None for an empty topic. Reads the last message of each
+    partition with a throwaway consumer that commits nothing."""
+    consumer = _reader(bootstrap)
     newest: dict[str, int | None] = dict.fromkeys(topics)
     try:
         metadata = consumer.list_topics(timeout=timeout_s)
@@ -290,11 +295,7 @@ def schedule(
 ) -> dict[str, tuple[datetime | None, str]]:
     """Tip-off and status (`scheduled`, `final`) of the day's games: the newest message per game
     of the games topic, read whole (a season is a few thousand messages)."""
-    consumer = Consumer(
-        client_config(
-            bootstrap, {"group.id": f"propstream-health-{uuid.uuid4().hex}", "enable.auto.commit": False}
-        )
-    )
+    consumer = _reader(bootstrap)
     out: dict[str, tuple[datetime | None, str]] = {}
     try:
         metadata = consumer.list_topics(topic, timeout=timeout_s)

@@ -272,7 +272,9 @@ def worker(console: Console, settings: Settings, args: argparse.Namespace) -> in
     source = _source(settings, cluster, reader, Window(), None)
     sinks = sink_factories(settings, parquet=None, postgres=True, kafka=True)
     before = counts()
-    if settings.metrics_port:  # the coverage gauges the alert rules read, beside the worker's own
+    # the coverage gauges the alert rules read (sums over targets): served by process 0 only
+    coverage = bool(settings.metrics_port) and cluster.process == 0
+    if coverage:
         stop_health = health.keep_publishing(
             settings.postgres_dsn.get_secret_value(),
             list(settings.models),
@@ -282,7 +284,7 @@ def worker(console: Console, settings: Settings, args: argparse.Namespace) -> in
             kafka=(settings.kafka_bootstrap, settings.topic("games")),
         )
     run_flow(build_flow(source, sinks), settings, cluster)
-    if settings.metrics_port:
+    if coverage:
         stop_health.set()
     run = counts(before)
     logger.info(

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from cli import evaluation_report
+from cli import evaluation_report, health
 from cli.settings import Settings
 from cli.wiring import scorers, sink_factories
 from connectors.adapters import Record, read_records
@@ -29,6 +29,7 @@ from connectors.kafka_input import KafkaReader, Start, shard_partitions
 from connectors.parquet import read_grades, read_latest
 from connectors.postgres import migrate
 from features.identity import PlayerDirectory
+from flows import stopping
 from flows.dataflow import OpenReader, ShardSource, build_flow
 from flows.run import Cluster, Flow, RunCounts, counts, execute
 from scoring.engine import Engine
@@ -138,16 +139,20 @@ def _source(
         snapshots=settings.snapshots,
         progress=progress,
         future_tolerance_s=settings.future_tolerance_s,
+        progress_every_s=settings.progress_interval_s,
     )
 
 
-def _kafka_reader(settings: Settings, *, tail: bool, start: Start = "earliest") -> OpenReader:
+def _kafka_reader(
+    settings: Settings, *, tail: bool, start: Start = "earliest", group: str | None = None
+) -> OpenReader:
+    """Readers of the input topics; with `group` (the worker's), they commit their offsets there."""
     topics = {t: settings.topic(t) for t in INPUT_TOPICS}
     bootstrap = settings.kafka_bootstrap
 
     def open_reader(shard: int, shards: int, positions: Any) -> KafkaReader:
         parts = shard_partitions(bootstrap, topics, shard, shards)
-        return KafkaReader(bootstrap, topics, parts, start=start, tail=tail, positions=positions)
+        return KafkaReader(bootstrap, topics, parts, start=start, tail=tail, positions=positions, group=group)
 
     shard_partitions(bootstrap, topics, 0, 1)  # a missing topic fails here, with a clear message
     return open_reader
@@ -254,18 +259,42 @@ def worker(console: Console, settings: Settings, args: argparse.Namespace) -> in
     migrate_database(settings)
     topics = {t: settings.topic(t) for t in INPUT_TOPICS}
     logger.info(
-        "worker starting: %s; first start at %s; recovery store %s",
+        "worker starting: %s; first start at %s; recovery store %s; offsets committed under "
+        "consumer group %s",
         ", ".join(topics.values()),
         start,
         settings.recovery_dir,
+        settings.consumer_group,
     )
     outputs = [settings.topic(t) for t in OUTPUT_TOPICS]
     ensure_topics(settings.kafka_bootstrap, dict.fromkeys(outputs, settings.partitions))
     cluster = _cluster(args)
-    source = _source(settings, cluster, _kafka_reader(settings, tail=True, start=start), Window(), None)
+    reader = _kafka_reader(settings, tail=True, start=start, group=settings.consumer_group)
+    source = _source(settings, cluster, reader, Window(), None)
     sinks = sink_factories(settings, parquet=None, postgres=True, kafka=True)
+    before = counts()
+    # the coverage gauges the alert rules read (sums over targets): served by process 0 only
+    coverage = bool(settings.metrics_port) and cluster.process == 0
+    if coverage:
+        stop_health = health.keep_publishing(
+            settings.postgres_dsn.get_secret_value(),
+            list(settings.models),
+            settings.champion,
+            settings.topic("props"),
+            settings.health_interval_s,
+            kafka=(settings.kafka_bootstrap, settings.topic("games")),
+        )
     run_flow(build_flow(source, sinks), settings, cluster)
-    return 0
+    if coverage:
+        stop_health.set()
+    run = counts(before)
+    logger.info(
+        "worker stopped%s; its state and input positions are snapshotted in %s",
+        f" on {stopping.received()}" if stopping.received() else "",
+        settings.recovery_dir,
+    )
+    _print_counts(console, run)
+    return 0 if run.reconciles else 1
 
 
 def demo(console: Console, settings: Settings, records: Sequence[Record]) -> int:

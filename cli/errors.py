@@ -131,7 +131,7 @@ def preflight(command: str, args: argparse.Namespace, settings: Settings) -> Non
     """Check what `command` needs before it starts: the broker, the database, the metrics port."""
     source = getattr(args, "source", None)
     kafka = command in ("load", "worker") or (command == "replay" and source == "kafka")
-    postgres = command in ("migrate", "import", "worker") or (
+    postgres = command in ("migrate", "import", "worker", "health") or (
         command == "replay" and (source == "kafka" or getattr(args, "postgres", False))
     )
     if command in ("replay", "worker") and settings.metrics_port:

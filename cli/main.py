@@ -11,19 +11,23 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import psycopg
+from confluent_kafka import KafkaException
 from pydantic import ValidationError
 from pydantic_settings import SettingsError as PydanticSettingsError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
-from cli import commands, evaluation_report, report
+from cli import commands, evaluation_report, health, report
 from cli.commands import add_flow_commands, add_window_flags
-from cli.errors import explain, preflight, settings_error
+from cli.errors import UsageError, explain, preflight, settings_error
 from cli.logs import LOG_FORMATS, configure
 from cli.settings import Settings
 from connectors.adapters import Record, read_records
+from connectors.exceptions import BrokerUnreachableError
 from connectors.files import DataLayout
 from connectors.kafka import Publisher, ensure_topics
+from connectors.kafka_config import check_reachable
 from connectors.loader import Loader, Pacer
 from connectors.parquet import log_files, read_latest, read_log
 from connectors.postgres import MigrationError, PostgresSink, code_schema_version
@@ -185,6 +189,24 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--retrain-days", type=int, default=1, metavar="N", help="retrain every N days (1)")
     evaluate.add_argument("--json", type=Path, metavar="PATH", help="write the figures as JSON")
     evaluate.add_argument("--html", type=Path, metavar="PATH", help="write a page with the tables and plots")
+
+    health_p = commands.add_parser(
+        "health",
+        help="slate coverage with reasons, freshness and grading gaps (from PostgreSQL)",
+        description="For each game of a slate: props per book, props with a current prediction from "
+        "every active model, actionable ones, props without a prediction by reason (the dead letter's: "
+        "unknown player, unsupported market, ...; or an active model missing), defaulted inputs, the "
+        "newest quote applied per book, and games past the grading delay with props still ungraded. "
+        "Reads PostgreSQL.",
+    )
+    health_p.add_argument("--date", dest="day", metavar="YYYY-MM-DD", help="game date (default: the newest)")
+    health_p.add_argument("--json", dest="as_json", action="store_true", help="print the report as JSON")
+    health_p.add_argument(
+        "--stale-after-min", type=float, default=30.0, metavar="M", help="quote age before tip-off (30)"
+    )
+    health_p.add_argument(
+        "--grading-delay-h", type=float, default=12.0, metavar="H", help="hours after the date's end (12)"
+    )
 
     dashboard = commands.add_parser(
         "dashboard",
@@ -397,6 +419,85 @@ def _migrate(console: Console, settings: Settings, args: argparse.Namespace) -> 
     return 0
 
 
+_NUMERIC = ("props", "predicted", "actionable", "graded", "games")
+
+
+def _print_health(console: Console, report: health.SlateHealth) -> None:
+    for title, headers, rows in health.tables(report):
+        table = Table(title=title)
+        for header in headers:
+            table.add_column(header, justify="right" if header in _NUMERIC else "left")
+        for row in rows:
+            table.add_row(*row)
+        if rows:
+            console.print(table)
+    if report.newest_event_by_topic:
+        table = Table(title="Newest event by input topic (Kafka)")
+        table.add_column("topic")
+        table.add_column("newest event UTC")
+        for topic, stamp in report.newest_event_by_topic.items():
+            table.add_row(topic, (stamp or "empty")[:19].replace("T", " "))
+        console.print(table)
+    gaps = [g.game for g in report.games if g.grading_gap]
+    uncovered = [g.game for g in report.games if g.props and not g.predicted]
+    console.print(
+        f"{len(report.games)} games, {sum(g.props for g in report.games):,} props, "
+        f"{sum(g.predicted for g in report.games):,} predicted by every model, "
+        f"{sum(g.actionable for g in report.games):,} actionable; "
+        f"games with props but no prediction: {', '.join(uncovered) or 'none'}; "
+        f"games past the grading delay with ungraded props: {', '.join(gaps) or 'none'}"
+    )
+    if report.unattributed_dead_letters:
+        console.print(
+            "props dead letters naming no game: "
+            + ", ".join(f"{r} {n}" for r, n in sorted(report.unattributed_dead_letters.items()))
+        )
+
+
+def _health(console: Console, settings: Settings, args: argparse.Namespace) -> int:
+    dsn = settings.postgres_dsn.get_secret_value()
+    if args.day:
+        try:
+            day = date.fromisoformat(args.day)
+        except ValueError:
+            raise UsageError(f"--date {args.day!r} is not a date: give YYYY-MM-DD") from None
+    else:
+        newest = health.newest_day(dsn)
+        if newest is None:
+            console.print("no predictions in the database yet: nothing to report")
+            return 1
+        day = newest
+    topics = [settings.topic(t) for t in INPUT_TOPICS]
+    freshness: dict[str, str | None] = {}
+    games_of_day = None
+    try:
+        check_reachable(settings.kafka_bootstrap)
+        freshness = health.topic_freshness(settings.kafka_bootstrap, topics, timeout_s=5)
+        games_of_day = health.schedule(settings.kafka_bootstrap, settings.topic("games"), day)
+    except (BrokerUnreachableError, KafkaException) as exc:
+        logger.warning(
+            "freshness by topic and stale quotes skipped: Kafka at %s did not answer (%s)",
+            settings.kafka_bootstrap,
+            exc,
+        )
+    report = health.slate_health(
+        dsn,
+        day,
+        list(settings.models),
+        settings.champion,
+        settings.topic("props"),
+        grading_delay=timedelta(hours=args.grading_delay_h),
+        games_of_day=games_of_day,
+        stale_after=timedelta(minutes=args.stale_after_min),
+    )
+    report.newest_event_by_topic = freshness
+    if args.as_json:
+        sys.stdout.write(report.as_json() + "\n")
+        return 0
+    _print_health(console, report)
+    return 0
+
+
 def _dashboard(console: Console, settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn  # noqa: PLC0415  (the web stack loads only for this command)
 
@@ -466,6 +567,7 @@ COMMANDS = {
     "train": _train,
     "evaluate": _evaluate,
     "dashboard": _dashboard,
+    "health": _health,
 }
 
 

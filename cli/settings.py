@@ -52,6 +52,16 @@ class Settings(BaseSettings):
     output_dir: Path = Field(OUTPUT_DIR, description="Parquet output of replays and the demo")
     recovery_dir: Path | None = Field(None, description="Bytewax recovery store (worker: set it)")
     snapshot_interval_s: Annotated[float, Field(gt=0)] = 5.0
+    progress_interval_s: Annotated[float, Field(gt=0)] = Field(
+        10.0, description="seconds between progress lines while a Kafka reader catches up"
+    )
+    consumer_group: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,200}$")] = Field(
+        "propstream-worker",
+        description="the worker's Kafka consumer group: it commits its offsets there for lag tools",
+    )
+    health_interval_s: Annotated[float, Field(gt=0)] = Field(
+        60.0, description="seconds between refreshes of the worker's slate coverage gauges"
+    )
     start_at: Literal["earliest", "latest"] = "earliest"
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 0
     metrics_host: str = Field("127.0.0.1", description="address the metrics bind (0.0.0.0 in a container)")

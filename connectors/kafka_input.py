@@ -20,14 +20,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from connectors.exceptions import MissingTopicError
 from connectors.inputs import Raw
 from connectors.merge import TimeMerge
 from vocabulary.topics import PLAYER_TOPICS
 
-__all__ = ["IDLE_POLL", "KafkaReader", "Part", "Start", "shard_partitions"]
+__all__ = ["IDLE_POLL", "KafkaReader", "Part", "Start", "commit_positions", "shard_partitions"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,11 +38,12 @@ _BUFFER_LIMIT = 10_000  # messages buffered per partition before it is paused
 _MAX_SILENCE = timedelta(seconds=5)  # a tailing partition silent this long stops holding others back
 
 
-def _consumer(bootstrap: str) -> Consumer:
+def _consumer(bootstrap: str, group: str | None = None) -> Consumer:
     return Consumer(
         {
             "bootstrap.servers": bootstrap,
-            "group.id": f"propstream-{uuid.uuid4().hex}",  # offsets live in the recovery store
+            # offsets live in the recovery store; a named group only shows them to lag tools
+            "group.id": group or f"propstream-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
             "enable.partition.eof": True,  # the merge must know when a partition is at its end
         }
@@ -97,12 +98,16 @@ class KafkaReader:
         start: Start = "earliest",
         tail: bool = True,
         positions: Mapping[str, int] | None = None,
+        group: str | None = None,
     ) -> None:
-        self._consumer = _consumer(bootstrap)
+        self._consumer = _consumer(bootstrap, group)
+        self._group = group
         starts: dict[Part, int] = {}
         stops: dict[Part, int | None] = {}
+        self._ends_at_start: dict[Part, int] = {}  # the lag's floor until the first fetch
         for topic, partition in parts:
             low, high = self._consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=15)
+            self._ends_at_start[(topic, partition)] = high
             first = low if start == "earliest" else high
             # a partition added since the snapshot starts where a first start would
             starts[(topic, partition)] = (positions or {}).get(f"{topic}#{partition}", first)
@@ -194,12 +199,35 @@ class KafkaReader:
             self._blocked_since = None
 
     def lag(self) -> dict[Part, int]:
-        """Messages behind the end of each partition (from the consumer's cached ends)."""
+        """Messages behind the end of each partition (from the consumer's cached ends, which
+        know nothing before the first fetch: the ends read at start are the floor)."""
         out = {}
         for (topic, partition), position in self._merge.positions.items():
             ends = self._consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
-            out[(topic, partition)] = max(0, (ends[1] if ends else 0) - position)
+            end = max(ends[1] if ends else 0, self._ends_at_start.get((topic, partition), 0))
+            out[(topic, partition)] = max(0, end - position)
         return out
+
+    def commit(self, positions: Mapping[str, int]) -> None:
+        """Commit `positions` (as `positions` gives them) under the reader's group, if it has
+        one, so Kafka's lag tools see how far the worker is; resuming never reads them."""
+        if self._group is None or not positions:
+            return
+        commit_positions(self._consumer, self._group, positions)
 
     def close(self) -> None:
         self._consumer.close()
+
+
+def commit_positions(consumer: Consumer, group: str, positions: Mapping[str, int]) -> None:
+    """A failed commit is logged, never fatal: the recovery store holds the truth."""
+    offsets = []
+    for key, offset in positions.items():
+        topic, _, partition = key.rpartition("#")
+        offsets.append(TopicPartition(topic, int(partition), offset))
+    try:
+        consumer.commit(offsets=offsets, asynchronous=False)
+    except KafkaException as exc:
+        logger.warning("could not commit offsets under consumer group %s: %s", group, exc)
+    else:
+        logger.debug("committed %s offsets under consumer group %s", len(offsets), group)

@@ -35,7 +35,9 @@ from connectors.inputs import Raw
 from connectors.kafka_input import IDLE_POLL
 from connectors.serde import decode
 from connectors.sinks import Sink
+from flows import stopping
 from flows.outputs import SinkAdapter
+from flows.progress import Watch
 from scoring.engine import Engine
 from vocabulary.errors import DecodeError, EventError, PropstreamError
 from vocabulary.events import DeadLetter, InputEvent
@@ -247,28 +249,40 @@ class Shard:
             out.append(record)
         return out
 
-    def report_lag(self) -> None:
-        for (topic, partition), lag in self.reader.lag().items():
+    def report_lag(self) -> dict[tuple[str, int], int]:
+        lags = self.reader.lag()
+        for (topic, partition), lag in lags.items():
             KAFKA_LAG.labels(topic, str(partition)).set(lag)
+        return lags
 
 
 class _ShardPartition(StatefulSourcePartition[BaseModel, bytes]):
     def __init__(
-        self, shard: Shard, batch: int, snapshots: bool, progress: Callable[[int], None] | None
+        self,
+        shard: Shard,
+        batch: int,
+        snapshots: bool,
+        progress: Callable[[int], None] | None,
+        watch: Watch | None = None,
     ) -> None:
         self._shard, self._batch, self._snapshots, self._progress = shard, batch, snapshots, progress
+        self._watch = watch or Watch(shard.index, 10.0)
         self._awake: datetime | None = None
+        self._snapshotted: Any = None  # the positions of the last snapshot
 
     def next_batch(self) -> list[BaseModel]:
         shard = self._shard
+        if stopping.requested():  # SIGINT/SIGTERM: end here; Bytewax snapshots and returns
+            raise StopIteration
         if shard.reader.exhausted:
             out = shard.step(self._batch)  # what the last events left pending
             if not out:
+                self._watch.tick(shard.read, shard.reader.lag(), at_end=True)
                 raise StopIteration
             return out
         read = shard.read
         out = shard.step(self._batch)
-        shard.report_lag()
+        self._watch.tick(shard.read, shard.report_lag())
         if self._progress is not None:
             self._progress(shard.read - read)
         # idle: look again in IDLE_POLL without blocking the worker (Bytewax's cooperative wait)
@@ -284,9 +298,20 @@ class _ShardPartition(StatefulSourcePartition[BaseModel, bytes]):
         empty marker instead, which a resume refuses rather than starting from nothing."""
         if not self._snapshots:
             return _NO_SNAPSHOT
-        return pickle.dumps((self._shard.reader.positions, self._shard.engine.state), pickle.HIGHEST_PROTOCOL)
+        self._commit(self._snapshotted)
+        self._snapshotted = self._shard.reader.positions
+        return pickle.dumps((self._snapshotted, self._shard.engine.state), pickle.HIGHEST_PROTOCOL)
+
+    def _commit(self, positions: Any) -> None:
+        """Show operators' lag tools the positions one snapshot behind (that epoch's output is
+        written by now) and at the end of the run (`KafkaReader.commit`); a reader without a
+        consumer group commits nothing."""
+        commit = getattr(self._shard.reader, "commit", None)
+        if commit is not None and positions:
+            commit(positions)
 
     def close(self) -> None:
+        self._commit(self._shard.reader.positions)
         self._shard.reader.close()
 
 
@@ -308,6 +333,7 @@ class ShardSource(FixedPartitionedSource[BaseModel, bytes]):
         snapshots: bool = False,
         progress: Callable[[int], None] | None = None,
         future_tolerance_s: float | None = DEFAULT_FUTURE_TOLERANCE_S,
+        progress_every_s: float = 10.0,
     ) -> None:
         if shards < 1:
             raise ValueError(f"shards must be at least 1, got {shards}")
@@ -319,6 +345,7 @@ class ShardSource(FixedPartitionedSource[BaseModel, bytes]):
             progress,
         )
         self._future_tolerance_s = future_tolerance_s
+        self._progress_every_s = progress_every_s
 
     def list_parts(self) -> list[str]:
         return [f"shard-{i}" for i in range(self.shards)]
@@ -339,7 +366,8 @@ class ShardSource(FixedPartitionedSource[BaseModel, bytes]):
         shard = Shard(
             index, self.shards, reader, engine, self._window, future_tolerance_s=self._future_tolerance_s
         )
-        return _ShardPartition(shard, self._batch, self._snapshots, self._progress)
+        watch = Watch(index, self._progress_every_s)
+        return _ShardPartition(shard, self._batch, self._snapshots, self._progress, watch)
 
 
 def build_flow(

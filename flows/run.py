@@ -12,6 +12,8 @@ from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 from prometheus_client import REGISTRY
 
+from flows.stopping import stopping
+
 __all__ = ["Cluster", "Flow", "RunCounts", "counts", "execute"]
 
 Flow = Dataflow  # what the CLI hands to `execute`, named without importing Bytewax there
@@ -37,7 +39,8 @@ def execute(flow: Dataflow, cluster: Cluster, *, recovery_dir: Path | None, epoc
     """Run the flow as `python -m bytewax.run` does (its production entry point), as process
     `cluster.process` of `cluster.addresses` with `cluster.workers` workers each. With a
     recovery directory, state and input positions are snapshotted every `epoch_s` seconds and
-    a restart resumes from the last snapshot."""
+    a restart resumes from the last snapshot. SIGINT or SIGTERM stops it cleanly: the batch in
+    flight is written, every shard is snapshotted and this returns (`flows.stopping`)."""
     recovery = None
     if recovery_dir is not None:
         if not any(recovery_dir.glob("*.sqlite3")):
@@ -55,14 +58,15 @@ def execute(flow: Dataflow, cluster: Cluster, *, recovery_dir: Path | None, epoc
             cluster.process,
             max(1, len(cluster.addresses)),
         )
-    cli_main(
-        flow,
-        workers_per_process=cluster.workers,
-        process_id=cluster.process if cluster.addresses else None,
-        addresses=list(cluster.addresses) or None,
-        epoch_interval=timedelta(seconds=epoch_s),
-        recovery_config=recovery,
-    )
+    with stopping():  # SIGINT/SIGTERM end the sources: the flow completes after a last snapshot
+        cli_main(
+            flow,
+            workers_per_process=cluster.workers,
+            process_id=cluster.process if cluster.addresses else None,
+            addresses=list(cluster.addresses) or None,
+            epoch_interval=timedelta(seconds=epoch_s),
+            recovery_config=recovery,
+        )
 
 
 @dataclass(frozen=True)

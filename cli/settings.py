@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from scoring.model import ModelKind
+from vocabulary.markets import MARKETS, Market
 from vocabulary.topics import DEFAULT_NAMES
 
 __all__ = ["MODELS_DIR", "SHIPPED_DATA", "Settings"]
@@ -19,6 +20,8 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 OUTPUT_DIR = Path(__file__).resolve().parent.parent / "out"
 
 _DEFAULT_MODELS: dict[str, ModelKind] = {"champion": "sqrt_uncertainty", "shadow": "normal_uncertainty"}
+# Per market, the models that replace `models` there (chosen walk-forward: docs/model.md).
+_DEFAULT_MARKET_MODELS: dict[Market, dict[str, ModelKind]] = {}
 
 TopicName = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,200}$")]
 
@@ -49,6 +52,16 @@ class Settings(BaseSettings):
         description="active models by name and kind; JSON in PROPSTREAM_MODELS",
     )
     champion: str = "champion"
+    markets: list[Market] = Field(
+        default_factory=lambda: list(MARKETS),
+        description="the markets that get models (the rest are dead-lettered market:unsupported); "
+        'JSON in PROPSTREAM_MARKETS, e.g. ["points"]',
+    )
+    market_models: dict[Market, dict[str, ModelKind]] = Field(
+        default_factory=lambda: {m: dict(k) for m, k in _DEFAULT_MARKET_MODELS.items()},
+        description="per market, models by name and kind in place of `models`; JSON in "
+        "PROPSTREAM_MARKET_MODELS",
+    )
     output_dir: Path = Field(OUTPUT_DIR, description="Parquet output of replays and the demo")
     recovery_dir: Path | None = Field(None, description="Bytewax recovery store (worker: set it)")
     snapshot_interval_s: Annotated[float, Field(gt=0)] = 5.0
@@ -66,7 +79,18 @@ class Settings(BaseSettings):
     def _champion_is_a_model(self) -> Settings:
         if self.champion not in self.models:
             raise ValueError(f"champion {self.champion!r} is not among the models {sorted(self.models)}")
+        for market, models in self.market_models.items():
+            if self.champion not in models:
+                raise ValueError(
+                    f"champion {self.champion!r} is not among the {market} models {sorted(models)}"
+                )
+        if len(set(self.markets)) != len(self.markets):
+            raise ValueError(f"markets listed twice: {self.markets}")
         return self
+
+    def models_of(self, market: str) -> dict[str, ModelKind]:
+        """The models of a market by name and kind: its own, else `models`."""
+        return dict(self.market_models.get(market, self.models))  # type: ignore[call-overload]
 
     @property
     def snapshots(self) -> bool:

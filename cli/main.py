@@ -188,7 +188,7 @@ def _parser() -> argparse.ArgumentParser:
         "--market",
         choices=["all", *MARKETS],
         default="all",
-        help="the market to evaluate (all: every market, each in the JSON's by_market)",
+        help="the market to evaluate (all: every market of PROPSTREAM_MARKETS, each in the JSON's by_market)",
     )
     evaluate.add_argument("--json", type=Path, metavar="PATH", help="write the figures as JSON")
     evaluate.add_argument("--html", type=Path, metavar="PATH", help="write a page with the tables and plots")
@@ -376,7 +376,7 @@ def _fit_stages(
 
 def _evaluate(console: Console, settings: Settings, args: argparse.Namespace) -> int:
     events, directory = _events(console, settings)
-    markets = list(MARKETS) if args.market == "all" else [args.market]
+    markets = list(settings.markets) if args.market == "all" else [args.market]
     command = (
         "propstream evaluate " + " ".join(sys.argv[2:])
         if sys.argv[1:2] == ["evaluate"]
@@ -397,12 +397,10 @@ def _evaluate(console: Console, settings: Settings, args: argparse.Namespace) ->
                 market=market,
                 prepared=prepared,
             )
-        payload = evaluation_report.evaluation_json(result, settings.champion, command)
-        by_market[market] = payload | {"market": market}
+        by_market[market] = evaluation_report.evaluation_json(result, settings.champion, command)
         console.rule(market)
         evaluation_report.print_evaluation(console, by_market[market])
-    # the top-level keys stay the points figures (the first market's when points is not asked)
-    payload = by_market["points" if "points" in by_market else markets[0]] | {"by_market": by_market}
+    payload = evaluation_report.markets_json(by_market)
     if args.json:
         evaluation_report.write_json(args.json, payload)
         console.print(f"wrote {args.json}")

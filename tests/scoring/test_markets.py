@@ -3,6 +3,7 @@ rows and registry entries per market, and walk-forward evaluation per market."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from datetime import date
@@ -191,7 +192,7 @@ def test_count_models_score_their_market_from_the_same_store(history: tuple) -> 
 
 
 def test_walk_forward_per_market_has_the_same_shape(shipped_records: list[Record], history: tuple) -> None:  # type: ignore[type-arg]
-    from cli.evaluation_report import evaluation_json  # noqa: PLC0415
+    from cli.evaluation_report import evaluation_json, markets_json  # noqa: PLC0415
 
     events = [r.event for r in shipped_records if r.event is not None]
     data, store, directory = history
@@ -221,3 +222,9 @@ def test_walk_forward_per_market_has_the_same_shape(shipped_records: list[Record
         assert payloads[market]["n_graded"] > 20
     assert payloads["points"].keys() == payloads["blocks"].keys()
     assert payloads["points"]["models"]["champion"].keys() == payloads["blocks"]["models"]["champion"].keys()
+    combined = json.loads(json.dumps(markets_json(payloads), default=str))  # what --json writes
+    assert combined["market"] == "points" and combined["brier_model"] == payloads["points"]["brier_model"]
+    assert set(combined["by_market"]) == {"points", "blocks"}
+    for market, figures in combined["by_market"].items():
+        assert figures["market"] == market and set(figures) == set(payloads[market]) | {"market"}
+    assert set(combined) == set(payloads["points"]) | {"market", "by_market"}

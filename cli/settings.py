@@ -20,8 +20,15 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 OUTPUT_DIR = Path(__file__).resolve().parent.parent / "out"
 
 _DEFAULT_MODELS: dict[str, ModelKind] = {"champion": "sqrt_uncertainty", "shadow": "normal_uncertainty"}
-# Per market, the models that replace `models` there (chosen walk-forward: docs/model.md).
-_DEFAULT_MARKET_MODELS: dict[Market, dict[str, ModelKind]] = {}
+# The default models of the low-count markets, in place of the default `models` (chosen
+# walk-forward: docs/model.md). Setting `models` sets every market's, unless a market has its
+# own in `market_models`.
+_COUNT_MODELS: dict[str, ModelKind] = {"champion": "negbin", "shadow": "normal_uncertainty"}
+_DEFAULT_MARKET_MODELS: dict[str, dict[str, ModelKind]] = {
+    "blocks": _COUNT_MODELS,
+    "steals": _COUNT_MODELS,
+    "threes": _COUNT_MODELS,
+}
 
 TopicName = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,200}$")]
 
@@ -58,9 +65,10 @@ class Settings(BaseSettings):
         'JSON in PROPSTREAM_MARKETS, e.g. ["points"]',
     )
     market_models: dict[Market, dict[str, ModelKind]] = Field(
-        default_factory=lambda: {m: dict(k) for m, k in _DEFAULT_MARKET_MODELS.items()},
+        default_factory=dict,
         description="per market, models by name and kind in place of `models`; JSON in "
-        "PROPSTREAM_MARKET_MODELS",
+        "PROPSTREAM_MARKET_MODELS (default: blocks, steals and threes have negbin champions while "
+        "`models` is left at its default)",
     )
     output_dir: Path = Field(OUTPUT_DIR, description="Parquet output of replays and the demo")
     recovery_dir: Path | None = Field(None, description="Bytewax recovery store (worker: set it)")
@@ -89,8 +97,14 @@ class Settings(BaseSettings):
         return self
 
     def models_of(self, market: str) -> dict[str, ModelKind]:
-        """The models of a market by name and kind: its own, else `models`."""
-        return dict(self.market_models.get(market, self.models))  # type: ignore[call-overload]
+        """The models of a market by name and kind: its own (`market_models`), else the
+        low-count markets' defaults while `models` is the default, else `models`."""
+        own = self.market_models.get(market)  # type: ignore[call-overload]
+        if own is not None:
+            return dict(own)
+        if self.models == _DEFAULT_MODELS and market in _DEFAULT_MARKET_MODELS:
+            return dict(_DEFAULT_MARKET_MODELS[market])
+        return dict(self.models)
 
     @property
     def snapshots(self) -> bool:

@@ -228,3 +228,16 @@ def test_walk_forward_per_market_has_the_same_shape(shipped_records: list[Record
     for market, figures in combined["by_market"].items():
         assert figures["market"] == market and set(figures) == set(payloads[market]) | {"market"}
     assert set(combined) == set(payloads["points"]) | {"market", "by_market"}
+
+
+def test_settings_give_each_market_its_models() -> None:
+    from cli.settings import Settings  # noqa: PLC0415
+
+    default = Settings()
+    assert default.markets == list(MARKETS)
+    assert default.models_of("points") == {"champion": "sqrt_uncertainty", "shadow": "normal_uncertainty"}
+    assert default.models_of("blocks")["champion"] == "negbin"
+    mine = Settings(models={"a": "poisson"}, champion="a", market_models={"rebounds": {"a": "negbin"}})
+    assert mine.models_of("blocks") == {"a": "poisson"} and mine.models_of("rebounds") == {"a": "negbin"}
+    with pytest.raises(ValueError, match="champion"):
+        Settings(market_models={"steals": {"other": "poisson"}})

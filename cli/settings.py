@@ -20,14 +20,17 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 OUTPUT_DIR = Path(__file__).resolve().parent.parent / "out"
 
 _DEFAULT_MODELS: dict[str, ModelKind] = {"champion": "sqrt_uncertainty", "shadow": "normal_uncertainty"}
-# The default models of the low-count markets, in place of the default `models` (chosen
-# walk-forward: docs/model.md). Setting `models` sets every market's, unless a market has its
-# own in `market_models`.
+# The default models of the markets where another distribution won walk-forward (docs/model.md:
+# the negative binomial for blocks, steals, threes and rebounds, the normal for
+# points+rebounds+assists), in place of the default `models`. Setting `models` sets every
+# market's, unless a market has its own in `market_models`.
 _COUNT_MODELS: dict[str, ModelKind] = {"champion": "negbin", "shadow": "normal_uncertainty"}
 _DEFAULT_MARKET_MODELS: dict[str, dict[str, ModelKind]] = {
     "blocks": _COUNT_MODELS,
     "steals": _COUNT_MODELS,
     "threes": _COUNT_MODELS,
+    "rebounds": _COUNT_MODELS,
+    "points_rebounds_assists": {"champion": "normal_uncertainty", "shadow": "sqrt_uncertainty"},
 }
 
 TopicName = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,200}$")]
@@ -67,8 +70,8 @@ class Settings(BaseSettings):
     market_models: dict[Market, dict[str, ModelKind]] = Field(
         default_factory=dict,
         description="per market, models by name and kind in place of `models`; JSON in "
-        "PROPSTREAM_MARKET_MODELS (default: blocks, steals and threes have negbin champions while "
-        "`models` is left at its default)",
+        "PROPSTREAM_MARKET_MODELS (while `models` is left at its default, blocks, steals, threes and "
+        "rebounds have negbin champions, points+rebounds+assists a normal one: docs/model.md)",
     )
     output_dir: Path = Field(OUTPUT_DIR, description="Parquet output of replays and the demo")
     recovery_dir: Path | None = Field(None, description="Bytewax recovery store (worker: set it)")

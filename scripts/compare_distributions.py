@@ -1,7 +1,7 @@
 """Which distribution fits each market: walk-forward Brier, log-loss and calibration of the model
 alone (no calibration stage) per distribution kind, beside the market, on the same props.
 
-    .venv/bin/python -m scripts.compare_distributions --from 2025-10-28 --to 2025-11-15 \
+    PYTHONPATH=. .venv/bin/python scripts/compare_distributions.py --from 2025-10-28 --to 2025-11-15 \
         --markets blocks,steals,threes --retrain-days 7 --iterations 150 --json out/distributions.json
 
 The feature replay is cached under /tmp (keyed by the data folder and the feature schema), so a
@@ -14,6 +14,7 @@ import argparse
 import hashlib
 import json
 import pickle
+import sys
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -64,10 +65,7 @@ def main() -> None:
     kinds = {name: KINDS[name] for name in args.kinds.split(",")}
     params = {"iterations": args.iterations}
     out: dict[str, Any] = {
-        "command": "python -m scripts.compare_distributions "
-        + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in ("data", "json")
-        ),
+        "command": "python scripts/compare_distributions.py " + " ".join(sys.argv[1:]),
         "markets": {},
     }
     for market in args.markets.split(","):

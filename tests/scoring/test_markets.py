@@ -26,15 +26,18 @@ from vocabulary.records import Prediction
 
 FAST = {"iterations": 30}
 
-# the box-score column each market settles on, written out here independently of settle()
+# the box-score fields each market settles on (summed), written out here independently of settle()
+FIELDS: dict[str, tuple[str, ...]] = {
+    "points": ("points",),
+    "rebounds": ("rebounds",),
+    "assists": ("assists",),
+    "threes": ("fg3m",),
+    "points_rebounds_assists": ("points", "rebounds", "assists"),
+    "blocks": ("blocks",),
+    "steals": ("steals",),
+}
 COLUMNS: dict[str, Callable[[BoxScore], int]] = {
-    "points": lambda b: b.points,
-    "rebounds": lambda b: b.rebounds,
-    "assists": lambda b: b.assists,
-    "threes": lambda b: b.fg3m,
-    "points_rebounds_assists": lambda b: b.points + b.rebounds + b.assists,
-    "blocks": lambda b: b.blocks,
-    "steals": lambda b: b.steals,
+    market: (lambda b, fields=fields: sum(getattr(b, f) for f in fields)) for market, fields in FIELDS.items()
 }
 
 

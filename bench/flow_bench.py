@@ -51,6 +51,7 @@ def _env(settings: Settings, **extra: str) -> dict[str, str]:
             "PROPSTREAM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
             "PROPSTREAM_TOPIC_PREFIX": settings.topic_prefix,
             "PROPSTREAM_MODELS_DIR": str(settings.models_dir),
+            "PROPSTREAM_MARKETS": '["points"]',  # the bench's registry holds points models
             "PROPSTREAM_POSTGRES_READER_DSN": settings.postgres_reader_dsn.get_secret_value(),
         }
         | extra

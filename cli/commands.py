@@ -7,7 +7,7 @@ import logging
 import shutil
 import sys
 import time as time_module
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from scoring.grading import performance
 from scoring.model import Registry
 from scoring.training import build_training_set
 from vocabulary.events import BoxScore
+from vocabulary.markets import MARKETS
 from vocabulary.records import Grade
 from vocabulary.topics import INPUT_TOPICS, OUTPUT_TOPICS
 from vocabulary.window import WINDOW_HELP, Window
@@ -185,13 +186,25 @@ def _graded_summary(console: Console, parquet: Path) -> None:
     grades = [
         Grade.model_validate(row) for row in frame.drop("emitted_at", strict=False).iter_rows(named=True)
     ]
+    markets = [m for m in MARKETS if any(g.market == m for g in grades)]
     rows = [
-        (model, performance(g for g in grades if g.model == model))
-        for model in sorted({g.model for g in grades})
+        (f"{market} {model}" if len(markets) > 1 else model, performance(of_market[model]))
+        for market in markets
+        for of_market in [_by_model(g for g in grades if g.market == market)]
+        for model in sorted(of_market)
     ]
     console.print(
-        evaluation_report.performance_table("Graded (latest prediction before tip-off, per model)", rows)
+        evaluation_report.performance_table(
+            "Graded (latest prediction before tip-off, per market and model; mkt: the market's own)", rows
+        )
     )
+
+
+def _by_model(grades: Iterable[Grade]) -> dict[str, list[Grade]]:
+    out: dict[str, list[Grade]] = {}
+    for g in grades:
+        out.setdefault(g.model, []).append(g)
+    return out
 
 
 def _run_files(
@@ -298,8 +311,10 @@ def worker(console: Console, settings: Settings, args: argparse.Namespace) -> in
 
 
 def demo(console: Console, settings: Settings, records: Sequence[Record]) -> int:
-    """Train on the games before the 2025-26 season (nothing it will be graded on), replay the
-    shipped 2025-26 data through the dataflow from files, print counts and the graded summary."""
+    """Train every configured market's models on the games before the 2025-26 season (nothing
+    they will be graded on), replay the shipped 2025-26 data of every market through the
+    dataflow from files, print counts and the graded summary per market and model beside the
+    market's own figures."""
     out = settings.output_dir / "demo"
     shutil.rmtree(out, ignore_errors=True)
     models = out / "models"
@@ -309,14 +324,20 @@ def demo(console: Console, settings: Settings, records: Sequence[Record]) -> int
     with console.status("training the models on games before 2025-10-21 through the feature store"):
         data, _ = build_training_set(events, directory)
         history = data.before(DEMO_START)
-        for name, kind in settings.models.items():
-            model, catboost_model = make_model(
-                name, kind, history, created_at=datetime.combine(DEMO_START, time(), UTC)
-            )
-            Registry(models).save(catboost_model, model.meta)
-    console.print(
-        f"trained {', '.join(settings.models)} on {len(history):,} player-games before {DEMO_START}"
+        for market in settings.markets:
+            for name, kind in settings.models_of(market).items():
+                model, catboost_model = make_model(
+                    name,
+                    kind,
+                    history.for_market(market),
+                    created_at=datetime.combine(DEMO_START, time(), UTC),
+                )
+                Registry(models).save(catboost_model, model.meta)
+    trained = "; ".join(
+        f"{market}: " + ", ".join(f"{n} ({k})" for n, k in settings.models_of(market).items())
+        for market in settings.markets
     )
+    console.print(f"trained on {len(history):,} player-games before {DEMO_START}: {trained}")
     run = _run_files(
         console,
         settings,

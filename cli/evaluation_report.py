@@ -179,6 +179,15 @@ def evaluation_json(result: Evaluation, champion: str, command: str) -> dict[str
     }
 
 
+def markets_json(by_market: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    """The figures of several markets in one payload: the top-level keys stay the points
+    figures (the first market's without points), and `by_market` has every market's, each
+    under the same keys (with its `market`)."""
+    markets = {market: payload | {"market": market} for market, payload in by_market.items()}
+    top = markets["points"] if "points" in markets else next(iter(markets.values()))
+    return top | {"by_market": markets}
+
+
 def write_json(path: Path, payload: Mapping[str, Any]) -> None:
     def clean(value: Any) -> Any:
         if isinstance(value, float) and math.isnan(value):

@@ -38,6 +38,7 @@ from scoring.model import Registry
 from scoring.training import TrainingSet, build_training_set
 from vocabulary.errors import PropstreamError
 from vocabulary.events import BoxScore, InputEvent
+from vocabulary.markets import MARKETS
 from vocabulary.topics import INPUT_TOPICS
 from vocabulary.window import WINDOW_HELP, Window, WindowError, parse_bound
 
@@ -187,6 +188,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--from", dest="start", type=_date, required=True, metavar="DATE")
     evaluate.add_argument("--to", dest="end", type=_date, required=True, metavar="DATE")
     evaluate.add_argument("--retrain-days", type=int, default=1, metavar="N", help="retrain every N days (1)")
+    evaluate.add_argument(
+        "--market",
+        choices=["all", *MARKETS],
+        default="all",
+        help="the market to evaluate (all: every market of PROPSTREAM_MARKETS, each in the JSON's by_market)",
+    )
     evaluate.add_argument("--json", type=Path, metavar="PATH", help="write the figures as JSON")
     evaluate.add_argument("--html", type=Path, metavar="PATH", help="write a page with the tables and plots")
 
@@ -338,22 +345,25 @@ def _train(console: Console, settings: Settings, args: argparse.Namespace) -> in
     events, directory = _events(console, settings)
     with console.status("building the training set through the feature store"):
         history, store = build_training_set(events, directory)
-    data = history.before(args.until) if args.until else history
     registry = Registry(settings.models_dir)
-    for name, kind in settings.models.items():
-        with console.status(f"training {name} ({kind}) on {len(data):,} rows"):
-            model, catboost_model = make_model(name, kind, data, created_at=datetime.now(UTC))
-        folder = registry.save(catboost_model, model.meta)
-        logger.info(
-            "trained %s (%s) on %s rows, %s → %s: %s",
-            name,
-            kind,
-            f"{len(data):,}",
-            model.meta.trained_from,
-            model.meta.trained_to,
-            folder,
-        )
-    _fit_stages(console, settings, registry, (history, store, events), args.until)
+    for market in settings.markets:
+        rows = history.for_market(market)
+        data = rows.before(args.until) if args.until else rows
+        for name, kind in settings.models_of(market).items():
+            with console.status(f"training {market} {name} ({kind}) on {len(data):,} rows"):
+                model, catboost_model = make_model(name, kind, data, created_at=datetime.now(UTC))
+            folder = registry.save(catboost_model, model.meta)
+            logger.info(
+                "trained %s %s (%s) on %s rows, %s → %s: %s",
+                market,
+                name,
+                kind,
+                f"{len(data):,}",
+                model.meta.trained_from,
+                model.meta.trained_to,
+                folder,
+            )
+        _fit_stages(console, settings, registry, (rows, store, events), args.until)
     return 0
 
 
@@ -369,13 +379,14 @@ def _fit_stages(
     data, store, events = history
     day = until or date.fromisoformat(str(data.game_dates.max())) + timedelta(days=1)
     boxes = {(e.player_id, e.game_key): e for e in events if isinstance(e, BoxScore)}
-    with console.status(f"fitting the calibration stages on the graded props before {day}"):
-        stages = fit_stages(data, store, boxes, settings.models, day)
+    with console.status(f"fitting the {data.market} calibration stages on the graded props before {day}"):
+        stages = fit_stages(data, store, boxes, settings.models_of(data.market), day)
     for name, stage in stages.items():
-        registry.save_calibration(name, stage)
+        registry.save_calibration(name, stage, data.market)
         weights = ", ".join(f"{n} {w:+.3f}" for n, w in zip(stage.inputs, stage.weights, strict=True))
         logger.info(
-            "stage of %s: %s graded props of %s days before %s; %s; min edge %s",
+            "stage of %s %s: %s graded props of %s days before %s; %s; min edge %s",
+            data.market,
             name,
             f"{stage.rows:,}",
             stage.days,
@@ -387,17 +398,31 @@ def _fit_stages(
 
 def _evaluate(console: Console, settings: Settings, args: argparse.Namespace) -> int:
     events, directory = _events(console, settings)
-    with console.status(f"walk-forward {args.start} → {args.end} ({', '.join(settings.models)})"):
-        result = walk_forward(
-            events, directory, (args.start, args.end), settings.models, retrain_days=args.retrain_days
-        )
+    markets = list(settings.markets) if args.market == "all" else [args.market]
     command = (
         "propstream evaluate " + " ".join(sys.argv[2:])
         if sys.argv[1:2] == ["evaluate"]
         else "propstream evaluate"
     )
-    payload = evaluation_report.evaluation_json(result, settings.champion, command)
-    evaluation_report.print_evaluation(console, payload)
+    with console.status("building the training set through the feature store"):
+        prepared = build_training_set(events, directory)
+    by_market: dict[str, dict[str, Any]] = {}
+    for market in markets:
+        kinds = settings.models_of(market)
+        with console.status(f"walk-forward {market} {args.start} → {args.end} ({', '.join(kinds)})"):
+            result = walk_forward(
+                events,
+                directory,
+                (args.start, args.end),
+                kinds,
+                retrain_days=args.retrain_days,
+                market=market,
+                prepared=prepared,
+            )
+        by_market[market] = evaluation_report.evaluation_json(result, settings.champion, command)
+        console.rule(market)
+        evaluation_report.print_evaluation(console, by_market[market])
+    payload = evaluation_report.markets_json(by_market)
     if args.json:
         evaluation_report.write_json(args.json, payload)
         console.print(f"wrote {args.json}")

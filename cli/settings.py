@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from scoring.model import ModelKind
+from vocabulary.markets import MARKETS, Market
 from vocabulary.topics import DEFAULT_NAMES
 
 __all__ = ["MODELS_DIR", "SHIPPED_DATA", "Settings"]
@@ -19,6 +20,18 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 OUTPUT_DIR = Path(__file__).resolve().parent.parent / "out"
 
 _DEFAULT_MODELS: dict[str, ModelKind] = {"champion": "sqrt_uncertainty", "shadow": "normal_uncertainty"}
+# The default models of the markets where another distribution won walk-forward (docs/model.md:
+# the negative binomial for blocks, steals, threes and rebounds, the normal for
+# points+rebounds+assists), in place of the default `models`. Setting `models` sets every
+# market's, unless a market has its own in `market_models`.
+_COUNT_MODELS: dict[str, ModelKind] = {"champion": "negbin", "shadow": "normal_uncertainty"}
+_DEFAULT_MARKET_MODELS: dict[str, dict[str, ModelKind]] = {
+    "blocks": _COUNT_MODELS,
+    "steals": _COUNT_MODELS,
+    "threes": _COUNT_MODELS,
+    "rebounds": _COUNT_MODELS,
+    "points_rebounds_assists": {"champion": "normal_uncertainty", "shadow": "sqrt_uncertainty"},
+}
 
 TopicName = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,200}$")]
 
@@ -49,6 +62,17 @@ class Settings(BaseSettings):
         description="active models by name and kind; JSON in PROPSTREAM_MODELS",
     )
     champion: str = "champion"
+    markets: list[Market] = Field(
+        default_factory=lambda: list(MARKETS),
+        description="the markets that get models (the rest are dead-lettered market:unsupported); "
+        'JSON in PROPSTREAM_MARKETS, e.g. ["points"]',
+    )
+    market_models: dict[Market, dict[str, ModelKind]] = Field(
+        default_factory=dict,
+        description="per market, models by name and kind in place of `models`; JSON in "
+        "PROPSTREAM_MARKET_MODELS (while `models` is left at its default, blocks, steals, threes and "
+        "rebounds have negbin champions, points+rebounds+assists a normal one: docs/model.md)",
+    )
     output_dir: Path = Field(OUTPUT_DIR, description="Parquet output of replays and the demo")
     recovery_dir: Path | None = Field(None, description="Bytewax recovery store (worker: set it)")
     snapshot_interval_s: Annotated[float, Field(gt=0)] = 5.0
@@ -82,7 +106,24 @@ class Settings(BaseSettings):
     def _champion_is_a_model(self) -> Settings:
         if self.champion not in self.models:
             raise ValueError(f"champion {self.champion!r} is not among the models {sorted(self.models)}")
+        for market, models in self.market_models.items():
+            if self.champion not in models:
+                raise ValueError(
+                    f"champion {self.champion!r} is not among the {market} models {sorted(models)}"
+                )
+        if len(set(self.markets)) != len(self.markets):
+            raise ValueError(f"markets listed twice: {self.markets}")
         return self
+
+    def models_of(self, market: str) -> dict[str, ModelKind]:
+        """The models of a market by name and kind: its own (`market_models`), else the
+        low-count markets' defaults while `models` is the default, else `models`."""
+        own = self.market_models.get(market)  # type: ignore[call-overload]
+        if own is not None:
+            return dict(own)
+        if self.models == _DEFAULT_MODELS and market in _DEFAULT_MARKET_MODELS:
+            return dict(_DEFAULT_MARKET_MODELS[market])
+        return dict(self.models)
 
     @property
     def snapshots(self) -> bool:

@@ -21,11 +21,19 @@ __all__ = ["scorers", "sink_factories"]
 
 
 def scorers(settings: Settings) -> list[Scorer]:
-    """The active models, champion first (each refuses a mismatched feature schema), each
-    through the calibration stage saved beside it (the identity when there is none)."""
+    """The active models of every configured market, market by market, champion first (each
+    refuses a mismatched feature schema or market), each through the calibration stage saved
+    beside it (the identity when there is none)."""
     registry = Registry(settings.models_dir)
-    names = [settings.champion, *sorted(n for n in settings.models if n != settings.champion)]
-    return [Scorer(registry.load(name), calibration=registry.calibration(name)) for name in names]
+    out = []
+    for market in settings.markets:
+        models = settings.models_of(market)
+        names = [settings.champion, *sorted(n for n in models if n != settings.champion)]
+        out += [
+            Scorer(registry.load(name, market), calibration=registry.calibration(name, market))
+            for name in names
+        ]
+    return out
 
 
 def sink_factories(

@@ -39,6 +39,10 @@ def usage(box: BoxScore) -> float:
     return box.fga + 0.44 * box.fta + box.turnovers
 
 
+def _compact(x: float) -> float | int:
+    return int(x) if x.is_integer() else x
+
+
 @dataclass(frozen=True, slots=True)
 class GameLog:
     game_date: date
@@ -48,7 +52,19 @@ class GameLog:
 
     @classmethod
     def of(cls, box: BoxScore) -> GameLog:
-        stats = (float(box.points), box.minutes, float(box.fga), float(box.fta), float(box.fg3a), usage(box))
+        stats = (
+            float(box.points),
+            box.minutes,
+            float(box.fga),
+            float(box.fta),
+            float(box.fg3a),
+            usage(box),
+            float(box.rebounds),
+            float(box.assists),
+            float(box.fg3m),
+            float(box.blocks),
+            float(box.steals),
+        )
         return cls(box.game_date, box.team, box.ts, stats)
 
     def sort_key(self) -> tuple[datetime, str, tuple[float, ...]]:
@@ -69,14 +85,18 @@ class PlayerHistory:
     def __len__(self) -> int:
         return len(self._logs)
 
-    def __getstate__(self) -> tuple[tuple[int, str, float, tuple[float, ...]], ...]:
+    def __getstate__(self) -> tuple[tuple[int, str, float, tuple[float | int, ...]], ...]:
         """Only the games are state, as plain tuples (pickling 25k slotted records took 0.66 s
-        a snapshot, plain tuples a tenth of it); dates, prefix sums and the cache are derived."""
-        return tuple((g.game_date.toordinal(), g.team, g.ts.timestamp(), g.stats) for g in self._logs)
+        a snapshot, plain tuples a tenth of it); dates, prefix sums and the cache are derived.
+        Whole-number stats (counts: most of them) are pickled as ints, a third of a float's bytes."""
+        return tuple(
+            (g.game_date.toordinal(), g.team, g.ts.timestamp(), tuple(_compact(x) for x in g.stats))
+            for g in self._logs
+        )
 
-    def __setstate__(self, state: tuple[tuple[int, str, float, tuple[float, ...]], ...]) -> None:
+    def __setstate__(self, state: tuple[tuple[int, str, float, tuple[float | int, ...]], ...]) -> None:
         logs = [
-            GameLog(date.fromordinal(day), team, datetime.fromtimestamp(ts, UTC), stats)
+            GameLog(date.fromordinal(day), team, datetime.fromtimestamp(ts, UTC), tuple(map(float, stats)))
             for day, team, ts, stats in state
         ]
         self._logs = logs

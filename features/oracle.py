@@ -46,6 +46,11 @@ def _history(boxes: Iterable[BoxScore]) -> pl.DataFrame:
                 "fta": float(b.fta),
                 "fg3a": float(b.fg3a),
                 "usage": b.fga + 0.44 * b.fta + b.turnovers,
+                "reb": float(b.rebounds),
+                "ast": float(b.assists),
+                "fg3m": float(b.fg3m),
+                "blk": float(b.blocks),
+                "stl": float(b.steals),
             }
             for b in boxes
         ],

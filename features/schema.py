@@ -21,10 +21,13 @@ __all__ = [
     "default",
 ]
 
-FEATURE_SCHEMA_VERSION = "1"
+FEATURE_SCHEMA_VERSION = "2"  # 2: window means of every graded stat (reb, ast, fg3m, blk, stl)
 OK = "ok"
 
-STATS = ("pts", "min", "fga", "fta", "fg3a", "usage")
+# Each graded stat's box-score column (vocabulary.markets) and what the markets need beside:
+# minutes, shot attempts (fg3a for threes) and a usage proxy. Points+rebounds+assists reads the
+# sum of its parts' means.
+STATS = ("pts", "min", "fga", "fta", "fg3a", "usage", "reb", "ast", "fg3m", "blk", "stl")
 WINDOWS = ("3", "5", "10", "season")
 
 PLAYER_FEATURES = (

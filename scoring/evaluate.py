@@ -32,6 +32,7 @@ from scoring.scorer import Request, Scorer
 from scoring.training import DEFAULT_PARAMS, TrainingSet, build_training_set, fit
 from scoring.trees import TreeEnsemble
 from vocabulary.events import BoxScore, InputEvent
+from vocabulary.markets import settle
 from vocabulary.records import Grade, Prediction
 
 __all__ = [
@@ -80,10 +81,11 @@ def make_model(
 ) -> tuple[PointsModel, Any]:
     """Fit a model and wrap it with its metadata; returns the PointsModel and the CatBoost model."""
     settings = DEFAULT_PARAMS | dict(params or {})
-    model, sigma = fit(data, kind, settings)
+    model, spread = fit(data, kind, settings)
     meta = ModelMeta(
         name=name,
         kind=kind,
+        market=data.market,
         feature_schema_version=FEATURE_SCHEMA_VERSION,
         feature_names=MODEL_FEATURES,
         trained_from=date.fromisoformat(str(data.game_dates.min())),
@@ -91,18 +93,20 @@ def make_model(
         rows=len(data),
         data_hash=data.data_hash(),
         params=settings,
-        sigma=sigma,
+        sigma=None if kind == "negbin" else spread,
+        dispersion=spread if kind == "negbin" else None,
         metrics={},
         created_at=created_at,
     )
     return PointsModel(meta, TreeEnsemble.from_catboost(model)), model
 
 
-def main_line_requests(store: FeatureStore, day: date) -> list[Request]:
-    """Every book's main line on `day`, as the store holds it (the last quote before tip-off)."""
+def main_line_requests(store: FeatureStore, day: date, market_name: str = "points") -> list[Request]:
+    """Every book's main line of `market_name` on `day`, as the store holds it (the last quote
+    before tip-off)."""
     requests = []
-    for (player_id, game_key, market_name), market in sorted(store.markets.items()):
-        if market.game_date != day or market_name != "points":
+    for (player_id, game_key, name), market in sorted(store.markets.items()):
+        if market.game_date != day or name != market_name:
             continue
         for book, ladder in sorted(market.books.items()):
             if ladder.main is None:
@@ -128,7 +132,8 @@ def graded_quotes(
         decided = p.p_over + p.p_under
         if p.market_p_over is None or p.under_price is None or box is None or box.minutes <= 0:
             continue
-        if box.points == p.line or decided <= 0:
+        actual = settle(p.market, box)
+        if actual == p.line or decided <= 0:
             continue
         values = request.vector.values
         quotes.append(
@@ -143,7 +148,7 @@ def graded_quotes(
                 game_total=values[_TOTAL],
                 over_price=p.over_price,
                 under_price=p.under_price,
-                over=box.points > p.line,
+                over=actual > p.line,
             )
         )
     return quotes
@@ -159,13 +164,13 @@ def _days(
     params: Mapping[str, Any] | None,
     retrain_days: int,
 ) -> Iterator[tuple[date, list[Request], dict[str, PointsModel]]]:
-    """Each day with props in [first, last], its requests and the models trained before it
-    (retrained every `retrain_days`, counted from the first day scored)."""
+    """Each day with props of the set's market in [first, last], its requests and the models
+    trained before it (retrained every `retrain_days`, counted from the first day scored)."""
     models: dict[str, PointsModel] = {}
     trained_on: date | None = None
     day = first
     while day <= last:
-        requests = main_line_requests(store, day)
+        requests = main_line_requests(store, day, data.market)
         if requests:
             if trained_on is None or (day - trained_on).days >= retrain_days:
                 history = data.before(day)
@@ -184,13 +189,18 @@ def walk_forward(
     params: Mapping[str, Any] | None = None,
     retrain_days: int = 1,
     stage: bool = True,
+    market: str = "points",
+    prepared: tuple[TrainingSet, FeatureStore] | None = None,
 ) -> Evaluation:
-    """Score and grade every book's main line on each day of `window`; with `stage`, through
-    the calibration stage fitted on the days before (else the model alone)."""
+    """Score and grade every book's main line of `market` on each day of `window`; with
+    `stage`, through the calibration stage fitted on the days before (else the model alone).
+    `prepared`: the training set and store of `build_training_set` over the same events (one
+    replay serves every market)."""
     start, end = window
     if end < start:
         raise ValueError(f"--to {end} is before --from {start}")
-    data, store = build_training_set(events, directory)
+    data, store = prepared or build_training_set(events, directory)
+    data = data.for_market(market)
     boxes = {(e.player_id, e.game_key): e for e in events if isinstance(e, BoxScore)}
     first = min(start, first_prop_day(store) or start) if stage else start
     result = Evaluation(start, end, [], training_rows=len(data.before(end)))

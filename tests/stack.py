@@ -26,6 +26,7 @@ def cli_env(kafka_bootstrap: str, topic_prefix: str, models_dir: Path, output_di
         "PROPSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "PROPSTREAM_TOPIC_PREFIX": topic_prefix,
         "PROPSTREAM_MODELS_DIR": str(models_dir),
+        "PROPSTREAM_MARKETS": '["points"]',  # the test registry (models_dir) holds points models
         "PROPSTREAM_OUTPUT_DIR": str(output_dir),
         "PROPSTREAM_SNAPSHOT_INTERVAL_S": "1",
         "PROPSTREAM_POSTGRES_READER_DSN": Settings().postgres_reader_dsn.get_secret_value(),

@@ -12,6 +12,7 @@ TEAMS = ("BOS", "NYK", "LAL", "GSW")
 BOOKS = ("draftkings", "fanduel", "betmgm")
 PLAYERS = {1: "BOS", 2: "NYK", 3: "LAL"}  # player 3 is sometimes traded to GSW
 START = date(2025, 11, 1)
+MARKETS = ("points", "rebounds", "threes")  # a few markets: each keyed apart, one history
 odds = st.sampled_from([-150.0, -125.0, -115.0, -110.0, -105.0, 100.0, 110.0, 130.0])
 
 
@@ -65,6 +66,7 @@ def streams(draw: st.DrawFn) -> dict[str, list]:
                 fga, fta = draw(st.integers(0, 25)), draw(st.integers(0, 12))
                 fgm, ftm = draw(st.integers(0, fga)), draw(st.integers(0, fta))
                 fg3m = draw(st.integers(0, fgm))
+                oreb, dreb = draw(st.integers(0, 5)), draw(st.integers(0, 10))
                 boxes.append(
                     BoxScore(
                         ts=tip + timedelta(hours=2, minutes=draw(st.integers(0, 90))),
@@ -76,12 +78,12 @@ def streams(draw: st.DrawFn) -> dict[str, list]:
                         home=team == home,
                         minutes=draw(st.sampled_from([0.0, 12.0, 30.5, 38.0])),
                         points=2 * fgm + fg3m + ftm,
-                        rebounds=0,
-                        offensive_rebounds=0,
-                        defensive_rebounds=0,
-                        assists=0,
-                        steals=0,
-                        blocks=0,
+                        rebounds=oreb + dreb,
+                        offensive_rebounds=oreb,
+                        defensive_rebounds=dreb,
+                        assists=draw(st.integers(0, 12)),
+                        steals=draw(st.integers(0, 4)),
+                        blocks=draw(st.integers(0, 4)),
                         turnovers=draw(st.integers(0, 6)),
                         fouls=0,
                         fgm=fgm,
@@ -93,7 +95,9 @@ def streams(draw: st.DrawFn) -> dict[str, list]:
                         plus_minus=0,
                     )
                 )
-            for book in draw(st.lists(st.sampled_from(BOOKS), max_size=3, unique=True)):
+            for book, market in draw(
+                st.lists(st.tuples(st.sampled_from(BOOKS), st.sampled_from(MARKETS)), max_size=3, unique=True)
+            ):
                 for _ in range(draw(st.integers(1, 3))):  # snapshots: the line may move
                     ts = tip - timedelta(hours=draw(st.integers(1, 12)))
                     main = draw(st.integers(10, 60)) / 2
@@ -108,7 +112,7 @@ def streams(draw: st.DrawFn) -> dict[str, list]:
                                     away_team=away,
                                     tipoff=tip,
                                     book=book,
-                                    market="points",
+                                    market=market,
                                     player_name=f"P{player}",
                                     line=main + offset,
                                     over_price=draw(odds),

@@ -32,5 +32,13 @@ def test_incremental_equals_oracle_on_the_whole_shipped_data(season: Season) -> 
             defaulted += provenance != "ok"
     assert mismatches == []
     assert defaulted > 0  # the comparison covers defaults too, not only measured values
+    for stat in ("reb", "ast", "fg3m", "blk", "stl"):  # every graded stat's windows, measured
+        for window in ("3", "5", "10", "season"):
+            assert (
+                oracle.filter(pl.col(f"prov_{stat}_mean_{window}") == "ok")[f"v_{stat}_mean_{window}"].mean()
+                > 0
+            )
+    for market in ("points", "rebounds", "assists", "threes", "points_rebounds_assists", "blocks", "steals"):
+        assert oracle.filter(pl.col("market") == market).height > 0  # every market's props compared
     gaps = oracle.filter(pl.col("prov_rest_days") == "default:missing_box_scores").height
     assert gaps > 0  # feed gaps (or games sat out) are defaults, checked against the oracle too

@@ -76,7 +76,7 @@ def test_random_streams_equal_the_oracle(data: st.DataObject, topics: dict[str, 
     assert oracle.height == len(vectors)
     names = vectors[next(iter(vectors))].names
     for row in oracle.iter_rows(named=True):
-        vector = vectors[Target(row["player_id"], row["game_key"], row["book"], row["line"])]
+        vector = vectors[Target(row["player_id"], row["game_key"], row["book"], row["line"], row["market"])]
         for name, value, provenance in zip(names, vector.values, vector.provenance, strict=True):
             expected = row[f"v_{name}"]
             assert (math.isnan(value) and math.isnan(expected)) or abs(value - expected) <= 1e-9, name

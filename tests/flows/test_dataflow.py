@@ -17,7 +17,9 @@ from connectors.parquet import ParquetSink, read_emissions, read_grades, read_la
 from flows.dataflow import ShardSource, build_flow
 from flows.run import Cluster, counts, execute
 from scoring.engine import Engine
+from scoring.evaluate import make_model
 from scoring.scorer import Scorer
+from scoring.training import TrainingSet
 from vocabulary.events import PropLine
 from vocabulary.records import KEY
 from vocabulary.topics import DEFAULT_NAMES, INPUT_TOPICS
@@ -119,6 +121,33 @@ def test_other_markets_change_no_points_row_and_are_counted(
     for name, frame in _tables(tmp_path / "points").items():
         assert frame.equals(base[name]), name
     assert set(base["latest"]["market"]) == {"points"}
+
+
+def test_scoring_other_markets_changes_no_points_row(
+    full: Path,
+    tmp_path: Path,
+    shipped_records: list[Record],
+    scorers: list[Scorer],
+    history: tuple,  # type: ignore[type-arg]
+) -> None:
+    """With count models of blocks and threes active beside the points models, the points rows
+    are exactly those of the run that scores points alone, and the other markets get rows."""
+    data: TrainingSet = history[0]
+    more = [
+        Scorer(make_model("champion", kind, data.for_market(market), {"iterations": 40})[0])
+        for market, kind in (("blocks", "negbin"), ("threes", "poisson"))
+    ]
+    before = counts()
+    every = _tables(_replay(tmp_path / "every", shipped_records, [*scorers, *more]))
+    run = counts(before)
+    assert run.reconciles and run.dead_letters.get("market:unsupported", 0) > 0  # rebounds, ...
+    base = _tables(full)
+    points = pl.col("market") == "points"
+    for name, frame in every.items():
+        assert frame.filter(points).equals(base[name]), name
+    assert set(every["latest"]["market"]) == {"points", "blocks", "threes"}
+    graded = every["grades"].filter(pl.col("market") == "blocks")
+    assert graded.height > 1_000 and set(graded["result"]) >= {"WIN", "LOSS"}
 
 
 def test_dead_letters_spanning_several_rows_reconcile(

@@ -218,6 +218,3 @@ class Engine:
                 emitted[key] = signature
                 out.append(p)
         return out
-
-    def player_name(self, player_id: int) -> str | None:
-        return self.state.directory.name(player_id)

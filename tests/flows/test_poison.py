@@ -52,17 +52,14 @@ class _Engine:
         self.fails = fails
         self.state = SimpleNamespace(watermark=None)
 
-    def apply(self, event: InputEvent) -> list[Any]:
+    def apply(self, event: InputEvent, emitted_at: datetime | None = None) -> list[Any]:
         if self.fails is not None and getattr(event, "player_name", None) == self.fails:
             raise ZeroDivisionError("a bug in the engine")
         self.applied.append(event)
         return []
 
-    def flush(self) -> list[Any]:
+    def flush(self, emitted_at: datetime | None = None) -> list[Any]:
         return []
-
-    def player_name(self, player_id: int) -> str | None:
-        return None
 
 
 def _raws(values: list[bytes | None]) -> list[Raw]:

@@ -100,7 +100,9 @@ def streams(draw: st.DrawFn) -> dict[str, list]:
             ):
                 for _ in range(draw(st.integers(1, 3))):  # snapshots: the line may move
                     ts = tip - timedelta(hours=draw(st.integers(1, 12)))
-                    main = draw(st.integers(10, 60)) / 2
+                    # half points from 1.5 to 29 (every market's range, the line rules' widest
+                    # being points and the narrowest threes, blocks and steals at 30)
+                    main = draw(st.integers(3, 58)) / 2
                     for offset in sorted({0.0, *draw(st.lists(st.sampled_from([-1.0, 1.0]), max_size=2))}):
                         props.append(
                             (

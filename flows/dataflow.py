@@ -192,7 +192,7 @@ class Shard:
 
     def _one(self, raw: Raw, now: datetime) -> list[BaseModel]:
         """One input: its records, or its dead letter. Whatever fails while handling it (decode,
-        validation, identity, routing, features, scoring, record building) dead-letters this
+        validation, identity, features, scoring, record building) dead-letters this
         input alone, with a reason (`internal:<ExceptionType>` for the unexpected), so no
         message can stop the worker or every restart after it."""
         if raw.dead is not None:  # a file row that never became an event

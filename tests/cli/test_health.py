@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cli.health import schedule, slate_health
+from monitoring.coverage import slate_health
+from monitoring.inputs import schedule
 from cli.main import main
 from tests.stack import database, fetch, load, run_cli
 

@@ -526,6 +526,7 @@ def _dashboard(console: Console, settings: Settings, args: argparse.Namespace) -
         predictions_topic=settings.topic("predictions"),
         grades_topic=settings.topic("grades"),
         default_model=settings.champion,
+        health=health.config(settings),
     )
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("the dashboard is listening on %s: anyone who can reach it can read it", args.host)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from monitoring.coverage import slate_health
 from monitoring.inputs import schedule
-from cli.main import main
 from tests.stack import database, fetch, load, run_cli
 
 DAY = "2025-11-10"

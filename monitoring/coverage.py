@@ -103,14 +103,11 @@ class SlateHealth:
         return json.dumps(self.as_dict(), indent=2, sort_keys=True)
 
 
-def is_stale(
-    as_of: datetime, game: tuple[datetime | None, str] | None, now: datetime, stale_after: timedelta
-) -> bool:
-    """A quote is stale when its game (tip-off, status) has not tipped off at `now` and the
-    quote is older than `stale_after`; a game with no known tip-off is never stale."""
-    if game is None or game[0] is None or game[1] == "final" or now >= game[0]:
-        return False
-    return as_of < now - stale_after
+def is_stale(as_of: datetime, tipoff: datetime | None, now: datetime, stale_after: timedelta) -> bool:
+    """A quote is stale when its game has not tipped off at `now` and the quote is older than
+    `stale_after`. The tip-off alone decides (a game is final only after it); a game whose
+    tip-off is unknown is never stale."""
+    return tipoff is not None and now < tipoff and as_of < now - stale_after
 
 
 def why_not_actionable(reasons: Sequence[str], defaulted: Sequence[str]) -> list[str]:
@@ -236,7 +233,7 @@ def slate_health(
     for game_name, (tipoff, status) in schedule.items():
         _mark_schedule(game_of(game_name), tipoff, status, now)
     for prop, as_of in quoted.items():
-        if is_stale(as_of, schedule.get(prop[1]), now, stale_after):
+        if is_stale(as_of, schedule.get(prop[1], (None, ""))[0], now, stale_after):
             games[prop[1]].stale_by_book[prop[2]] += 1
     return SlateHealth(day, list(models), sorted(games.values(), key=lambda g: g.game), dict(unattributed))
 
@@ -244,7 +241,7 @@ def slate_health(
 def _mark_schedule(health: GameHealth, tipoff: datetime | None, status: str, now: datetime) -> None:
     """A game's tip-off and status; before tip-off, every book of it is watched for staleness."""
     health.tipoff, health.final = (tipoff.isoformat() if tipoff else None), status == "final"
-    if tipoff is not None and now < tipoff and status != "final":
+    if tipoff is not None and now < tipoff:
         health.stale_by_book = dict.fromkeys(health.props_by_book, 0)
 
 

@@ -1,6 +1,6 @@
 """What the health report reads from Kafka: the newest event per input topic, and the games
-topic's schedule (tip-off and status per game), as the topic stands or as it stood at a moment.
-Both read with a throwaway consumer that commits nothing: health only looks."""
+topic's schedule (tip-off and status per game). Both read with a throwaway consumer that
+commits nothing: health only looks."""
 
 from __future__ import annotations
 
@@ -61,11 +61,10 @@ def topic_freshness(bootstrap: str, topics: list[str], timeout_s: float = 10) ->
 
 
 def schedule(
-    bootstrap: str, topic: str, day: date, timeout_s: float = 10, as_of: datetime | None = None
+    bootstrap: str, topic: str, day: date, timeout_s: float = 10
 ) -> dict[str, tuple[datetime | None, str]]:
     """Tip-off and status (`scheduled`, `final`) of the day's games: the newest message per game
-    of the games topic, read whole (a season is a few thousand messages); with `as_of`, the
-    newest stamped at or before it (the schedule as it stood then, in event time)."""
+    (by event time) of the games topic, read whole (a season is a few thousand messages)."""
     consumer = _reader(bootstrap)
     out: dict[str, tuple[datetime | None, str]] = {}
     newest: dict[str, datetime] = {}
@@ -91,7 +90,7 @@ def schedule(
                     game = decode(message.value(), Game)
                 except DecodeError:
                     continue
-                if game.game_date != day or (as_of is not None and game.ts > as_of):
+                if game.game_date != day:
                     continue
                 if game.ts >= newest.get(game.game_key, game.ts):
                     newest[game.game_key] = game.ts

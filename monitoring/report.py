@@ -34,16 +34,14 @@ class HealthConfig:
     grading_delay: timedelta = timedelta(hours=12)
 
 
-def games_schedule(
-    bootstrap: str | None, topic: str, day: date, as_of: datetime | None = None
-) -> Schedule | None:
-    """The day's schedule from the games topic (as it stood at `as_of`), or None without a
-    broker (no Kafka configured, or none answers: logged as a warning)."""
+def games_schedule(bootstrap: str | None, topic: str, day: date) -> Schedule | None:
+    """The day's schedule from the games topic, or None without a broker (no Kafka configured,
+    or none answers: logged as a warning)."""
     if bootstrap is None:
         return None
     try:
         check_reachable(bootstrap)
-        return schedule(bootstrap, topic, day, timeout_s=5, as_of=as_of)
+        return schedule(bootstrap, topic, day, timeout_s=5)
     except (BrokerUnreachableError, KafkaException) as exc:
         logger.warning("stale quotes not known: Kafka at %s did not answer (%s)", bootstrap, exc)
         return None

@@ -12,17 +12,18 @@ import io
 import json
 import shutil
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser
 
-from cli.settings import SHIPPED_DATA
+from cli.settings import SHIPPED_DATA, Settings
+from monitoring.inputs import schedule
 from tests.dashboard import DAY
-from tests.dashboard.browser import SHOTS, serve, stop
+from tests.dashboard.browser import SHOTS, Live, open_slate, publish_move, serve, stop, wait_for_line
 from tests.stack import cli_env, database, fetch, run_cli
-from vocabulary.events import game_key, us_game_date
+from vocabulary.events import PropLine, game_key, us_game_date
 from vocabulary.keys import canonical_player
 from vocabulary.teams import resolve_team
 
@@ -193,3 +194,53 @@ def test_the_health_page_shows_the_alert_and_the_reasons(browser: Browser, withh
         page.screenshot(path=str(SHOTS / "health.png"), full_page=True)
     finally:
         stop(dashboard)
+
+
+# the champion's quotes of the day as they stood at a moment (the slate's as-of query), each
+# with its book row's key and whether it is older than the stale age then
+_AS_OF = """
+SELECT player_id || '|' || game_key || '|' || book || '|' || market, as_of < %(stale_before)s
+FROM (
+    SELECT DISTINCT ON (player_id, game_key, book, market) player_id, game_key, book, market, as_of
+    FROM predictions_log WHERE game_date = %(day)s AND model = 'champion' AND as_of <= %(at)s
+    ORDER BY player_id, game_key, book, market, as_of DESC, emitted_at DESC NULLS LAST
+) p
+"""
+
+
+def test_the_slate_flags_quotes_older_than_the_stale_age_before_tip_off(
+    browser: Browser, live: Live, props: list[tuple[PropLine, str]]
+) -> None:
+    """The day's quotes are the books' 17:00 UTC snapshot; a line moved at 17:30 is published.
+    At 17:45 (every game tips off later, by the games topic) a quote older than 30 minutes (the
+    default PROPSTREAM_STALE_AFTER_MIN) is stale and the moved one is not; after the tip-offs,
+    none is."""
+    prop, key = props[-1]  # one no other browser test moves
+    moved = publish_move(live, prop)
+    wait_for_line(live, key, moved.line)
+    at = moved.ts + timedelta(minutes=15)
+    games_topic = f"{live.env['PROPSTREAM_TOPIC_PREFIX']}{Settings().topic_games}"
+    tipoffs = schedule(live.env["PROPSTREAM_KAFKA_BOOTSTRAP"], games_topic, date.fromisoformat(DAY))
+    assert tipoffs and all(tipoff is not None and tipoff > at for tipoff, _ in tipoffs.values())
+    params = {"day": DAY, "at": at, "stale_before": at - timedelta(minutes=30)}
+    expected = dict(fetch(live.db, _AS_OF, params))  # type: ignore[arg-type]
+    assert expected[key] is False and sum(expected.values()) > 100  # the moved quote is fresh
+
+    page = open_slate(browser, live.url, f"&view=books&as_of={at.isoformat().replace('+00:00', 'Z')}")
+    keys = page.eval_on_selector_all("#slate tbody tr[data-key]", "rows => rows.map(r => r.dataset.key)")
+    flagged = set(
+        page.eval_on_selector_all(
+            "#slate tbody tr[data-key]:has(td[data-col='as_of'] .stale)",
+            "rows => rows.map(r => r.dataset.key)",
+        )
+    )
+    assert set(keys) == set(expected)
+    assert flagged == {key for key, stale in expected.items() if stale}
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "slate-stale.png"))
+
+    after = open_slate(
+        browser, live.url, "&view=books&as_of=2025-11-11T06:00:00Z"
+    )  # every game under way or over
+    assert after.locator("#slate tbody tr[data-key]").count() > 100
+    assert after.locator("#slate td[data-col='as_of'] .stale").count() == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -410,8 +411,15 @@ def _evaluate(console: Console, settings: Settings, args: argparse.Namespace) ->
         if sys.argv[1:2] == ["evaluate"]
         else "propstream evaluate"
     )
+    started = time.monotonic()
+    logger.info(
+        "evaluate: building the training set through the feature store from %s events", f"{len(events):,}"
+    )
     with console.status("building the training set through the feature store"):
         prepared = build_training_set(events, directory)
+    logger.info(
+        "evaluate: training set built in %.1f s; walk-forward by day follows", time.monotonic() - started
+    )
     by_market: dict[str, dict[str, Any]] = {}
     for market in markets:
         kinds = settings.models_of(market)

@@ -1,9 +1,10 @@
 """`propstream health` and the worker's coverage gauges, over the report `monitoring` computes
 (the dashboard's health page shows the same report).
 
-`publish` sets `propstream_slate_props_without_prediction{game,reason}` and
-`propstream_quote_stale{book,game}` (the alert rules' metrics) and
-`propstream_props_ungraded{game}`; the worker refreshes them (`keep_publishing`).
+`publish` sets `propstream_slate_props_without_prediction{game,reason}`,
+`propstream_slate_game_without_predictions{game}` and `propstream_quote_stale{book,game}` (the
+alert rules' metrics) and `propstream_props_ungraded{game}`; the worker refreshes them
+(`keep_publishing`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ QUOTE_STALE = Gauge(
 UNGRADED = Gauge(
     "propstream_props_ungraded",
     "props predicted and not graded, of games past the grading delay (the last two slates)",
+    ["game"],
+)
+WITHOUT_ANY = Gauge(
+    "propstream_slate_game_without_predictions",
+    "props of a game of the current slate that has props and not one prediction from any model",
     ["game"],
 )
 WITHOUT_PREDICTION = Gauge(
@@ -77,12 +83,16 @@ def keep_publishing(dsn: str, health: HealthConfig, bootstrap: str, every_s: flo
 
 
 def publish(report: SlateHealth, *earlier: SlateHealth) -> None:
-    """The alert rules' gauge: this slate's props without a prediction, by game and reason;
+    """The alert rules' gauges: this slate's props without a prediction, by game and reason, and
+    the games with props and not one prediction; the stale quotes;
     and the ungraded props of games past the grading delay, of this slate and `earlier` ones."""
     WITHOUT_PREDICTION.clear()
+    WITHOUT_ANY.clear()
     for game in report.games:
         for reason, n in game.without_prediction.items():
             WITHOUT_PREDICTION.labels(game.game, reason).set(n)
+        if game.without_any_prediction:
+            WITHOUT_ANY.labels(game.game).set(game.props)
     QUOTE_STALE.clear()
     for game in report.games:
         for book, n in game.stale_by_book.items():

@@ -17,9 +17,12 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser
+from prometheus_client import REGISTRY
 
+from cli.health import config, publish
 from cli.settings import SHIPPED_DATA, Settings
 from monitoring.inputs import schedule
+from monitoring.report import slate_report
 from tests.dashboard import DAY
 from tests.dashboard.browser import SHOTS, Live, open_slate, publish_move, serve, stop, wait_for_line
 from tests.stack import cli_env, database, fetch, run_cli
@@ -159,6 +162,13 @@ def test_withheld_game_lines_show_as_missing_game_lines_in_the_health_report(wit
     assert alone["predicted"] == 0 and alone["without_prediction"]["unknown_player"] == unknown > 5
     assert report["without_any_prediction"] == [withheld.no_players]
     assert f"games with props but no prediction: {withheld.no_players}" in table
+
+    # and the gauge the alert rule reads (the worker publishes the same report)
+    settings = Settings(topic_prefix=withheld.env["PROPSTREAM_TOPIC_PREFIX"])
+    publish(slate_report(withheld.db, date.fromisoformat(DAY), config(settings), None))
+    gauge = "propstream_slate_game_without_predictions"
+    assert REGISTRY.get_sample_value(gauge, {"game": withheld.no_players}) == alone["props"]
+    assert REGISTRY.get_sample_value(gauge, {"game": withheld.no_lines}) is None
 
 
 def test_the_health_page_shows_the_alert_and_the_reasons(browser: Browser, withheld: Withheld) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from datetime import timedelta
 
 import psycopg
@@ -135,8 +136,8 @@ def tables(report: SlateHealth) -> list[tuple[str, list[str], list[list[str]]]]:
             b,
             f"{sum(g.props_by_book.get(b, 0) for g in report.games):,}",
             f"{sum(1 for g in report.games if b in g.props_by_book)}",
-            max((g.last_quote_by_book.get(b, "") for g in report.games), default="")[:16].replace("T", " ")
-            or "-",
+            _newest(g.last_quote_by_book.get(b, "") for g in report.games),
+            _newest(g.last_arrival_by_book.get(b, "") for g in report.games),
         ]
         for b in books
     ]
@@ -149,6 +150,11 @@ def tables(report: SlateHealth) -> list[tuple[str, list[str], list[list[str]]]]:
         ("Props without a prediction", ["game", "reason", "props"], reasons),
         ("Predicted, not actionable (a prop under each reason)", ["game", "reason", "props"], not_actionable),
         ("Predicted with defaulted inputs", ["game", "input=why", "props"], defaulted),
-        ("Props per book", ["book", "props", "games", "newest quote UTC"], per_book),
+        ("Props per book", ["book", "props", "games", "newest quote UTC", "arrived UTC"], per_book),
         ("Stale quotes before tip-off", ["game", "book", "props"], stale),
     ]
+
+
+def _newest(stamps: Iterable[str]) -> str:
+    """The newest of ISO UTC times, to the minute, or "-"."""
+    return max(stamps, default="")[:16].replace("T", " ") or "-"

@@ -15,7 +15,8 @@ predicted. For each game of the slate:
   reasons, with the defaulted-inputs gate spelled out as `missing_game_lines` and
   `defaulted:<input>=<why>`; a prop counts under each of its reasons;
 - predicted props with defaulted inputs, by input (`predictions_latest.defaulted`);
-- freshness: the newest quote applied per book (`as_of` of the latest predictions); with the
+- freshness: the newest quote applied per book (`as_of` of the latest predictions, event time)
+  and when it arrived (their `emitted_at`, the wall clock of the worker that scored it); with the
   games topic's schedule, the props of a game not yet tipped off whose newest quote is older
   than the configured age, per book (`is_stale`: the one rule, the dashboard's slate uses it);
 - grading: props graded, props predicted (by any model) and not graded, and the game flagged
@@ -51,6 +52,8 @@ __all__ = [
 ]
 
 Prop = tuple[str, str, str, str]  # (canonical player, game_key, book, market)
+_GameBook = tuple[str, str]
+_Newest = dict[_GameBook, datetime]
 Schedule = Mapping[str, tuple[datetime | None, str]]  # game_key -> (tip-off, status)
 MISSING_GAME_LINES = "missing_game_lines"
 _NO_GAME_LINES = "=no_game_lines"  # the feature store's default for a game without game lines
@@ -66,7 +69,8 @@ class GameHealth:
     without_prediction: dict[str, int] = field(default_factory=dict)
     not_actionable: dict[str, int] = field(default_factory=dict)  # a prop under each reason
     defaulted: dict[str, int] = field(default_factory=dict)
-    last_quote_by_book: dict[str, str] = field(default_factory=dict)
+    last_quote_by_book: dict[str, str] = field(default_factory=dict)  # event time
+    last_arrival_by_book: dict[str, str] = field(default_factory=dict)  # wall clock, when emitted
     graded: int = 0
     ungraded: int = 0  # predicted by some model, no grade (yet)
     grading_gap: bool = False
@@ -154,8 +158,8 @@ class _Prediction:
 def _read(dsn: str, day: date, props_topic: str) -> tuple[list[tuple], list[tuple], list[tuple]]:  # type: ignore[type-arg]
     with psycopg.connect(dsn) as conn:
         latest = conn.execute(
-            "SELECT model, player_name, game_key, book, market, actionable, reasons, defaulted, as_of "
-            "FROM predictions_latest WHERE game_date = %s",
+            "SELECT model, player_name, game_key, book, market, actionable, reasons, defaulted, as_of, "
+            "emitted_at FROM predictions_latest WHERE game_date = %s",
             (day,),
         ).fetchall()
         graded = conn.execute(
@@ -177,6 +181,25 @@ def _read(dsn: str, day: date, props_topic: str) -> tuple[list[tuple], list[tupl
     return latest, graded, dead
 
 
+def _index(
+    latest: list[tuple],  # type: ignore[type-arg]
+) -> tuple[dict[Prop, dict[str, _Prediction]], dict[Prop, datetime], _Newest, _Newest]:
+    """The latest predictions by prop and model; the newest quote each prop was predicted on;
+    the newest quote and the newest arrival per (game, book)."""
+    by_prop: dict[Prop, dict[str, _Prediction]] = defaultdict(dict)
+    quoted: dict[Prop, datetime] = {}
+    last_quote: dict[_GameBook, datetime] = {}
+    last_arrival: dict[_GameBook, datetime] = {}
+    for model, name, game, book, market, actionable, reasons, defaulted, as_of, emitted in latest:
+        prop_key = (canonical_player(name or ""), game, book, market)
+        by_prop[prop_key][model] = _Prediction(actionable, list(reasons), list(defaulted))
+        last_quote[(game, book)] = max(last_quote.get((game, book), as_of), as_of)
+        if emitted is not None:
+            last_arrival[(game, book)] = max(last_arrival.get((game, book), emitted), emitted)
+        quoted[prop_key] = max(quoted.get(prop_key, as_of), as_of)
+    return by_prop, quoted, last_quote, last_arrival
+
+
 def slate_health(
     dsn: str,
     day: date,
@@ -193,14 +216,7 @@ def slate_health(
     game), a game not yet tipped off counts per book its props whose newest quote is stale."""
     now = now or datetime.now(UTC)
     latest, graded, dead = _read(dsn, day, props_topic)
-    by_prop: dict[Prop, dict[str, _Prediction]] = defaultdict(dict)
-    quoted: dict[Prop, datetime] = {}  # the newest quote a prop was predicted on
-    last_quote: dict[tuple[str, str], datetime] = {}
-    for model, name, game, book, market, actionable, reasons, defaulted, as_of in latest:
-        prop_key = (canonical_player(name or ""), game, book, market)
-        by_prop[prop_key][model] = _Prediction(actionable, list(reasons), list(defaulted))
-        last_quote[(game, book)] = max(last_quote.get((game, book), as_of), as_of)
-        quoted[prop_key] = max(quoted.get(prop_key, as_of), as_of)
+    by_prop, quoted, last_quote, last_arrival = _index(latest)
     graded_props = {(canonical_player(n or ""), g, b, m) for n, g, b, m in graded}
 
     dead_reasons: dict[Prop, str] = {}
@@ -226,6 +242,8 @@ def slate_health(
             game_of(prop[1]).ungraded += 1
     for (game, book), as_of in last_quote.items():
         game_of(game).last_quote_by_book[book] = as_of.astimezone(UTC).isoformat()
+    for (game, book), emitted in last_arrival.items():
+        game_of(game).last_arrival_by_book[book] = emitted.astimezone(UTC).isoformat()
     day_end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
     for health in games.values():
         health.grading_gap = health.ungraded > 0 and now >= day_end + grading_delay

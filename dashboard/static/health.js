@@ -50,10 +50,12 @@
     const books = [...new Set(report.games.flatMap((g) => Object.keys(g.props_by_book)))].sort();
     $("books").tBodies[0].replaceChildren(...books.map((b) => {
       const of = report.games.filter((g) => b in g.props_by_book);
-      const newest = of.map((g) => g.last_quote_by_book[b]).filter(Boolean).sort().pop();
+      const newest = (field) => of.map((g) => g[field][b]).filter(Boolean).sort().pop();
+      const quote = newest("last_quote_by_book"), arrival = newest("last_arrival_by_book");
       return el("tr", { dataset: { book: b } }, td("book", bookName(b)),
         td("props", sum(of.map((g) => g.props_by_book[b])), true), td("games", of.length, true),
-        td("stale", sum(of.map((g) => g.stale_by_book[b] || 0)), true), td("newest", newest ? utc(newest) : "—"));
+        td("stale", sum(of.map((g) => g.stale_by_book[b] || 0)), true), td("newest", quote ? utc(quote) : "—"),
+        td("arrived", arrival ? utc(arrival) : "—"));
     }));
     const topics = Object.entries(report.newest_event_by_topic);
     $("topics").hidden = !topics.length;

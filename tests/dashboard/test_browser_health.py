@@ -254,3 +254,16 @@ def test_the_slate_flags_quotes_older_than_the_stale_age_before_tip_off(
     )  # every game under way or over
     assert after.locator("#slate tbody tr[data-key]").count() > 100
     assert after.locator("#slate td[data-col='as_of'] .stale").count() == 0
+
+    # the health page with Kafka: each input topic's newest event, the games' tip-offs, no alert
+    health = browser.new_page()
+    health.goto(f"{live.url}/health?date={DAY}")
+    health.wait_for_selector(f"body[data-loaded='{DAY}']")
+    prefix = live.env["PROPSTREAM_TOPIC_PREFIX"]
+    topics = health.eval_on_selector_all("#topics tr[data-topic]", "rows => rows.map(r => r.dataset.topic)")
+    assert sorted(topics) == sorted(
+        f"{prefix}{t}" for t in ("nba.games", "odds.games", "odds.props", "nba.boxscores")
+    )
+    assert "Kafka not read" not in health.inner_text("#summary") and health.is_hidden("#alert")
+    tips = health.locator("#games td[data-col='tipoff']").all_inner_texts()
+    assert tips and all(t.startswith("2025-11-11") for t in tips)  # evening Eastern: after midnight UTC

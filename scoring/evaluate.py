@@ -70,6 +70,7 @@ class Evaluation:
     predictions: list[Prediction] = field(default_factory=list)
     alone: list[Grade] = field(default_factory=list)
     stages: dict[str, dict[date, Calibration]] = field(default_factory=dict)
+    in_sample: int = 0  # predictions left out: their game inside their model's training window
 
 
 def make_model(
@@ -224,6 +225,9 @@ def walk_forward(
                 predictions = Scorer(model, calibration=calibration).score(requests)
             if day >= start:
                 for p, a in zip(predictions, alone, strict=True):
+                    if p.in_sample:  # not by construction (trained before `day`): kept apart if so
+                        result.in_sample += 1
+                        continue
                     box = boxes.get((p.player_id, p.game_key))
                     result.predictions.append(p)
                     result.grades.append(grade(p, box))

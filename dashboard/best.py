@@ -48,6 +48,8 @@ _FROM_QUOTE: Final = (
     "actual",
     "graded_side",
     "graded_pick",
+    "model_version",
+    "in_sample",
 )
 
 

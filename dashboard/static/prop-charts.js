@@ -67,8 +67,9 @@ PS.propCharts = (() => {
     const closed = body.closes.find((c) => c.kind === "close" && c.tipoff);
     const closeAt = closed ? seconds(closed.tipoff) : null;
     const times = [...new Set(history.map((r) => seconds(r.as_of)))].sort((a, b) => a - b);
-    const span = Math.max(3600, times[times.length - 1] - times[0]);
-    const xs = [...times, times[times.length - 1] + Math.max(3600, span * 0.1)]; // let the last step show
+    const span = Math.max(3600, (closeAt ?? 0) - times[0], times[times.length - 1] - times[0]);
+    // let the last step show, through tip-off when it comes after the last quote
+    const xs = [...times, Math.max(times[times.length - 1], closeAt ?? 0) + Math.max(3600, span * 0.1)];
     const byBook = (book, field) => history.filter((r) => r.book === book).map((r) => [seconds(r.as_of), r[field]]);
     const width = (i) => 1.5 + (books.length - 1 - i) * 1.1;
     return { history, books, closeAt, xs, byBook, width };

@@ -110,25 +110,22 @@ class Scorer:
             if v.min_edge is not None and not 0 <= v.min_edge < 0.5:
                 raise ValueError(f"min_edge must be in [0, 0.5), got {v.min_edge}")
         self.gate = gate or QualityGate()
-        self.versions = sorted(
-            (
-                Version(v.model, v.calibration, v.calibration.min_edge if v.min_edge is None else v.min_edge)
-                for v in versions
-            ),
-            key=lambda v: v.model.meta.active_from,
-        )
-        self._starts = [v.model.meta.active_from for v in self.versions]
+        ordered = sorted(versions, key=lambda v: v.model.meta.active_from)
+        self._starts = [v.model.meta.active_from for v in ordered]
         self._served = [
-            _Served(v.model, v.calibration, v.min_edge, m.version, m.trained_from, m.trained_to)
-            for v in self.versions
+            _Served(
+                v.model,
+                v.calibration,
+                v.calibration.min_edge if v.min_edge is None else v.min_edge,
+                m.version,
+                m.trained_from,
+                m.trained_to,
+            )
+            for v in ordered
             for m in (v.model.meta,)
         ]
-        latest = self.versions[-1]
+        latest = self._served[-1]  # what `model`, `calibration` and `min_edge` name
         self.model, self.calibration, self.min_edge = latest.model, latest.calibration, latest.min_edge
-
-    def version_at(self, as_of: datetime) -> Version:
-        """The version active at `as_of`; before the first activation, the first version."""
-        return self.versions[max(0, bisect_right(self._starts, as_of) - 1)]
 
     def score(self, requests: Sequence[Request], stamp: Stamp = NO_STAMP) -> list[Prediction]:
         """One tree evaluation per version for the requests; `stamp` sets the emit time and
@@ -140,7 +137,7 @@ class Scorer:
         for i, request in enumerate(requests):
             as_of = request.vector.as_of
             index = chosen.get(as_of)
-            if index is None:
+            if index is None:  # the version active at as_of; before the first activation, the first
                 index = chosen[as_of] = max(0, bisect_right(self._starts, as_of) - 1)
             groups.setdefault(index, []).append(i)
         if len(groups) == 1:

@@ -46,13 +46,7 @@ def close_client(fresh_db: str, history: tuple) -> Iterator[tuple[TestClient, Pr
     ]
     with PostgresSink(fresh_db) as sink:
         sink.write_batch(rows)
-    config = DashboardConfig(
-        reader_dsn=SecretStr(reader_dsn(fresh_db)),
-        kafka_bootstrap=None,
-        predictions_topic="unused",
-        grades_topic="unused",
-        default_model="upcoming",
-    )
+    config = DashboardConfig(SecretStr(reader_dsn(fresh_db)), None, "unused", "unused", "upcoming")
     with TestClient(create_app(config)) as client:
         yield client, first
 

@@ -72,9 +72,10 @@ ORDER BY g.book
 # Closing-line value of every logged prediction made at or before its book's close. The close
 # is the book's last quote before the game's tip-off (the quote the grader grades); until
 # tip-off (the server's clock) it is the latest quote so far, `close_kind` 'so far'. A row
-# written without a tip-off (before schema v4) closes at its book's last quote. The side is
+# written without a tip-off (before schema v5) closes at its book's last quote. The side is
 # the pick, or for a PASS the model's lean, as grading reads it; positive CLV means the market
-# moved towards that side.
+# moved towards that side. Withdrawn predictions (a late input showed no in-order run makes
+# them) are neither quotes nor closes.
 _CLV = """
 SELECT p.model, p.player_id, p.player_name, p.game_key, p.game_date, p.book, p.market,
        p.prediction_id, p.in_sample, p.as_of, p.recommendation, s.side, p.line, p.over_price,
@@ -90,7 +91,7 @@ JOIN (
            p.line AS close_line, p.market_p_over AS close_market_p_over,
            p.over_price AS close_over_price, p.under_price AS close_under_price
     FROM predictions_log p
-    WHERE p.as_of < coalesce(p.tipoff, 'infinity') AND {where}
+    WHERE NOT p.withdrawn AND p.as_of < coalesce(p.tipoff, 'infinity') AND {where}
     ORDER BY p.model, p.player_id, p.game_key, p.book, p.market, p.as_of DESC, p.emitted_at DESC NULLS LAST
 ) c USING (model, player_id, game_key, book, market)
 CROSS JOIN LATERAL (
@@ -98,7 +99,7 @@ CROSS JOIN LATERAL (
                 WHEN p.p_over >= p.p_under THEN 'OVER' ELSE 'UNDER' END AS side
 ) l
 CROSS JOIN LATERAL (SELECT l.side, CASE l.side WHEN 'OVER' THEN 1 ELSE -1 END AS sign) s
-WHERE p.as_of <= c.close_as_of AND {where}
+WHERE NOT p.withdrawn AND p.as_of <= c.close_as_of AND {where}
 """
 
 _PROP_CLV = (

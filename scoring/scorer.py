@@ -231,6 +231,7 @@ class Scorer:
                 model_version=version.name,
                 in_sample=version.trained_from <= game_date <= version.trained_to,
                 tipoff=request.tipoff,
+                withdrawn=False,
                 emitted_at=stamp.emitted_at,
                 player_name=stamp.name(target.player_id),
             ),

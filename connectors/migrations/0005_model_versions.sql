@@ -1,7 +1,7 @@
--- propstream schema v4 (issues 16 and 18): the model version that made each prediction (the
+-- propstream schema v5 (issues 16 and 18): the model version that made each prediction (the
 -- version active at its as_of), whether its game lies inside that version's training window
 -- (`in_sample`: such a grade measures the fit, not the model), and the game's tip-off beside
--- each prediction (where the dashboard marks the close). Rows written before v4 have no version
+-- each prediction (where the dashboard marks the close). Rows written before v5 have no version
 -- (NULL), are not known to be in-sample (false) and have no tip-off (NULL).
 ALTER TABLE predictions_latest ADD COLUMN model_version text;
 ALTER TABLE predictions_latest ADD COLUMN in_sample boolean NOT NULL DEFAULT false;

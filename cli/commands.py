@@ -183,9 +183,15 @@ def _graded_summary(console: Console, parquet: Path) -> None:
     if frame.is_empty():
         console.print("no grades yet")
         return
-    grades = [
+    every = [
         Grade.model_validate(row) for row in frame.drop("emitted_at", strict=False).iter_rows(named=True)
     ]
+    grades = [g for g in every if not g.in_sample]
+    if len(grades) < len(every):
+        console.print(
+            f"{len(every) - len(grades):,} of {len(every):,} grades are in-sample (their game lies inside "
+            "the training window of the model version that made them): left out of the figures below"
+        )
     markets = [m for m in MARKETS if any(g.market == m for g in grades)]
     rows = [
         (f"{market} {model}" if len(markets) > 1 else model, performance(of_market[model]))

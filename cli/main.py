@@ -25,6 +25,7 @@ from cli.errors import UsageError, explain, preflight, settings_error
 from cli.logs import LOG_FORMATS, configure
 from cli.settings import Settings
 from connectors.adapters import Record, read_records
+from connectors.exceptions import DataLayoutError
 from connectors.files import DataLayout
 from connectors.kafka import Publisher, ensure_topics
 from connectors.loader import Loader, Pacer
@@ -35,10 +36,10 @@ from features.store import FeatureStore
 from monitoring.coverage import SlateHealth, newest_day
 from monitoring.report import slate_report
 from scoring.evaluate import fit_stages, make_model, walk_forward
-from scoring.model import Registry
+from scoring.model import Registry, start_of_day
 from scoring.training import TrainingSet, build_training_set
 from vocabulary.errors import PropstreamError
-from vocabulary.events import BoxScore, InputEvent
+from vocabulary.events import BoxScore, InputEvent, us_game_date
 from vocabulary.markets import MARKETS
 from vocabulary.topics import INPUT_TOPICS
 from vocabulary.window import WINDOW_HELP, Window, WindowError, parse_bound
@@ -62,6 +63,13 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from exc
+
+
+def _moment(text: str) -> datetime:
+    try:
+        return parse_bound(text, end=False)
+    except WindowError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 class _Parser(argparse.ArgumentParser):
@@ -167,13 +175,30 @@ def _parser() -> argparse.ArgumentParser:
         "store (one row per player-game played, features as of that game) and train each active model "
         "(PROPSTREAM_MODELS; default: champion = sqrt_uncertainty, shadow = normal_uncertainty) "
         "into the registry, each with its calibration stage (fitted on the walk-forward record of the "
-        "graded props before --until, models retrained weekly; the market itself without such props).",
+        "graded props before --until, models retrained weekly; the market itself without such props). "
+        "Each training is a new version of its model, active from --active-from (event time): a "
+        "prediction as of t is made by the version active at t, before the first activation by the "
+        "first version; a prediction of a game inside its version's training window is marked "
+        "in_sample.",
     )
     _add_data(train)
     train.add_argument(
         "--models", dest="models_dir", type=Path, metavar="DIR", help="registry (default models/)"
     )
-    train.add_argument("--until", type=_date, metavar="DATE", help="train on games before this date only")
+    train.add_argument(
+        "--until",
+        type=_date,
+        metavar="DATE",
+        help="train on games before this date (default: the date of the data's newest event)",
+    )
+    train.add_argument(
+        "--active-from",
+        type=_moment,
+        metavar="TIME",
+        help="the event time the new versions score from: a date (its start, US Eastern) or a zoned "
+        "ISO time (default: the start of --until); no earlier than the workers load them, or live "
+        "and replay differ",
+    )
 
     evaluate = commands.add_parser(
         "evaluate",
@@ -350,27 +375,35 @@ def _events(console: Console, settings: Settings) -> tuple[list[InputEvent], Pla
 
 def _train(console: Console, settings: Settings, args: argparse.Namespace) -> int:
     events, directory = _events(console, settings)
+    if not events:
+        raise DataLayoutError(
+            f"no events in {settings.data_dir}: nothing to train on; point --data at the data"
+        )
+    until = args.until or us_game_date(max(e.ts for e in events))
+    active_from = args.active_from or start_of_day(until)
     with console.status("building the training set through the feature store"):
         history, store = build_training_set(events, directory)
     registry = Registry(settings.models_dir)
     for market in settings.markets:
         rows = history.for_market(market)
-        data = rows.before(args.until) if args.until else rows
+        data = rows.before(until)
+        versions = {}
         for name, kind in settings.models_of(market).items():
             with console.status(f"training {market} {name} ({kind}) on {len(data):,} rows"):
-                model, catboost_model = make_model(name, kind, data, created_at=datetime.now(UTC))
+                model, catboost_model = make_model(
+                    name, kind, data, created_at=datetime.now(UTC), active_from=active_from
+                )
             folder = registry.save(catboost_model, model.meta)
-            logger.info(
-                "trained %s %s (%s) on %s rows, %s → %s: %s",
-                market,
-                name,
-                kind,
-                f"{len(data):,}",
-                model.meta.trained_from,
-                model.meta.trained_to,
-                folder,
-            )
-        _fit_stages(console, settings, registry, (rows, store, events), args.until)
+            versions[name] = model.meta.version
+            logger.info("trained %s %s (%s) on %s rows: %s", market, name, kind, f"{len(data):,}", folder)
+        _fit_stages(console, settings, registry, (rows, store, events), day=until, versions=versions)
+    window = f"{data.game_dates.min()} → {data.game_dates.max()}"
+    why = "--until" if args.until else "the date of the data's newest event; --until DATE to choose"
+    console.print(
+        f"trained on the games of {window} (before {until}: {why}); version "
+        f"{model.meta.version}, active from {active_from.isoformat()}. A game of {window} graded with "
+        "it is in-sample: marked in_sample and kept out of the performance figures."
+    )
     return 0
 
 
@@ -379,17 +412,18 @@ def _fit_stages(
     settings: Settings,
     registry: Registry,
     history: tuple[TrainingSet, FeatureStore, Sequence[InputEvent]],
-    until: date | None,
+    *,
+    day: date,
+    versions: dict[str, str],
 ) -> None:
     """Each model's calibration stage, fitted on the walk-forward record of the props before
-    `until` (else every graded prop), saved beside it (docs/model.md)."""
+    `day`, saved beside the version just trained (docs/model.md)."""
     data, store, events = history
-    day = until or date.fromisoformat(str(data.game_dates.max())) + timedelta(days=1)
     boxes = {(e.player_id, e.game_key): e for e in events if isinstance(e, BoxScore)}
     with console.status(f"fitting the {data.market} calibration stages on the graded props before {day}"):
         stages = fit_stages(data, store, boxes, settings.models_of(data.market), day)
     for name, stage in stages.items():
-        registry.save_calibration(name, stage, data.market)
+        registry.save_calibration(name, stage, data.market, versions[name])
         weights = ", ".join(f"{n} {w:+.3f}" for n, w in zip(stage.inputs, stage.weights, strict=True))
         logger.info(
             "stage of %s %s: %s graded props of %s days before %s; %s; min edge %s",

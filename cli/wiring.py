@@ -13,7 +13,7 @@ from connectors.parquet import ParquetSink
 from connectors.postgres import PostgresSink
 from connectors.sinks import Sink
 from scoring.model import Registry
-from scoring.scorer import Scorer
+from scoring.scorer import Scorer, Version
 from vocabulary.events import DeadLetter
 from vocabulary.records import Grade, Prediction
 
@@ -22,16 +22,16 @@ __all__ = ["scorers", "sink_factories"]
 
 def scorers(settings: Settings) -> list[Scorer]:
     """The active models of every configured market, market by market, champion first (each
-    refuses a mismatched feature schema or market), each through the calibration stage saved
-    beside it (the identity when there is none)."""
+    refuses a mismatched feature schema or market), each with every version in the registry,
+    each version through the calibration stage saved beside it (the identity when there is
+    none): a quote is scored by the version active at its as_of."""
     registry = Registry(settings.models_dir)
     out = []
     for market in settings.markets:
         models = settings.models_of(market)
         names = [settings.champion, *sorted(n for n in models if n != settings.champion)]
         out += [
-            Scorer(registry.load(name, market), calibration=registry.calibration(name, market))
-            for name in names
+            Scorer.of_versions([Version(m, c) for m, c in registry.versions(name, market)]) for name in names
         ]
     return out
 

@@ -49,6 +49,8 @@ _FROM_QUOTE: Final = (
     "graded_side",
     "graded_pick",
     "stale",  # the quote's stale flag (dashboard/stale.py), where the slate sets one
+    "model_version",
+    "in_sample",
 )
 
 

@@ -234,7 +234,7 @@ class Engine:
             for quote in store.main_quotes(change):
                 t = quote.target
                 books[(t.player_id, t.game_key, t.market, t.book)] = Request(
-                    store.vector(t), quote.over_price, quote.under_price
+                    store.vector(t), quote.over_price, quote.under_price, self.state.games[t.game_key].tipoff
                 )
         requests = list(books.values())
         return [

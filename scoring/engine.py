@@ -68,6 +68,17 @@ class GameState:
     before_tipoff: dict[int, dict[_Slot, Prediction]] = field(default_factory=dict)
     emitted: dict[_Key, tuple[int, Prediction]] = field(default_factory=dict)
 
+    def copy(self) -> GameState:
+        """Its own dictionaries over the same (immutable) box scores and predictions."""
+        return GameState(
+            self.game_date,
+            self.tipoff,
+            self.final,
+            dict(self.boxes),
+            {player: dict(slots) for player, slots in self.before_tipoff.items()},
+            dict(self.emitted),
+        )
+
     def done_for(self, player_id: int) -> bool:
         return self.final or player_id in self.boxes
 
@@ -99,8 +110,19 @@ class EngineState:
         return taken
 
     def copy(self) -> EngineState:
-        """A deep copy (the engine's own objects round-trip through pickle, the fastest copy)."""
-        return pickle.loads(pickle.dumps(self, pickle.HIGHEST_PROTOCOL))  # noqa: S301 (our own state)
+        """An independent copy for a rewind to start from: the store shares the players'
+        histories (copied on write), the games share their records (immutable); the rest
+        round-trips through pickle. Measured on 60k shipped events with a rewind every 200
+        (2026-11-27): a whole-state pickle round trip was 66 of the rewinds' 78 s."""
+        store, games = self.store, self.games
+        self.store, self.games = FeatureStore(), {}
+        try:
+            clone: EngineState = pickle.loads(pickle.dumps(self, pickle.HIGHEST_PROTOCOL))  # noqa: S301 (ours)
+        finally:
+            self.store, self.games = store, games
+        clone.store = store.sharing_histories()
+        clone.games = {key: game.copy() for key, game in games.items()}
+        return clone
 
     def size_bytes(self) -> tuple[int, int]:
         """(the largest single player's or game's state, the whole state) pickled, in bytes."""
@@ -205,8 +227,9 @@ class Engine:
         late, self.state.late = self.state.late, []
         return out + self._rewind(late, emitted_at) if late else out
 
-    def _flush_pending(self, emitted_at: datetime | None) -> list[Output]:
-        """The pending event time's rescoring and grading; the time joins the journal."""
+    def _flush_pending(self, emitted_at: datetime | None, *, lag: bool = True) -> list[Output]:
+        """The pending event time's rescoring and grading; the time joins the journal (and the
+        lagging state follows, unless a rewind is under way: it moves it once at the end)."""
         state = self.state
         if state.pending_ts is None:
             return []
@@ -224,7 +247,8 @@ class Engine:
             box = game.boxes.get(player_id)
             out += [grade(p, box, emitted_at) for p in game.before_tipoff.get(player_id, {}).values()]
         state.journal.append(Step(ts, events, out))
-        self._lag(state)
+        if lag:
+            self._lag(state)
         return out
 
     def _predict(self, changes: Iterable[Change], stamp: Stamp) -> list[Prediction]:
@@ -269,14 +293,18 @@ class Engine:
         if state.late:  # never past a late event waiting for its rewind
             horizon = min(horizon, *(e.ts for e, _ in state.late))
         while state.journal and state.journal[0].ts < horizon:
-            step = state.journal.popleft()
-            lagging = state.lagging = state.lagging or EngineState()
-            for event, player_id in step.events:
-                self._apply(lagging, event, player_id)
-            for p in step.outputs:
-                if isinstance(p, Prediction):
-                    _remember(lagging, hash(content(p)), p)
-            lagging.take_pending()
+            state.lagging = state.lagging or EngineState()
+            self._retrace(state.lagging, state.journal.popleft())
+
+    def _retrace(self, state: EngineState, step: Step) -> None:
+        """Apply a journal step's events to `state` and remember what it emitted, without
+        scoring: the step's outputs are what scoring would give again."""
+        for event, player_id in step.events:
+            self._apply(state, event, player_id)
+        for p in step.outputs:
+            if isinstance(p, Prediction):
+                _remember(state, hash(content(p)), p)
+        state.take_pending()
 
     def _rewind(self, late: list[tuple[InputEvent, int | None]], emitted_at: datetime | None) -> list[Output]:
         """Replay the journal from the lagging state with the late events in their places; emit
@@ -286,16 +314,21 @@ class Engine:
         after.lagging = before.lagging
         after.rewinds = before.rewinds + 1
         self.state = after
+        since = min(e.ts for e, _ in late)
         replayed: list[Output] = []
         try:
             for step in with_events(before.journal, late):
+                if step.ts < since:  # before every late event: the same as the journal says
+                    self._retrace(after, step)
+                    after.journal.append(step)
+                    continue
                 for e, pid in step.events:
                     self._apply(after, e, pid)
-                replayed += self._flush_pending(emitted_at)
+                replayed += self._flush_pending(emitted_at, lag=False)
         except BaseException:
-            self.state = before  # a failed rewind changes nothing
+            self.state = before  # a failed rewind changes nothing (the lagging state included)
             raise
-        since = min(e.ts for e, _ in late)
+        self._lag(after)
         return corrections(before.journal, replayed, since, _last_emitted(after), emitted_at)
 
 

@@ -40,10 +40,13 @@ def content(record: Output) -> tuple[object, ...]:
 
 def with_events(journal: Iterable[Step], late: Iterable[tuple[InputEvent, int | None]]) -> list[Step]:
     """The journal's events with late ones in their places (after the events of their time
-    already there, in the order they came), as steps to replay."""
-    steps = {s.ts: Step(s.ts, list(s.events)) for s in journal}
+    already there, in the order they came), as steps to replay; a step the late events do not
+    join keeps its outputs (what replaying it gives again)."""
+    steps = {s.ts: s for s in journal}
     for event, player_id in late:
-        steps.setdefault(event.ts, Step(event.ts, [])).events.append((event, player_id))
+        held = steps.get(event.ts)
+        events = [*held.events, (event, player_id)] if held is not None else [(event, player_id)]
+        steps[event.ts] = Step(event.ts, events)
     return sorted(steps.values(), key=lambda s: s.ts)
 
 

@@ -1,11 +1,12 @@
 """PostgreSQL: versioned migrations, and the idempotent, monotonic sink.
 
-A batch is one transaction: its records are deduplicated, COPYed into a temporary staging
-table, then upserted with `INSERT ... ON CONFLICT ... DO UPDATE ... WHERE EXCLUDED.as_of >=
-t.as_of` (at equal `as_of`, the later `emitted_at` wins), so a re-delivered or older record
-never overwrites a newer one. The prediction log
-and the dead letters ignore duplicates. When the server goes away the sink reconnects with
-backoff for `retry_for_s`, then raises `SinkError`; a batch is never half-applied.
+A batch is one transaction: per record type, its records are deduplicated, COPYed into a
+temporary staging table, then applied by one statement: `INSERT ... ON CONFLICT ... DO UPDATE
+... WHERE EXCLUDED.as_of >= t.as_of` (at equal `as_of`, the later `emitted_at` wins), so a
+re-delivered or older record never overwrites a newer one; predictions write their log in the
+same statement (it keeps corrections); dead letters ignore duplicates. When the server goes
+away the sink reconnects with backoff for `retry_for_s`, then raises `SinkError`; a batch is
+never half-applied.
 """
 
 from __future__ import annotations
@@ -177,6 +178,47 @@ def _dedupe(spec: _Table, records: Iterable[BaseModel]) -> list[BaseModel]:
     return list(latest.values())
 
 
+def _upsert(spec: _Table, stage: sql.Composable, columns: sql.Composable) -> sql.Composed:
+    """The one statement that applies a staged batch. Monotonic tables keep the newest row
+    per key; dead letters keep the first. Predictions write the log in the same statement
+    (a data-modifying CTE): the log keeps one row per prediction id, a correction (same id,
+    new content, a later emission) replaces it, and the same content written again changes
+    nothing."""
+    key = sql.SQL(", ").join(map(sql.Identifier, spec.key))
+    table = sql.Identifier(spec.table)
+    if not spec.monotonic:
+        return sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO NOTHING").format(
+            table, columns, columns, stage, key
+        )
+    log: sql.Composable = sql.SQL("")
+    if spec.log_table:
+        log = sql.SQL(
+            "WITH logged AS (INSERT INTO {log} AS t ({columns}) SELECT {columns} FROM {stage} "
+            "ON CONFLICT (prediction_id) DO UPDATE SET {updates} WHERE {newer}) "
+        ).format(
+            log=sql.Identifier(spec.log_table),
+            columns=columns,
+            stage=stage,
+            updates=_updates(spec, ("prediction_id",)),
+            newer=_newer_content(spec),
+        )
+    return sql.SQL(
+        "{log}INSERT INTO {table} AS t ({columns}) "
+        "SELECT DISTINCT ON ({key}) {columns} FROM {stage} "
+        "ORDER BY {key}, as_of DESC, emitted_at DESC NULLS LAST, prediction_id DESC "
+        "ON CONFLICT ({key}) DO UPDATE SET {updates} "
+        "WHERE EXCLUDED.as_of > t.as_of OR (EXCLUDED.as_of = t.as_of AND {newer})"
+    ).format(
+        log=log,
+        table=table,
+        columns=columns,
+        key=key,
+        stage=stage,
+        updates=_updates(spec, spec.key),
+        newer=_newer_content(spec),
+    )
+
+
 class PostgresSink(Sink):
     """Writes predictions (latest and log), grades and dead letters; one transaction a batch."""
 
@@ -292,46 +334,7 @@ class PostgresSink(Sink):
             copy.set_types(self._types[spec.table])
             for row in spec.rows(records):
                 copy.write_row(row)
-        key = sql.SQL(", ").join(map(sql.Identifier, spec.key))
-        table = sql.Identifier(spec.table)
-        if spec.monotonic:
-            conn.execute(
-                sql.SQL(
-                    "INSERT INTO {table} AS t ({columns}) "
-                    "SELECT DISTINCT ON ({key}) {columns} FROM {stage} "
-                    "ORDER BY {key}, as_of DESC, emitted_at DESC NULLS LAST, prediction_id DESC "
-                    "ON CONFLICT ({key}) DO UPDATE SET {updates} "
-                    "WHERE EXCLUDED.as_of > t.as_of OR (EXCLUDED.as_of = t.as_of AND {newer})"
-                ).format(
-                    table=table,
-                    columns=columns,
-                    key=key,
-                    stage=stage,
-                    updates=_updates(spec, spec.key),
-                    newer=_newer_content(spec),
-                )
-            )
-        else:
-            conn.execute(
-                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO NOTHING").format(
-                    table, columns, columns, stage, key
-                )
-            )
-        if spec.log_table:
-            # the log keeps one row per prediction id: a correction (same id, new content, a
-            # later emission) replaces it; the same content written again changes nothing
-            conn.execute(
-                sql.SQL(
-                    "INSERT INTO {log} AS t ({columns}) SELECT {columns} FROM {stage} "
-                    "ON CONFLICT (prediction_id) DO UPDATE SET {updates} WHERE {newer}"
-                ).format(
-                    log=sql.Identifier(spec.log_table),
-                    columns=columns,
-                    stage=stage,
-                    updates=_updates(spec, ("prediction_id",)),
-                    newer=_newer_content(spec),
-                )
-            )
+        conn.execute(_upsert(spec, stage, columns))
 
     def close(self) -> None:
         if self._conn is not None:

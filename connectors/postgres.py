@@ -12,6 +12,7 @@ never half-applied.
 from __future__ import annotations
 
 import logging
+import operator
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -113,11 +114,14 @@ class _Table:
     def rows(self, records: Iterable[BaseModel]) -> list[list[Any]]:
         """Values in column order (a frozen model's fields are read as they are); tuples become
         arrays, a missing partition or offset (file sources) becomes -1."""
-        columns, arrays, positions = self.columns, self._array_columns, self._position_columns
+        values_of, arrays, positions = (
+            operator.itemgetter(*self.columns),
+            self._array_columns,
+            self._position_columns,
+        )
         out = []
         for record in records:
-            values = record.__dict__
-            row = [values[c] for c in columns]
+            row = list(values_of(record.__dict__))  # in C: a third of the time of a comprehension
             for i in arrays:
                 row[i] = list(row[i])
             for i in positions:

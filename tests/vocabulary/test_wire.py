@@ -184,13 +184,13 @@ def test_every_one_field_change_of_shipped_events_decodes_alike(shipped_records:
                 assert outcome(decode, raw, model) == outcome(validate, raw, model), raw
 
 
-@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(near_valid(), st.sampled_from(MODELS))
 def test_near_valid_payloads_decode_alike(raw: bytes, model: type[BaseModel]) -> None:
     assert outcome(decode, raw, model) == outcome(validate, raw, model)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(ARBITRARY, st.sampled_from(MODELS))
 def test_arbitrary_payloads_decode_alike(raw: bytes, model: type[BaseModel]) -> None:
     assert outcome(decode, raw, model) == outcome(validate, raw, model)

@@ -4,9 +4,9 @@ A batch is one transaction: per record type, its records are deduplicated, COPYe
 temporary staging table, then applied by one statement: `INSERT ... ON CONFLICT ... DO UPDATE
 ... WHERE EXCLUDED.as_of >= t.as_of` (at equal `as_of`, the later `emitted_at` wins), so a
 re-delivered or older record never overwrites a newer one; predictions write their log in the
-same statement (it keeps corrections); dead letters ignore duplicates. When the server goes
-away the sink reconnects with backoff for `retry_for_s`, then raises `SinkError`; a batch is
-never half-applied.
+same statement (it keeps corrections; a withdrawn id's rows are deleted before it, in a batch
+that has one); dead letters ignore duplicates. When the server goes away the sink reconnects
+with backoff for `retry_for_s`, then raises `SinkError`; a batch is never half-applied.
 """
 
 from __future__ import annotations
@@ -208,7 +208,7 @@ def _upsert(spec: _Table, stage: sql.Composable, columns: sql.Composable) -> sql
         )
     return sql.SQL(
         "{log}INSERT INTO {table} AS t ({columns}) "
-        "SELECT DISTINCT ON ({key}) {columns} FROM {stage} "
+        "SELECT DISTINCT ON ({key}) {columns} FROM {stage} {current} "
         "ORDER BY {key}, as_of DESC, emitted_at DESC NULLS LAST, prediction_id DESC "
         "ON CONFLICT ({key}) DO UPDATE SET {updates} "
         "WHERE EXCLUDED.as_of > t.as_of OR (EXCLUDED.as_of = t.as_of AND {newer})"
@@ -218,6 +218,7 @@ def _upsert(spec: _Table, stage: sql.Composable, columns: sql.Composable) -> sql
         columns=columns,
         key=key,
         stage=stage,
+        current=sql.SQL("WHERE NOT withdrawn" if spec.log_table else ""),
         updates=_updates(spec, spec.key),
         newer=_newer_content(spec),
     )
@@ -338,7 +339,20 @@ class PostgresSink(Sink):
             copy.set_types(self._types[spec.table])
             for row in spec.rows(records):
                 copy.write_row(row)
+        if spec.log_table and any(getattr(r, "withdrawn", False) for r in records):
+            self._withdraw(conn, stage)  # before the upsert: one statement cannot see it
         conn.execute(_upsert(spec, stage, columns))
+
+    @staticmethod
+    def _withdraw(conn: psycopg.Connection[Any], stage: sql.Identifier) -> None:
+        """A withdrawn prediction leaves the latest table and the grades (its log row stays,
+        marked); the prediction it had displaced comes next in the same batch."""
+        for table in ("predictions_latest", "grades"):
+            conn.execute(
+                sql.SQL(
+                    "DELETE FROM {} WHERE prediction_id IN (SELECT prediction_id FROM {} WHERE withdrawn)"
+                ).format(sql.Identifier(table), stage)
+            )
 
     def close(self) -> None:
         if self._conn is not None:

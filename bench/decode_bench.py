@@ -1,9 +1,8 @@
 """Decoding the wire: µs per input event for the hot path's `decode` (msgspec with the models'
 rules) beside pydantic's JSON mode (`validate`, the schema of record and the path before), on
-every event of the shipped history as the loader encodes it: CPU time, best of `rounds`
-passes each, alternating.
-
-`python -m bench.decode_bench` runs it alone."""
+events as the loader encodes them: CPU time, best of `rounds` passes each, alternating.
+`make bench` gives it the shipped history's events (props of a known player);
+`python -m bench.decode_bench` runs it alone on every event of the shipped history."""
 
 from __future__ import annotations
 

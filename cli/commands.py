@@ -291,11 +291,9 @@ def worker(console: Console, settings: Settings, args: argparse.Namespace) -> in
     if coverage:
         stop_health = health.keep_publishing(
             settings.postgres_dsn.get_secret_value(),
-            list(settings.models),
-            settings.champion,
-            settings.topic("props"),
+            health.config(settings),
+            settings.kafka_bootstrap,
             settings.health_interval_s,
-            kafka=(settings.kafka_bootstrap, settings.topic("games")),
         )
     run_flow(build_flow(source, sinks), settings, cluster)
     if coverage:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
 import psycopg
-from confluent_kafka import KafkaException
 from pydantic import ValidationError
 from pydantic_settings import SettingsError as PydanticSettingsError
 from rich.console import Console
@@ -24,15 +25,15 @@ from cli.errors import UsageError, explain, preflight, settings_error
 from cli.logs import LOG_FORMATS, configure
 from cli.settings import Settings
 from connectors.adapters import Record, read_records
-from connectors.exceptions import BrokerUnreachableError
 from connectors.files import DataLayout
 from connectors.kafka import Publisher, ensure_topics
-from connectors.kafka_config import check_reachable
 from connectors.loader import Loader, Pacer
 from connectors.parquet import log_files, read_latest, read_log
 from connectors.postgres import MigrationError, PostgresSink, code_schema_version
 from features.identity import PlayerDirectory
 from features.store import FeatureStore
+from monitoring.coverage import SlateHealth, newest_day
+from monitoring.report import slate_report
 from scoring.evaluate import fit_stages, make_model, walk_forward
 from scoring.model import Registry
 from scoring.training import TrainingSet, build_training_set
@@ -209,10 +210,16 @@ def _parser() -> argparse.ArgumentParser:
     health_p.add_argument("--date", dest="day", metavar="YYYY-MM-DD", help="game date (default: the newest)")
     health_p.add_argument("--json", dest="as_json", action="store_true", help="print the report as JSON")
     health_p.add_argument(
-        "--stale-after-min", type=float, default=30.0, metavar="M", help="quote age before tip-off (30)"
+        "--stale-after-min",
+        type=float,
+        metavar="M",
+        help="quote age before tip-off that is stale (PROPSTREAM_STALE_AFTER_MIN, 30)",
     )
     health_p.add_argument(
-        "--grading-delay-h", type=float, default=12.0, metavar="H", help="hours after the date's end (12)"
+        "--grading-delay-h",
+        type=float,
+        metavar="H",
+        help="hours after the date's end (PROPSTREAM_GRADING_DELAY_H, 12)",
     )
 
     dashboard = commands.add_parser(
@@ -404,8 +411,15 @@ def _evaluate(console: Console, settings: Settings, args: argparse.Namespace) ->
         if sys.argv[1:2] == ["evaluate"]
         else "propstream evaluate"
     )
+    started = time.monotonic()
+    logger.info(
+        "evaluate: building the training set through the feature store from %s events", f"{len(events):,}"
+    )
     with console.status("building the training set through the feature store"):
         prepared = build_training_set(events, directory)
+    logger.info(
+        "evaluate: training set built in %.1f s; walk-forward by day follows", time.monotonic() - started
+    )
     by_market: dict[str, dict[str, Any]] = {}
     for market in markets:
         kinds = settings.models_of(market)
@@ -447,7 +461,7 @@ def _migrate(console: Console, settings: Settings, args: argparse.Namespace) -> 
 _NUMERIC = ("props", "predicted", "actionable", "graded", "games")
 
 
-def _print_health(console: Console, report: health.SlateHealth) -> None:
+def _print_health(console: Console, report: SlateHealth) -> None:
     for title, headers, rows in health.tables(report):
         table = Table(title=title)
         for header in headers:
@@ -464,7 +478,7 @@ def _print_health(console: Console, report: health.SlateHealth) -> None:
             table.add_row(topic, (stamp or "empty")[:19].replace("T", " "))
         console.print(table)
     gaps = [g.game for g in report.games if g.grading_gap]
-    uncovered = [g.game for g in report.games if g.props and not g.predicted]
+    uncovered = report.without_any_prediction
     console.print(
         f"{len(report.games)} games, {sum(g.props for g in report.games):,} props, "
         f"{sum(g.predicted for g in report.games):,} predicted by every model, "
@@ -479,6 +493,10 @@ def _print_health(console: Console, report: health.SlateHealth) -> None:
         )
 
 
+def _given(flag: float | None, setting: float) -> float:
+    return setting if flag is None else flag
+
+
 def _health(console: Console, settings: Settings, args: argparse.Namespace) -> int:
     dsn = settings.postgres_dsn.get_secret_value()
     if args.day:
@@ -487,35 +505,17 @@ def _health(console: Console, settings: Settings, args: argparse.Namespace) -> i
         except ValueError:
             raise UsageError(f"--date {args.day!r} is not a date: give YYYY-MM-DD") from None
     else:
-        newest = health.newest_day(dsn)
+        newest = newest_day(dsn)
         if newest is None:
             console.print("no predictions in the database yet: nothing to report")
             return 1
         day = newest
-    topics = [settings.topic(t) for t in INPUT_TOPICS]
-    freshness: dict[str, str | None] = {}
-    games_of_day = None
-    try:
-        check_reachable(settings.kafka_bootstrap)
-        freshness = health.topic_freshness(settings.kafka_bootstrap, topics, timeout_s=5)
-        games_of_day = health.schedule(settings.kafka_bootstrap, settings.topic("games"), day)
-    except (BrokerUnreachableError, KafkaException) as exc:
-        logger.warning(
-            "freshness by topic and stale quotes skipped: Kafka at %s did not answer (%s)",
-            settings.kafka_bootstrap,
-            exc,
-        )
-    report = health.slate_health(
-        dsn,
-        day,
-        list(settings.models),
-        settings.champion,
-        settings.topic("props"),
-        grading_delay=timedelta(hours=args.grading_delay_h),
-        games_of_day=games_of_day,
-        stale_after=timedelta(minutes=args.stale_after_min),
+    config = replace(
+        health.config(settings),
+        stale_after=timedelta(minutes=_given(args.stale_after_min, settings.stale_after_min)),
+        grading_delay=timedelta(hours=_given(args.grading_delay_h, settings.grading_delay_h)),
     )
-    report.newest_event_by_topic = freshness
+    report = slate_report(dsn, day, config, settings.kafka_bootstrap)
     if args.as_json:
         sys.stdout.write(report.as_json() + "\n")
         return 0
@@ -534,6 +534,7 @@ def _dashboard(console: Console, settings: Settings, args: argparse.Namespace) -
         predictions_topic=settings.topic("predictions"),
         grades_topic=settings.topic("grades"),
         default_model=settings.champion,
+        health=health.config(settings),
     )
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("the dashboard is listening on %s: anyone who can reach it can read it", args.host)

@@ -48,6 +48,7 @@ _FROM_QUOTE: Final = (
     "actual",
     "graded_side",
     "graded_pick",
+    "stale",  # the quote's stale flag (dashboard/stale.py), where the slate sets one
 )
 
 

@@ -72,6 +72,11 @@ KAFKA_LAG = Gauge(
     "propstream_consumer_lag", "messages behind the end of each input partition", ["topic", "partition"]
 )
 WATERMARK = Gauge("propstream_watermark_seconds", "newest event time applied, per shard", ["shard"])
+REWINDS = Gauge(
+    "propstream_rewinds",
+    "rewinds for late inputs since the shard's state began (scoring/rewind.py)",
+    ["shard"],
+)
 _NO_SNAPSHOT = b""
 
 
@@ -189,6 +194,7 @@ class Shard:
         self._tally.flush()
         if self.engine.state.watermark is not None:
             WATERMARK.labels(str(self.index)).set(self.engine.state.watermark.timestamp())
+        REWINDS.labels(str(self.index)).set(self.engine.state.rewinds)
         return out
 
     def _one(self, raw: Raw, now: datetime) -> list[BaseModel]:

@@ -5,12 +5,13 @@ Every input, whichever topic it came by, is applied to one feature store in the 
 given; events that share an event time are applied together and rescored once (`flush`), so
 in an in-order run each prediction id is emitted with one content (DESIGN §3).
 
-A late event (stamped at or before an event time already flushed) rewinds: the engine keeps
-the journal of the event times it flushed within the retention and a lagging copy of its
-state as it stood before them (`scoring.rewind`); it replays the journal from that copy with
-the late event in its place and emits the difference: predictions whose content changed,
-corrected under the same ids; ids no in-order run would have made, `withdrawn`, with the
-prediction each had displaced; grades that changed. The tables then hold exactly what an
+A late event (stamped before the pending event time, or at or before one already flushed)
+is held until the next `flush` (the end of the caller's batch), which rewinds once for all of
+them: the engine keeps the journal of the event times it flushed within the retention and a
+lagging copy of its state as it stood before them (`scoring.rewind`); it replays the journal
+from that copy with the late events in their places and emits the difference: predictions
+whose content changed, corrected under the same ids; ids no in-order run would have made,
+`withdrawn`, with the prediction each had displaced; grades that changed. The tables then hold exactly what an
 in-order run of the same events writes.
 
 Rescoring rules (docs/operations.md):
@@ -41,7 +42,7 @@ from datetime import date, datetime, timedelta
 from features.identity import PlayerDirectory
 from features.store import Change, FeatureStore
 from scoring.grading import grade
-from scoring.rewind import Output, Step, content, corrections, with_event
+from scoring.rewind import Output, Step, content, corrections, with_events
 from scoring.scorer import Request, Scorer, Stamp
 from vocabulary.errors import BeyondRetentionError, UnsupportedMarketError
 from vocabulary.events import BoxScore, Game, InputEvent, PropLine, us_game_date
@@ -88,6 +89,8 @@ class EngineState:
     pending_events: list[tuple[InputEvent, int | None]] = field(default_factory=list)
     journal: deque[Step] = field(default_factory=deque)
     lagging: EngineState | None = None
+    late: list[tuple[InputEvent, int | None]] = field(default_factory=list)  # rewound at `flush`
+    rewinds: int = 0  # how many rewinds the engine has done (an operator's count)
 
     def take_pending(self) -> tuple[list[Change], list[tuple[int, str]], list[tuple[InputEvent, int | None]]]:
         """What the pending event time changed, finished and held; nothing is pending after."""
@@ -132,10 +135,12 @@ class Engine:
         if (state.pending_ts is not None and event.ts < state.pending_ts) or (
             state.journal and event.ts <= state.journal[-1].ts
         ):
-            out = self.flush(emitted_at)
-            return out + self._rewind(event, player_id, emitted_at)
+            state.late.append((event, player_id))  # one rewind for every late event of a batch
+            if isinstance(event, BoxScore):
+                state.directory.learn(event)  # known as of its time already (order-free)
+            return []
         changed = state.pending_ts is not None and event.ts != state.pending_ts
-        out = self.flush(emitted_at) if changed else []
+        out = self._flush_pending(emitted_at) if changed else []
         self._apply(state, event, player_id)
         return out
 
@@ -192,9 +197,16 @@ class Engine:
 
     # ------------------------------------------------------------------ output
     def flush(self, emitted_at: datetime | None = None) -> list[Output]:
-        """Rescore what the pending events changed and grade what they finished; the records
-        are stamped `emitted_at` (the caller's clock: the engine reads none) and the player's
-        name. The event time joins the journal."""
+        """Rescore what the pending events changed and grade what they finished, then rewind
+        once for the late events held since the last flush (the caller flushes at the end of
+        each batch); the records are stamped `emitted_at` (the caller's clock: the engine reads
+        none) and the player's name."""
+        out = self._flush_pending(emitted_at)
+        late, self.state.late = self.state.late, []
+        return out + self._rewind(late, emitted_at) if late else out
+
+    def _flush_pending(self, emitted_at: datetime | None) -> list[Output]:
+        """The pending event time's rescoring and grading; the time joins the journal."""
         state = self.state
         if state.pending_ts is None:
             return []
@@ -254,6 +266,8 @@ class Engine:
         if state.watermark is None:
             return
         horizon = state.watermark - self.retention
+        if state.late:  # never past a late event waiting for its rewind
+            horizon = min(horizon, *(e.ts for e, _ in state.late))
         while state.journal and state.journal[0].ts < horizon:
             step = state.journal.popleft()
             lagging = state.lagging = state.lagging or EngineState()
@@ -264,22 +278,25 @@ class Engine:
                     _remember(lagging, hash(content(p)), p)
             lagging.take_pending()
 
-    def _rewind(self, event: InputEvent, player_id: int | None, emitted_at: datetime | None) -> list[Output]:
-        """Replay the journal from the lagging state with `event` in its place; emit what differs."""
+    def _rewind(self, late: list[tuple[InputEvent, int | None]], emitted_at: datetime | None) -> list[Output]:
+        """Replay the journal from the lagging state with the late events in their places; emit
+        what differs."""
         before = self.state
         after = before.lagging.copy() if before.lagging is not None else EngineState()
         after.lagging = before.lagging
+        after.rewinds = before.rewinds + 1
         self.state = after
         replayed: list[Output] = []
         try:
-            for step in with_event(before.journal, event, player_id):
+            for step in with_events(before.journal, late):
                 for e, pid in step.events:
                     self._apply(after, e, pid)
-                replayed += self.flush(emitted_at)
+                replayed += self._flush_pending(emitted_at)
         except BaseException:
             self.state = before  # a failed rewind changes nothing
             raise
-        return corrections(before.journal, replayed, event.ts, _last_emitted(after), emitted_at)
+        since = min(e.ts for e, _ in late)
+        return corrections(before.journal, replayed, since, _last_emitted(after), emitted_at)
 
 
 def _game(state: EngineState, event: InputEvent) -> GameState:

@@ -16,7 +16,9 @@ clock, so a run is reproducible.
 from __future__ import annotations
 
 import itertools
+import logging
 import math
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -46,6 +48,8 @@ __all__ = [
     "make_model",
     "walk_forward",
 ]
+
+logger = logging.getLogger(__name__)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # metadata time of evaluation models: never the wall clock
 EDGE_BUCKETS = (0.0, 0.02, 0.04, 0.06, 0.10, 1.0)
@@ -206,6 +210,7 @@ def walk_forward(
     result = Evaluation(start, end, [], training_rows=len(data.before(end)))
     record: dict[str, list[GradedQuote]] = {name: [] for name in kinds}
     result.stages = {name: {} for name in kinds}
+    started, days = time.monotonic(), (end - first).days + 1
     for day, requests, models in _days(
         data, store, kinds, first, end, params=params, retrain_days=retrain_days
     ):
@@ -223,6 +228,16 @@ def walk_forward(
                     result.grades.append(grade(p, box))
                     result.alone.append(grade(a, box))
             record[name] += graded_quotes(requests, alone, boxes)
+        logger.info(  # a walk-forward over weeks runs for minutes: a line per day says how far it is
+            "evaluate %s: day %d/%d %s%s, %s graded rows so far, %.1f s elapsed",
+            market,
+            (day - first).days + 1,
+            days,
+            day,
+            " (calibration warm-up)" if day < start else "",
+            f"{len(result.grades):,}",
+            time.monotonic() - started,
+        )
     result.overall = {name: performance(g for g in result.grades if g.model == name) for name in kinds}
     result.by_day = performance_by_model_and_day(result.grades)
     return result

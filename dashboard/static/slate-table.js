@@ -63,7 +63,8 @@ PS.slateTable = (() => {
     quality: col("quality", "Quality", { cell: qualityCell, cls: () => "quality",
       tip: (r) => [...r.reasons, ...r.defaulted.map((d) => "defaulted " + d)].join("\n") || null }),
     result: col("result", "Result", { sort: (r) => r.result, cell: resultCell, cls: resultCls }),
-    as_of: col("as_of", "As of (UTC)", { sort: (r) => r.as_of, cell: (r) => short(r.as_of), tip: (r) => utc(r.as_of) }),
+    as_of: col("as_of", "As of (UTC)", { sort: (r) => r.as_of, tip: (r) => utc(r.as_of) + (r.stale ? "\nstale: older than the stale age before tip-off" : ""),
+      cell: (r) => (r.stale ? [short(r.as_of), el("span", { class: "badge warn stale" }, "stale")] : short(r.as_of)) }),
   };
 
   // One row per prop; a book's row under it uses the same columns with its own quote.

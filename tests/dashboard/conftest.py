@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from dashboard.app import DashboardConfig, create_app
-from tests.dashboard import DAY
+from tests.dashboard import DAY, NO_KAFKA_HEALTH
 from tests.dashboard.browser import browser, live, props
 from tests.stack import cli_env, database, reader_dsn, run_cli
 
@@ -58,6 +58,7 @@ def client(slate_db: str) -> Iterator[TestClient]:
         predictions_topic="unused",
         grades_topic="unused",
         default_model="champion",
+        health=NO_KAFKA_HEALTH,
     )
     with TestClient(create_app(config)) as test_client:
         yield test_client

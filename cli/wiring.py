@@ -40,12 +40,8 @@ def sink_factories(
     settings: Settings, *, parquet: Path | None, postgres: bool, kafka: bool
 ) -> list[Callable[[], Sink]]:
     factories: list[Callable[[], Sink]] = []
-    if parquet is not None:
-        factories.append(lambda: ParquetSink(parquet))
-    if postgres:
-        dsn = settings.postgres_dsn.get_secret_value()
-        wait = settings.postgres_outage == "wait"
-        factories.append(lambda: PostgresSink(dsn, retry_for_s=settings.postgres_retry_s, wait=wait))
+    # the output topics first: a worker runs its outputs in this order, one after the other,
+    # and live readers (the dashboard) should not wait for the Postgres transaction
     if kafka:
         topics: dict[type[BaseModel], str] = {
             Prediction: settings.topic("predictions"),
@@ -55,4 +51,10 @@ def sink_factories(
         factories.append(
             lambda: KafkaRecordSink(settings.kafka_bootstrap, topics, partitions=settings.partitions)
         )
+    if parquet is not None:
+        factories.append(lambda: ParquetSink(parquet))
+    if postgres:
+        dsn = settings.postgres_dsn.get_secret_value()
+        wait = settings.postgres_outage == "wait"
+        factories.append(lambda: PostgresSink(dsn, retry_for_s=settings.postgres_retry_s, wait=wait))
     return factories

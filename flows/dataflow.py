@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import gc
 import logging
 import pickle
 from collections.abc import Callable, Iterable, Sequence
@@ -286,9 +287,14 @@ class _ShardPartition(StatefulSourcePartition[BaseModel, bytes]):
                 self._watch.tick(shard.read, shard.reader.lag(), at_end=True)
                 raise StopIteration
             return out
-        read = shard.read
+        read, behind = shard.read, not self._watch.caught_up
         out = shard.step(self._batch)
         self._watch.tick(shard.read, shard.report_lag())
+        if behind and self._watch.caught_up:
+            # what catching up built (the engine's state, the models) stays: later collections
+            # walk only what the live stream allocates (a full one over the history's heap
+            # held a batch for up to 1 s)
+            gc.freeze()
         if self._progress is not None:
             self._progress(shard.read - read)
         # idle: look again in IDLE_POLL without blocking the worker (Bytewax's cooperative wait)
@@ -308,16 +314,16 @@ class _ShardPartition(StatefulSourcePartition[BaseModel, bytes]):
         self._snapshotted = self._shard.reader.positions
         return pickle.dumps((self._snapshotted, self._shard.engine.state), pickle.HIGHEST_PROTOCOL)
 
-    def _commit(self, positions: Any) -> None:
+    def _commit(self, positions: Any, *, wait: bool = False) -> None:
         """Show operators' lag tools the positions one snapshot behind (that epoch's output is
-        written by now) and at the end of the run (`KafkaReader.commit`); a reader without a
-        consumer group commits nothing."""
+        written by now) and at the end of the run (`KafkaReader.commit`, waiting for the
+        broker only then); a reader without a consumer group commits nothing."""
         commit = getattr(self._shard.reader, "commit", None)
         if commit is not None and positions:
-            commit(positions)
+            commit(positions, wait=wait)
 
     def close(self) -> None:
-        self._commit(self._shard.reader.positions)
+        self._commit(self._shard.reader.positions, wait=True)
         self._shard.reader.close()
 
 

@@ -72,6 +72,11 @@ KAFKA_LAG = Gauge(
     "propstream_consumer_lag", "messages behind the end of each input partition", ["topic", "partition"]
 )
 WATERMARK = Gauge("propstream_watermark_seconds", "newest event time applied, per shard", ["shard"])
+LAST_ARRIVAL = Gauge(
+    "propstream_input_last_arrival_seconds",
+    "wall-clock time a message of the topic was last read (its Kafka timestamp is its event time)",
+    ["topic"],
+)
 REWINDS = Gauge(
     "propstream_rewinds",
     "rewinds for late inputs since the shard's state began (scoring/rewind.py)",
@@ -186,6 +191,8 @@ class Shard:
         raws = self.reader.take(limit)
         self.read += len(raws)
         now = datetime.now(UTC)  # the wall clock, read once a batch, outside the engine
+        for topic in {raw.logical for raw in raws}:
+            LAST_ARRIVAL.labels(topic).set(now.timestamp())
         if self._tolerance is not None:
             self._horizon = now + self._tolerance
         for raw in raws:

@@ -13,7 +13,9 @@ predicted. For each game of the slate:
   `market:unsupported`, ...), or `missing_model:<name>` when some active model has none;
 - predicted props that are not actionable, by reason (`why_not_actionable`): the champion's
   reasons, with the defaulted-inputs gate spelled out as `missing_game_lines` and
-  `defaulted:<input>=<why>`; a prop counts under each of its reasons;
+  `defaulted:<input>=<why>`, and `stale_quote` for a predicted prop whose newest quote is stale
+  at the report's time (the model's gate knows no wall clock); a prop counts under each of its
+  reasons;
 - predicted props with defaulted inputs, by input (`predictions_latest.defaulted`);
 - freshness: the newest quote applied per book (`as_of` of the latest predictions, event time)
   and when it arrived (their `emitted_at`, the wall clock of the worker that scored it); with the
@@ -252,8 +254,16 @@ def slate_health(
         _mark_schedule(game_of(game_name), tipoff, status, now)
     for prop, as_of in quoted.items():
         if is_stale(as_of, schedule.get(prop[1], (None, ""))[0], now, stale_after):
-            games[prop[1]].stale_by_book[prop[2]] += 1
+            _mark_stale(games[prop[1]], prop, predicted=prop in by_prop)
     return SlateHealth(day, list(models), sorted(games.values(), key=lambda g: g.game), dict(unattributed))
+
+
+def _mark_stale(health: GameHealth, prop: Prop, *, predicted: bool) -> None:
+    """A prop whose newest quote is stale: counted for its book and, predicted, as a reason not
+    to act on it now."""
+    health.stale_by_book[prop[2]] += 1
+    if predicted:
+        health.not_actionable["stale_quote"] = health.not_actionable.get("stale_quote", 0) + 1
 
 
 def _mark_schedule(health: GameHealth, tipoff: datetime | None, status: str, now: datetime) -> None:

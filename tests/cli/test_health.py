@@ -134,6 +134,8 @@ def test_health_counts_equal_the_tables(stack: dict[str, str], postgres_dsn: str
         (game, book): n for game, book, n in fetch(db, _STALE, (DAY, at - timedelta(hours=1)))
     }
     assert all(set(g.stale_by_book) == set(g.props_by_book) for g in live.games)  # 0 where none
+    # and a predicted prop on a stale quote is one not to act on now, whatever the model said
+    assert sum(g.not_actionable.get("stale_quote", 0) for g in live.games) == sum(stale.values())
 
     table = run_cli(stack, "health", "--date", DAY, dsn=db).stdout
     assert "Props without a prediction" in table and "market:unsupported" in table

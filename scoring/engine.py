@@ -18,6 +18,11 @@ Rescoring rules (docs/operations.md):
   market), the latest prediction made before tip-off; a prediction made before tip-off that is
   emitted after G is done (a late input) is graded at once.
 
+A `flush` that raises (a model that fails on one player's vector, a bug) leaves the state as it
+was before the call, its pending work included; `flush_each` then does that work one unit at
+a time (each changed prop, then each grading) and returns the units that failed beside the
+records of the others, so the caller can dead-letter the input that asked for a failed unit.
+
 State is bounded: the watermark is the newest event time applied; games dated more than
 `retention_days` before it are expired with everything kept for them, and an event about such
 a game is refused (`BeyondRetentionError`), never applied to missing state.
@@ -29,6 +34,7 @@ import pickle
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any, Literal
 
 from features.identity import PlayerDirectory
 from features.store import Change, FeatureStore
@@ -38,12 +44,25 @@ from vocabulary.errors import BeyondRetentionError, UnsupportedMarketError
 from vocabulary.events import BoxScore, Game, InputEvent, PropLine, us_game_date
 from vocabulary.records import Grade, Prediction
 
-__all__ = ["RETENTION_DAYS", "Engine", "EngineState", "GameState"]
+__all__ = ["RETENTION_DAYS", "Engine", "EngineState", "FlushFailure", "GameState"]
 
 Output = Prediction | Grade
 RETENTION_DAYS = 3  # games dated this many days before the watermark's date are expired
 _STAMPED = frozenset({"emitted_at", "player_name"})  # beside identity and content, not in them
 _Slot = tuple[str, str, str]  # (model, book, market): one graded prediction per player and game
+_ABSENT = object()  # in a flush's undo log: the key was not there before
+_Undo = list[tuple[dict[Any, Any], Any, Any]]  # (table, key, value before) per write of a flush
+
+
+@dataclass(frozen=True, slots=True)
+class FlushFailure:
+    """A unit of pending work whose flush raised: the rescoring of a changed prop (`index` in
+    the order the pending events asked for them) or a grading (`index` likewise)."""
+
+    kind: Literal["rescore", "grade"]
+    index: int
+    unit: str
+    error: Exception
 
 
 @dataclass
@@ -163,18 +182,61 @@ class Engine:
     def flush(self, emitted_at: datetime | None = None) -> list[Output]:
         """Rescore what the pending events changed and grade what they finished; the records
         are stamped `emitted_at` (the caller's clock: the engine reads none) and the player's
-        name."""
+        name. All or nothing: if it raises, the state is as it was before the call."""
+        state = self.state
+        held = state.pending, state.pending_grades, state.pending_ts
+        undo: _Undo = []
+        try:
+            return self._flush(emitted_at, undo)
+        except BaseException:
+            for table, key, before in reversed(undo):
+                if before is _ABSENT:
+                    del table[key]
+                else:
+                    table[key] = before
+            state.pending, state.pending_grades, state.pending_ts = held
+            raise
+
+    def flush_each(self, emitted_at: datetime | None = None) -> tuple[list[Output], list[FlushFailure]]:
+        """What a failed `flush` falls back to: the same pending work one unit at a time, each
+        changed prop's rescoring then each grading (so grades see every prediction of the
+        group, as in `flush`); a unit that raises is left out, undone, and returned with its
+        error. The records are those `flush` would give, but the failed units' own."""
+        state = self.state
+        changes, to_grade, ts = list(state.pending), list(state.pending_grades), state.pending_ts
+        units: list[tuple[Literal["rescore", "grade"], int, dict[Any, None], dict[Any, None]]] = [
+            ("rescore", i, {change: None}, {}) for i, change in enumerate(changes)
+        ]
+        units += [("grade", i, {}, {key: None}) for i, key in enumerate(to_grade)]
+        out: list[Output] = []
+        failed: list[FlushFailure] = []
+        for kind, index, pending, pending_grades in units:
+            state.pending, state.pending_grades, state.pending_ts = pending, pending_grades, ts
+            try:
+                out += self.flush(emitted_at)
+            except Exception as exc:
+                failed.append(FlushFailure(kind, index, repr(next(iter(pending or pending_grades))), exc))
+        state.pending, state.pending_grades, state.pending_ts = {}, {}, None
+        return out, failed
+
+    def _flush(self, emitted_at: datetime | None, undo: _Undo) -> list[Output]:
         state = self.state
         changes, to_grade = list(state.pending), list(state.pending_grades)
         state.pending, state.pending_grades, state.pending_ts = {}, {}, None
         stamp = Stamp(emitted_at, state.directory.name)
-        predictions = self._new(self._predict(changes, stamp))
+        predictions = self._new(self._predict(changes, stamp), undo)
         out: list[Output] = list(predictions)
         for p in predictions:
             game = state.games[p.game_key]
             if game.tipoff is None or p.as_of >= game.tipoff:
                 continue
-            game.before_tipoff.setdefault(p.player_id, {})[(p.model, p.book, p.market)] = p
+            slots = game.before_tipoff.get(p.player_id)
+            if slots is None:
+                slots = game.before_tipoff[p.player_id] = {}
+                undo.append((game.before_tipoff, p.player_id, _ABSENT))
+            slot = (p.model, p.book, p.market)
+            undo.append((slots, slot, slots.get(slot, _ABSENT)))
+            slots[slot] = p
             if game.done_for(p.player_id) and (p.player_id, p.game_key) not in state.pending_grades:
                 out.append(
                     grade(p, game.boxes.get(p.player_id), emitted_at)
@@ -203,7 +265,7 @@ class Engine:
             )
         ]
 
-    def _new(self, predictions: Iterable[Prediction]) -> list[Prediction]:
+    def _new(self, predictions: Iterable[Prediction], undo: _Undo) -> list[Prediction]:
         """Leave out a prediction identical to the last one emitted for its (model, player,
         game, book, market): news the model does not use (a game line, another team's final)
         rescores to the same prediction, and saying it again only costs every sink a write.
@@ -214,7 +276,9 @@ class Engine:
             emitted = self.state.games[p.game_key].emitted
             key = (p.model, p.player_id, p.book, p.market)
             signature = hash(tuple(v for k, v in p.__dict__.items() if k not in _STAMPED))
-            if emitted.get(key) != signature:
+            before = emitted.get(key, _ABSENT)
+            if before != signature:
+                undo.append((emitted, key, before))
                 emitted[key] = signature
                 out.append(p)
         return out

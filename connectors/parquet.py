@@ -1,5 +1,6 @@
 """Parquet: an append log of predictions and grades, partitioned by game date, and the reader
-that turns it into exactly the rows of `predictions_latest` / `grades`.
+that turns it into exactly the rows of `predictions_latest` / `grades`; and the dead letters,
+with their exact original bytes, which `read_dead_letters` gives as the rows of `dead_letters`.
 
 Files are named by a hash of their records' ids, so a batch re-delivered whole rewrites the
 same file; a re-delivery split differently adds a file with rows already present, which the
@@ -21,11 +22,13 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from connectors.sinks import Sink, SinkError
+from vocabulary.events import DeadLetter
 from vocabulary.records import KEY, Grade, Prediction
 
 __all__ = [
     "ParquetSink",
     "log_files",
+    "read_dead_letters",
     "read_emissions",
     "read_grades",
     "read_latest",
@@ -33,12 +36,17 @@ __all__ = [
     "read_predictions_log",
 ]
 
-_MODELS: dict[str, type[Prediction] | type[Grade]] = {"predictions": Prediction, "grades": Grade}
+_MODELS: dict[str, type[Prediction] | type[Grade] | type[DeadLetter]] = {
+    "predictions": Prediction,
+    "grades": Grade,
+    "dead_letters": DeadLetter,  # one folder, no date: a dead letter may have none
+}
 _FOLDERS: dict[type[BaseModel], str] = {model: folder for folder, model in _MODELS.items()}
+_DEAD_KEY = ("source", "partition", "offset")  # where the input was read: the key in Postgres too
 
 
 class ParquetSink(Sink):
-    accepts = (Prediction, Grade)
+    accepts = (Prediction, Grade, DeadLetter)
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -57,14 +65,19 @@ class ParquetSink(Sink):
             row = dict(record.__dict__)  # a frozen record's fields, as they are: no model_dump
             if folder == "predictions":
                 row["reasons"], row["defaulted"] = list(row["reasons"]), list(row["defaulted"])  # type: ignore[call-overload]
-            groups.setdefault((folder, row["game_date"].isoformat()), []).append(row)  # type: ignore[union-attr]
+            day = "" if folder == "dead_letters" else row["game_date"].isoformat()  # type: ignore[attr-defined]
+            groups.setdefault((folder, day), []).append(row)
         for (folder, day), rows in sorted(groups.items()):
             self._write(folder, day, rows)
 
     def _write(self, folder: str, day: str, rows: list[dict[str, object]]) -> None:
-        ids = sorted(f"{r['prediction_id']}|{r['as_of']}" for r in rows)
+        if day:
+            ids = sorted(f"{r['prediction_id']}|{r['as_of']}" for r in rows)
+            directory = self.root / folder / f"game_date={day}"
+        else:
+            ids = sorted("|".join(str(r[k]) for k in _DEAD_KEY) for r in rows)
+            directory = self.root / folder
         digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:24]
-        directory = self.root / folder / f"game_date={day}"
         directory.mkdir(parents=True, exist_ok=True)
         target = directory / f"part-{digest}.parquet"
         temporary = directory / f".part-{digest}.parquet.tmp"
@@ -74,7 +87,8 @@ class ParquetSink(Sink):
 
 
 def _files(root: Path, folder: str) -> list[Path]:
-    return sorted((root / folder).glob("game_date=*/part-*.parquet"))
+    pattern = "part-*.parquet" if folder == "dead_letters" else "game_date=*/part-*.parquet"
+    return sorted((root / folder).glob(pattern))
 
 
 def log_files(root: Path) -> list[Path]:
@@ -82,12 +96,12 @@ def log_files(root: Path) -> list[Path]:
     return [path for folder in _FOLDERS.values() for path in _files(root, folder)]
 
 
-def read_log(root: Path) -> Iterator[tuple[Path, list[Prediction | Grade]]]:
+def read_log(root: Path) -> Iterator[tuple[Path, list[Prediction | Grade | DeadLetter]]]:
     """Every record the dataset holds, re-deliveries included, file by file (`log_files`
     order): what a sink was given. `propstream db import` replays it into Postgres, whose
     upsert keeps the newest."""
     for path in log_files(root):
-        model = _MODELS[path.parent.parent.name]
+        model = _MODELS[path.relative_to(root).parts[0]]
         yield path, [model.model_validate(row) for row in pl.read_parquet(path).to_dicts()]
 
 
@@ -125,3 +139,15 @@ def read_latest(root: Path) -> pl.DataFrame:
 def read_grades(root: Path) -> pl.DataFrame:
     """The grade per (model, player, game, book, market): the rows of `grades`."""
     return _read(root, "grades")
+
+
+def read_dead_letters(root: Path) -> pl.DataFrame:
+    """One row per input dead-lettered (source, partition, offset), its first delivery (a
+    re-delivery is the same letter): the rows of `dead_letters`, `original` as the exact bytes."""
+    files = _files(root, "dead_letters")
+    if not files:
+        return pl.DataFrame()
+    frame = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+    return frame.unique(list(_DEAD_KEY), keep="first", maintain_order=True).sort(
+        list(_DEAD_KEY), nulls_last=False
+    )

@@ -6,13 +6,19 @@ Files are named by a hash of their records' ids, so a batch re-delivered whole r
 same file; a re-delivery split differently adds a file with rows already present, which the
 reader drops (newest `as_of` per key wins, then the later `emitted_at`, as in Postgres).
 Files are written to a temporary name in the same folder and renamed, so a reader never sees
-half a file.
+half a file. A full disk (no space, a quota, a file-size limit) does not lose a batch: the sink
+removes the half-written file and, by default, holds the batch (and so the input:
+backpressure), retrying until the write goes through (`Backpressure`); with `wait=False` it
+raises `SinkError`.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import logging
 import os
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -21,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
-from connectors.sinks import Sink, SinkError
+from connectors.sinks import Backpressure, Sink, SinkError
 from vocabulary.events import DeadLetter
 from vocabulary.records import KEY, Grade, Prediction
 
@@ -42,15 +48,21 @@ _MODELS: dict[str, type[Prediction] | type[Grade] | type[DeadLetter]] = {
     "dead_letters": DeadLetter,  # one folder, no date: a dead letter may have none
 }
 _FOLDERS: dict[type[BaseModel], str] = {model: folder for folder, model in _MODELS.items()}
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})  # what freeing space or a limit cures
+logger = logging.getLogger(__name__)
 _DEAD_KEY = ("source", "partition", "offset")  # where the input was read: the key in Postgres too
 
 
 class ParquetSink(Sink):
     accepts = (Prediction, Grade, DeadLetter)
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, wait: bool = True, max_backoff_s: float = 2.0) -> None:
+        """`wait`: on a full disk, hold the batch and retry until it is written (backpressure);
+        else raise `SinkError`."""
         self.root = root
         self.files_written = 0
+        self._wait, self._max_backoff_s = wait, max_backoff_s
+        self._backpressure = Backpressure("parquet", logger)
 
     def setup(self) -> None:
         for folder in _FOLDERS.values():
@@ -78,11 +90,30 @@ class ParquetSink(Sink):
             ids = sorted("|".join(str(r[k]) for k in _DEAD_KEY) for r in rows)
             directory = self.root / folder
         digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:24]
-        directory.mkdir(parents=True, exist_ok=True)
         target = directory / f"part-{digest}.parquet"
         temporary = directory / f".part-{digest}.parquet.tmp"
-        pq.write_table(pa.Table.from_pylist(rows), temporary)
-        os.replace(temporary, target)
+        table, delay = pa.Table.from_pylist(rows), 0.1
+        while True:
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+                pq.write_table(table, temporary)
+                os.replace(temporary, target)
+                break
+            except OSError as exc:
+                temporary.unlink(missing_ok=True)
+                if exc.errno not in _FULL:
+                    raise SinkError(f"cannot write {target}: {exc}") from exc
+                if not self._wait:
+                    raise SinkError(
+                        f"the disk of {self.root} is full ({exc}): {len(rows)} records not written"
+                    ) from exc
+                self._backpressure.hold(
+                    f"the disk of {self.root} is full ({exc}): holding {len(rows)} records and the input "
+                    "(backpressure) until there is room"
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, self._max_backoff_s)
+        self._backpressure.released(f"there is room on the disk of {self.root} again")
         self.files_written += 1
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -108,6 +110,38 @@ def reader_dsn(dsn: str) -> str:
     """The read-only role's DSN for the database `dsn` names."""
     name = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]
     return psycopg.conninfo.make_conninfo(Settings().postgres_reader_dsn.get_secret_value(), dbname=name)
+
+
+EVENTS_IN = re.compile(r"events in ([\d,]+) = applied ([\d,]+) \+ dead-lettered ([\d,]+): counts reconcile")
+
+
+def events_in(output: str) -> int:
+    match = EVENTS_IN.search(output)
+    assert match, output[-3000:]
+    return int(match.group(1).replace(",", ""))
+
+
+def stop_worker(worker: subprocess.Popen[str], sig: signal.Signals) -> str:
+    worker.send_signal(sig)
+    try:
+        output = worker.communicate(timeout=60)[0]
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        raise
+    assert worker.returncode == 0, output[-3000:]
+    assert "Traceback" not in output and "panicked" not in output, output[-3000:]
+    assert f"worker stopped on {sig.name}" in output, output[-3000:]
+    return output
+
+
+def caught_up(db: str, clean: str, limit: float = 240) -> None:
+    """Wait until the worker has written as many latest predictions and grades as the
+    uninterrupted run, then until its log stops growing."""
+    counts = "SELECT (SELECT count(*) FROM predictions_latest), (SELECT count(*) FROM grades)"
+    target, deadline = fetch(clean, counts), time.monotonic() + limit
+    while fetch(db, counts) != target and time.monotonic() < deadline:
+        time.sleep(1)
+    wait_until_stable(db, seconds=3)
 
 
 @dataclass(frozen=True)

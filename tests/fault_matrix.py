@@ -28,6 +28,7 @@ from pathlib import Path
 import psycopg
 from confluent_kafka import Consumer, TopicPartition
 
+from cli.settings import Settings
 from connectors.kafka import Publisher
 from connectors.parquet import read_dead_letters, read_grades, read_latest, read_predictions_log
 from tests.stack import (
@@ -43,8 +44,9 @@ from tests.stack import (
     spawn,
     stop_worker,
 )
+from vocabulary.topics import INPUT_TOPICS
 
-__all__ = ["DAYS", "SCENARIOS", "Matrix", "prepare", "run_all"]
+__all__ = ["DAYS", "SCENARIOS", "Matrix", "messages", "metric", "prepare", "run_all"]
 
 DAYS = ("2025-11-08", "2025-11-10")  # players learn their ids from the first day's box scores
 TABLES = {
@@ -68,11 +70,32 @@ class Matrix:
     env: dict[str, str]
     clean_db: str
     clean_parquet: Path
-    events: int  # input messages: what every run must account for
     work: Path
 
     def db(self, name: str) -> str:
         return database(self.services.admin_dsn, name)
+
+    @property
+    def events(self) -> int:
+        """The input topics' messages now: what a run over them all must account for."""
+        prefix = self.env["PROPSTREAM_TOPIC_PREFIX"]
+        return messages(
+            self.services.kafka_bootstrap, [Settings(topic_prefix=prefix).topic(t) for t in INPUT_TOPICS]
+        )
+
+
+def messages(bootstrap: str, topics: list[str]) -> int:
+    """Messages in the topics (their high watermarks: nothing is deleted from them)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "matrix-count"})
+    try:
+        metadata = consumer.list_topics(timeout=30)
+        return sum(
+            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1]
+            for topic in topics
+            for p in metadata.topics[topic].partitions
+        )
+    finally:
+        consumer.close()
 
 
 def prepare(services: PrivateServices, models_dir: Path, work: Path) -> Matrix:
@@ -80,8 +103,10 @@ def prepare(services: PrivateServices, models_dir: Path, work: Path) -> Matrix:
     env = services.env("matrix.", models_dir, work / "out")
     load(env, "--max-speed", days=DAYS)
     clean, lake = database(services.admin_dsn, "clean"), work / "clean"
+    matrix = Matrix(services, env, clean, lake, work)
     out = run_cli(env, "replay", "--source", "kafka", "--parquet", str(lake), dsn=clean).stdout
-    return Matrix(services, env, clean, lake, events_in(out), work)
+    assert events_in(out) == matrix.events
+    return matrix
 
 
 def compare(m: Matrix, db: str) -> None:
@@ -139,7 +164,7 @@ def _killed_on_error(worker: subprocess.Popen[str]) -> Iterator[None]:
         raise
 
 
-def _metric(port: int, prefix: str) -> float:
+def metric(port: int, prefix: str) -> float:
     """The sum of a metric's samples whose line starts with `prefix` (name and labels)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
         lines = response.read().decode().splitlines()
@@ -147,7 +172,7 @@ def _metric(port: int, prefix: str) -> float:
 
 
 def _gauge(port: int, sink: str) -> float:
-    return _metric(port, f'propstream_sink_waiting{{sink="{sink}"}}')
+    return metric(port, f'propstream_sink_waiting{{sink="{sink}"}}')
 
 
 def _send_again(m: Matrix) -> None:
@@ -171,7 +196,7 @@ def broker_stop_start(m: Matrix) -> str:
     """The broker stops while the worker catches up, and starts again: the worker stays up
     (its reads and its output producer wait for the broker), goes on where it was, and reads
     what is published after the broker came back."""
-    db, port = m.db("broker"), free_port()
+    db, port, total = m.db("broker"), free_port(), m.events
     worker = _worker(m, db, "broker", "--metrics-port", str(port))
     with _killed_on_error(worker):
         before = _mid_catch_up(m, db, worker)
@@ -182,10 +207,10 @@ def broker_stop_start(m: Matrix) -> str:
         caught_up(db, m.clean_db)
         _send_again(m)
         deadline = time.monotonic() + 60
-        while _metric(port, "propstream_events_in_total") <= m.events and time.monotonic() < deadline:
+        while metric(port, "propstream_events_in_total") <= total and time.monotonic() < deadline:
             time.sleep(0.2)
     out = stop_worker(worker, signal.SIGTERM)
-    assert events_in(out) == m.events + 1, "the message published after the outage was not read"
+    assert events_in(out) == total + 1 == m.events, "the message published after the outage was not read"
     compare(m, db)
     return (
         f"worker up through a {OUTAGE_S:.0f} s broker stop at {before} log rows, reading on after it; equal"

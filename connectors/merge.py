@@ -100,18 +100,21 @@ class TimeMerge(Generic[P, T]):
         was caught up)."""
         out: list[T] = []
         last: int | None = None
-        while True:
-            if any(self._waiting(part) for part in self._buffers):
-                break  # a partition may still hold an earlier message: wait for it
-            heads = [part for part, buffer in self._buffers.items() if buffer]
+        while not any(self._waiting(part) for part in self._buffers):  # else an earlier one may come
+            heads = sorted((buffer[0][0], part) for part, buffer in self._buffers.items() if buffer)
             if not heads:
                 break
-            part = min(heads, key=lambda p: (self._buffers[p][0][0], p))
-            ts_ms = self._buffers[part][0][0]
-            if ts_ms != last and (len(out) >= limit or not self._run_complete(ts_ms)):
-                break
-            _, offset, item = self._buffers[part].popleft()
-            self.positions[part] = offset + 1
-            out.append(item)
-            last = ts_ms
+            part = heads[0][1]
+            bound = heads[1] if len(heads) > 1 else None  # the other partitions' first head
+            buffer = self._buffers[part]
+            # the first head's partition gives messages until its head passes the others' first:
+            # nothing else changes meanwhile, so nothing needs looking at again
+            while buffer and (bound is None or (buffer[0][0], part) < bound):
+                ts_ms = buffer[0][0]
+                if ts_ms != last and (len(out) >= limit or not self._run_complete(ts_ms)):
+                    return out
+                _, offset, item = buffer.popleft()
+                self.positions[part] = offset + 1
+                out.append(item)
+                last = ts_ms
         return out

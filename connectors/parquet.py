@@ -4,7 +4,8 @@ with their exact original bytes, which `read_dead_letters` gives as the rows of 
 
 Files are named by a hash of their records' ids, so a batch re-delivered whole rewrites the
 same file; a re-delivery split differently adds a file with rows already present, which the
-reader drops (newest `as_of` per key wins, then the later `emitted_at`, as in Postgres).
+reader drops (newest `as_of` per key wins, then the later `emitted_at`, as in Postgres; an id
+whose last emission withdrew it is in neither table, as in Postgres).
 Files are written to a temporary name in the same folder and renamed, so a reader never sees
 half a file. A full disk (no space, a quota, a file-size limit) does not lose a batch: the sink
 removes the half-written file and, by default, holds the batch (and so the input:
@@ -141,9 +142,19 @@ def _read(root: Path, folder: str) -> pl.DataFrame:
     if not files:
         return pl.DataFrame()
     frame = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+    withdrawn = _withdrawn(read_predictions_log(root))
+    if withdrawn:
+        frame = frame.filter(~pl.col("prediction_id").is_in(withdrawn))
     order = [*KEY, "as_of", "emitted_at", "prediction_id"]
     frame = frame.sort(order, nulls_last=False).unique(list(KEY), keep="last", maintain_order=True)
     return frame.sort(list(KEY))
+
+
+def _withdrawn(log: pl.DataFrame) -> list[str]:
+    """Ids whose last emission withdrew them: they leave the latest table and the grades."""
+    if "withdrawn" not in log.columns:
+        return []
+    return log.filter(pl.col("withdrawn").fill_null(False))["prediction_id"].to_list()
 
 
 def read_emissions(root: Path) -> pl.DataFrame:

@@ -271,11 +271,13 @@ class PostgresSink(Sink):
                 copy.write_row(row)
         key = sql.SQL(", ").join(map(sql.Identifier, spec.key))
         table = sql.Identifier(spec.table)
+        if spec.log_table:
+            self._withdraw(conn, stage)
         if spec.monotonic:
             conn.execute(
                 sql.SQL(
                     "INSERT INTO {table} AS t ({columns}) "
-                    "SELECT DISTINCT ON ({key}) {columns} FROM {stage} "
+                    "SELECT DISTINCT ON ({key}) {columns} FROM {stage} {current} "
                     "ORDER BY {key}, as_of DESC, emitted_at DESC NULLS LAST, prediction_id DESC "
                     "ON CONFLICT ({key}) DO UPDATE SET {updates} "
                     "WHERE EXCLUDED.as_of > t.as_of OR (EXCLUDED.as_of = t.as_of AND {newer})"
@@ -284,6 +286,7 @@ class PostgresSink(Sink):
                     columns=columns,
                     key=key,
                     stage=stage,
+                    current=sql.SQL("WHERE NOT withdrawn" if spec.log_table else ""),
                     updates=_updates(spec, spec.key),
                     newer=_newer_content(spec),
                 )
@@ -308,6 +311,17 @@ class PostgresSink(Sink):
                     updates=_updates(spec, ("prediction_id",)),
                     newer=_newer_content(spec),
                 )
+            )
+
+    @staticmethod
+    def _withdraw(conn: psycopg.Connection[Any], stage: sql.Identifier) -> None:
+        """A withdrawn prediction leaves the latest table and the grades (its log row stays,
+        marked); the prediction it had displaced comes next in the same batch."""
+        for table in ("predictions_latest", "grades"):
+            conn.execute(
+                sql.SQL(
+                    "DELETE FROM {} WHERE prediction_id IN (SELECT prediction_id FROM {} WHERE withdrawn)"
+                ).format(sql.Identifier(table), stage)
             )
 
     def close(self) -> None:

@@ -3,9 +3,15 @@ dataflow keeps one per shard, and the same code runs in tests without Bytewax).
 
 Every input, whichever topic it came by, is applied to one feature store in the order it is
 given; events that share an event time are applied together and rescored once (`flush`), so
-in an in-order run each prediction id is emitted with one content (DESIGN §3). A late event
-(stamped before what was already applied) is applied where it belongs and re-emits the
-predictions it changes under the same ids, corrected.
+in an in-order run each prediction id is emitted with one content (DESIGN §3).
+
+A late event (stamped at or before an event time already flushed) rewinds: the engine keeps
+the journal of the event times it flushed within the retention and a lagging copy of its
+state as it stood before them (`scoring.rewind`); it replays the journal from that copy with
+the late event in its place and emits the difference: predictions whose content changed,
+corrected under the same ids; ids no in-order run would have made, `withdrawn`, with the
+prediction each had displaced; grades that changed. The tables then hold exactly what an
+in-order run of the same events writes.
 
 Rescoring rules (docs/operations.md):
 - a prop whose book's main line or prices changed: one prediction per model of its market for
@@ -16,7 +22,7 @@ Rescoring rules (docs/operations.md):
 - a rescoring that yields exactly the prediction last emitted for its key emits nothing;
 - the player's box score for G (or G going final without one: VOID) grades, per (model, book,
   market), the latest prediction made before tip-off; a prediction made before tip-off that is
-  emitted after G is done (a late input) is graded at once.
+  emitted after G is done is graded at once.
 
 A `flush` that raises (a model that fails on one player's vector, a bug) leaves the state as it
 was before the call, its pending work included; `flush_each` then does that work one unit at
@@ -25,12 +31,14 @@ records of the others, so the caller can dead-letter the input that asked for a 
 
 State is bounded: the watermark is the newest event time applied; games dated more than
 `retention_days` before it are expired with everything kept for them, and an event about such
-a game is refused (`BeyondRetentionError`), never applied to missing state.
+a game, or stamped before the lagging copy, is refused (`BeyondRetentionError`), never applied
+to missing state.
 """
 
 from __future__ import annotations
 
 import pickle
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -39,17 +47,17 @@ from typing import Any, Literal
 from features.identity import PlayerDirectory
 from features.store import Change, FeatureStore
 from scoring.grading import grade
+from scoring.rewind import Output, Step, content, corrections, with_event
 from scoring.scorer import Request, Scorer, Stamp
 from vocabulary.errors import BeyondRetentionError, UnsupportedMarketError
 from vocabulary.events import BoxScore, Game, InputEvent, PropLine, us_game_date
-from vocabulary.records import Grade, Prediction
+from vocabulary.records import Prediction
 
-__all__ = ["RETENTION_DAYS", "Engine", "EngineState", "FlushFailure", "GameState"]
+__all__ = ["RETENTION_DAYS", "Engine", "EngineState", "FlushFailure", "GameState", "Output"]
 
-Output = Prediction | Grade
 RETENTION_DAYS = 3  # games dated this many days before the watermark's date are expired
-_STAMPED = frozenset({"emitted_at", "player_name"})  # beside identity and content, not in them
 _Slot = tuple[str, str, str]  # (model, book, market): one graded prediction per player and game
+_Key = tuple[str, int, str, str]  # (model, player, book, market) within a game
 _ABSENT = object()  # in a flush's undo log: the key was not there before
 _Undo = list[tuple[dict[Any, Any], Any, Any]]  # (table, key, value before) per write of a flush
 
@@ -68,14 +76,15 @@ class FlushFailure:
 @dataclass
 class GameState:
     """What the engine keeps for one game, besides its features: tip-off, who played, the
-    predictions to grade and the last emission per key (expired with the game)."""
+    predictions to grade and the last emission per key with its content's signature (expired
+    with the game)."""
 
     game_date: date
     tipoff: datetime | None = None
     final: bool = False
     boxes: dict[int, BoxScore] = field(default_factory=dict)
     before_tipoff: dict[int, dict[_Slot, Prediction]] = field(default_factory=dict)
-    emitted: dict[tuple[str, int, str, str], int] = field(default_factory=dict)
+    emitted: dict[_Key, tuple[int, Prediction]] = field(default_factory=dict)
 
     def done_for(self, player_id: int) -> bool:
         return self.final or player_id in self.boxes
@@ -83,7 +92,9 @@ class GameState:
 
 @dataclass
 class EngineState:
-    """Everything an engine keeps (picklable, no models): the shard's recovery snapshot."""
+    """Everything an engine keeps (picklable, no models): the shard's recovery snapshot. The
+    journal holds the event times flushed since `lagging`, the state as it stood before them
+    (`None`: before any event); a rewind replays one from the other."""
 
     store: FeatureStore = field(default_factory=FeatureStore)
     directory: PlayerDirectory = field(default_factory=PlayerDirectory)
@@ -93,6 +104,19 @@ class EngineState:
     pending_ts: datetime | None = None
     pending: dict[Change, None] = field(default_factory=dict)
     pending_grades: dict[tuple[int, str], None] = field(default_factory=dict)
+    pending_events: list[tuple[InputEvent, int | None]] = field(default_factory=list)
+    journal: deque[Step] = field(default_factory=deque)
+    lagging: EngineState | None = None
+
+    def take_pending(self) -> tuple[list[Change], list[tuple[int, str]], list[tuple[InputEvent, int | None]]]:
+        """What the pending event time changed, finished and held; nothing is pending after."""
+        taken = list(self.pending), list(self.pending_grades), self.pending_events
+        self.pending, self.pending_grades, self.pending_ts, self.pending_events = {}, {}, None, []
+        return taken
+
+    def copy(self) -> EngineState:
+        """A deep copy (the engine's own objects round-trip through pickle, the fastest copy)."""
+        return pickle.loads(pickle.dumps(self, pickle.HIGHEST_PROTOCOL))  # noqa: S301 (our own state)
 
     def size_bytes(self) -> tuple[int, int]:
         """(the largest single player's or game's state, the whole state) pickled, in bytes."""
@@ -120,25 +144,18 @@ class Engine:
     # ------------------------------------------------------------------ input
     def apply(self, event: InputEvent, emitted_at: datetime | None = None) -> list[Output]:
         """Apply one event; returns what the events of the previous event time produced (they
-        are complete once time moves on), stamped `emitted_at`. Raises an `EventError` for an
-        event it refuses."""
+        are complete once time moves on) or, for a late event, the corrections it makes, stamped
+        `emitted_at`. Raises an `EventError` for an event it refuses."""
         state = self.state
         player_id = self._admit(event)
+        if (state.pending_ts is not None and event.ts < state.pending_ts) or (
+            state.journal and event.ts <= state.journal[-1].ts
+        ):
+            out = self.flush(emitted_at)
+            return out + self._rewind(event, player_id, emitted_at)
         changed = state.pending_ts is not None and event.ts != state.pending_ts
         out = self.flush(emitted_at) if changed else []
-        self._advance(event.ts)
-        game = self._game(event)
-        if isinstance(event, BoxScore):
-            state.directory.learn(event)
-            held = game.boxes.get(event.player_id)
-            if held is None or (event.ts, event.model_dump_json()) > (held.ts, held.model_dump_json()):
-                game.boxes[event.player_id] = event
-            state.pending_grades[(event.player_id, event.game_key)] = None
-        elif isinstance(event, Game) and event.status == "final":
-            game.final = True
-            state.pending_grades.update(dict.fromkeys((p, event.game_key) for p in game.before_tipoff))
-        state.pending.update(dict.fromkeys(state.store.apply(event, player_id)))
-        state.pending_ts = event.ts
+        self._apply(state, event, player_id)
         return out
 
     def _admit(self, event: InputEvent) -> int | None:
@@ -151,15 +168,37 @@ class Engine:
                     f"game of {event.game_date} is older than the retention ({self.retention.days} days "
                     f"before the watermark {state.watermark.isoformat()}); its state has expired"
                 )
+        horizon = state.lagging.watermark if state.lagging is not None else None
+        if horizon is not None and event.ts <= horizon:
+            raise BeyondRetentionError(
+                f"stamped {event.ts.isoformat()}, more than the retention ({self.retention.days} days) "
+                f"before the watermark {state.watermark}: too late to rewind to"
+            )
         if not isinstance(event, PropLine):
             return None
         if event.market not in self.markets:
             raise UnsupportedMarketError(event.market, self.markets)
         return state.directory.resolve(event.player_name, at=event.ts)
 
-    def _advance(self, ts: datetime) -> None:
+    def _apply(self, state: EngineState, event: InputEvent, player_id: int | None) -> None:
+        """Apply an admitted event to `state` (the live one, or the lagging one catching up)."""
+        self._advance(state, event.ts)
+        game = _game(state, event)
+        if isinstance(event, BoxScore):
+            state.directory.learn(event)
+            held = game.boxes.get(event.player_id)
+            if held is None or (event.ts, event.model_dump_json()) > (held.ts, held.model_dump_json()):
+                game.boxes[event.player_id] = event
+            state.pending_grades[(event.player_id, event.game_key)] = None
+        elif isinstance(event, Game) and event.status == "final":
+            game.final = True
+            state.pending_grades.update(dict.fromkeys((p, event.game_key) for p in game.before_tipoff))
+        state.pending.update(dict.fromkeys(state.store.apply(event, player_id)))
+        state.pending_ts = event.ts
+        state.pending_events.append((event, player_id))
+
+    def _advance(self, state: EngineState, ts: datetime) -> None:
         """Move the watermark; expire what fell out of the retention."""
-        state = self.state
         if state.watermark is not None and ts <= state.watermark:
             return
         state.watermark = ts
@@ -170,77 +209,77 @@ class Engine:
                 del state.games[key]
             state.expired_before = cut
 
-    def _game(self, event: InputEvent) -> GameState:
-        game = self.state.games.get(event.game_key)
-        if game is None:
-            game = self.state.games[event.game_key] = GameState(event.game_date)
-        if game.tipoff is None and isinstance(event, PropLine | Game):
-            game.tipoff = event.tipoff
-        return game
-
     # ------------------------------------------------------------------ output
     def flush(self, emitted_at: datetime | None = None) -> list[Output]:
         """Rescore what the pending events changed and grade what they finished; the records
         are stamped `emitted_at` (the caller's clock: the engine reads none) and the player's
-        name. All or nothing: if it raises, the state is as it was before the call."""
+        name. The event time joins the journal. All or nothing: if it raises, the state is as it
+        was before the call, its pending work included."""
         state = self.state
-        held = state.pending, state.pending_grades, state.pending_ts
+        if state.pending_ts is None:
+            return []
+        ts, events = state.pending_ts, state.pending_events
+        out = self._attempt(emitted_at)
+        self._record(ts, events, out)
+        return out
+
+    def flush_each(self, emitted_at: datetime | None = None) -> tuple[list[Output], list[FlushFailure]]:
+        """What a failed `flush` falls back to: the same pending work one unit at a time, each
+        changed prop's rescoring then each grading (so grades see every prediction of the event
+        time, as in `flush`); a unit that raises is left out, undone, and returned with its
+        error. The records are those `flush` would give, but the failed units' own; the event
+        time joins the journal with all its events (they stay applied)."""
+        state = self.state
+        if state.pending_ts is None:
+            return [], []
+        ts, events = state.pending_ts, state.pending_events
+        units: list[tuple[Literal["rescore", "grade"], int, dict[Any, None], dict[Any, None]]] = [
+            ("rescore", i, {change: None}, {}) for i, change in enumerate(state.pending)
+        ]
+        units += [("grade", i, {}, {key: None}) for i, key in enumerate(state.pending_grades)]
+        out: list[Output] = []
+        failed: list[FlushFailure] = []
+        for kind, index, pending, pending_grades in units:
+            state.pending, state.pending_grades, state.pending_ts = pending, pending_grades, ts
+            try:
+                out += self._attempt(emitted_at)
+            except Exception as exc:
+                failed.append(FlushFailure(kind, index, repr(next(iter(pending or pending_grades))), exc))
+        state.take_pending()
+        self._record(ts, events, out)
+        return out, failed
+
+    def _record(self, ts: datetime, events: list[tuple[InputEvent, int | None]], out: list[Output]) -> None:
+        self.state.journal.append(Step(ts, events, out))
+        self._lag(self.state)
+
+    def _attempt(self, emitted_at: datetime | None) -> list[Output]:
+        """The pending work's records; if anything raises, its writes are undone and the
+        pending work put back before the exception goes on."""
+        state = self.state
+        held = state.pending, state.pending_grades, state.pending_ts, state.pending_events
         undo: _Undo = []
         try:
-            return self._flush(emitted_at, undo)
+            return self._outputs(emitted_at, undo)
         except BaseException:
             for table, key, before in reversed(undo):
                 if before is _ABSENT:
                     del table[key]
                 else:
                     table[key] = before
-            state.pending, state.pending_grades, state.pending_ts = held
+            state.pending, state.pending_grades, state.pending_ts, state.pending_events = held
             raise
 
-    def flush_each(self, emitted_at: datetime | None = None) -> tuple[list[Output], list[FlushFailure]]:
-        """What a failed `flush` falls back to: the same pending work one unit at a time, each
-        changed prop's rescoring then each grading (so grades see every prediction of the
-        group, as in `flush`); a unit that raises is left out, undone, and returned with its
-        error. The records are those `flush` would give, but the failed units' own."""
+    def _outputs(self, emitted_at: datetime | None, undo: _Undo) -> list[Output]:
         state = self.state
-        changes, to_grade, ts = list(state.pending), list(state.pending_grades), state.pending_ts
-        units: list[tuple[Literal["rescore", "grade"], int, dict[Any, None], dict[Any, None]]] = [
-            ("rescore", i, {change: None}, {}) for i, change in enumerate(changes)
-        ]
-        units += [("grade", i, {}, {key: None}) for i, key in enumerate(to_grade)]
-        out: list[Output] = []
-        failed: list[FlushFailure] = []
-        for kind, index, pending, pending_grades in units:
-            state.pending, state.pending_grades, state.pending_ts = pending, pending_grades, ts
-            try:
-                out += self.flush(emitted_at)
-            except Exception as exc:
-                failed.append(FlushFailure(kind, index, repr(next(iter(pending or pending_grades))), exc))
-        state.pending, state.pending_grades, state.pending_ts = {}, {}, None
-        return out, failed
-
-    def _flush(self, emitted_at: datetime | None, undo: _Undo) -> list[Output]:
-        state = self.state
-        changes, to_grade = list(state.pending), list(state.pending_grades)
-        state.pending, state.pending_grades, state.pending_ts = {}, {}, None
+        changes, to_grade, _ = state.take_pending()
         stamp = Stamp(emitted_at, state.directory.name)
-        predictions = self._new(self._predict(changes, stamp), undo)
-        out: list[Output] = list(predictions)
-        for p in predictions:
-            game = state.games[p.game_key]
-            if game.tipoff is None or p.as_of >= game.tipoff:
-                continue
-            slots = game.before_tipoff.get(p.player_id)
-            if slots is None:
-                slots = game.before_tipoff[p.player_id] = {}
-                undo.append((game.before_tipoff, p.player_id, _ABSENT))
-            slot = (p.model, p.book, p.market)
-            undo.append((slots, slot, slots.get(slot, _ABSENT)))
-            slots[slot] = p
-            if game.done_for(p.player_id) and (p.player_id, p.game_key) not in state.pending_grades:
-                out.append(
-                    grade(p, game.boxes.get(p.player_id), emitted_at)
-                )  # made before tip-off, learnt late
+        predictions = self._new(self._predict(changes, stamp))
+        out: list[Output] = [p for _, p in predictions]
+        for signature, p in predictions:
+            if _remember(state, signature, p, undo) and (p.player_id, p.game_key) not in state.pending_grades:
+                game = state.games[p.game_key]
+                out.append(grade(p, game.boxes.get(p.player_id), emitted_at))  # learnt late
         for player_id, game_key in to_grade:
             game = state.games[game_key]
             box = game.boxes.get(player_id)
@@ -265,7 +304,7 @@ class Engine:
             )
         ]
 
-    def _new(self, predictions: Iterable[Prediction], undo: _Undo) -> list[Prediction]:
+    def _new(self, predictions: Iterable[Prediction]) -> list[tuple[int, Prediction]]:
         """Leave out a prediction identical to the last one emitted for its (model, player,
         game, book, market): news the model does not use (a game line, another team's final)
         rescores to the same prediction, and saying it again only costs every sink a write.
@@ -273,12 +312,82 @@ class Engine:
         prediction may be said again, which the idempotent sinks absorb."""
         out = []
         for p in predictions:
-            emitted = self.state.games[p.game_key].emitted
-            key = (p.model, p.player_id, p.book, p.market)
-            signature = hash(tuple(v for k, v in p.__dict__.items() if k not in _STAMPED))
-            before = emitted.get(key, _ABSENT)
-            if before != signature:
-                undo.append((emitted, key, before))
-                emitted[key] = signature
-                out.append(p)
+            held = self.state.games[p.game_key].emitted.get((p.model, p.player_id, p.book, p.market))
+            signature = hash(content(p))
+            if held is None or held[0] != signature:
+                out.append((signature, p))
         return out
+
+    # ------------------------------------------------------------------ late input
+    def _lag(self, state: EngineState) -> None:
+        """Bring the lagging state up to the retention behind the watermark: the journal's
+        oldest event times are applied to it (no scoring: their predictions are remembered)."""
+        if state.watermark is None:
+            return
+        horizon = state.watermark - self.retention
+        while state.journal and state.journal[0].ts < horizon:
+            step = state.journal.popleft()
+            lagging = state.lagging = state.lagging or EngineState()
+            for event, player_id in step.events:
+                self._apply(lagging, event, player_id)
+            for p in step.outputs:
+                if isinstance(p, Prediction):
+                    _remember(lagging, hash(content(p)), p)
+            lagging.take_pending()
+
+    def _rewind(self, event: InputEvent, player_id: int | None, emitted_at: datetime | None) -> list[Output]:
+        """Replay the journal from the lagging state with `event` in its place; emit what differs."""
+        before = self.state
+        after = before.lagging.copy() if before.lagging is not None else EngineState()
+        after.lagging = before.lagging
+        self.state = after
+        replayed: list[Output] = []
+        try:
+            for step in with_event(before.journal, event, player_id):
+                for e, pid in step.events:
+                    self._apply(after, e, pid)
+                replayed += self.flush(emitted_at)
+        except BaseException:
+            self.state = before  # a failed rewind changes nothing
+            raise
+        return corrections(before.journal, replayed, event.ts, _last_emitted(after), emitted_at)
+
+
+def _game(state: EngineState, event: InputEvent) -> GameState:
+    game = state.games.get(event.game_key)
+    if game is None:
+        game = state.games[event.game_key] = GameState(event.game_date)
+    if game.tipoff is None and isinstance(event, PropLine | Game):
+        game.tipoff = event.tipoff
+    return game
+
+
+def _remember(state: EngineState, signature: int, p: Prediction, undo: _Undo | None = None) -> bool:
+    """Note `p` as the last emission for its key and, made before tip-off, as the one to grade
+    (each write logged in `undo` when given); returns whether its game is already done for the
+    player (it is graded at once)."""
+    game = state.games[p.game_key]
+    _put(game.emitted, (p.model, p.player_id, p.book, p.market), (signature, p), undo)
+    if game.tipoff is None or p.as_of >= game.tipoff:
+        return False
+    slots = game.before_tipoff.get(p.player_id)
+    if slots is None:
+        slots = {}
+        _put(game.before_tipoff, p.player_id, slots, undo)
+    _put(slots, (p.model, p.book, p.market), p, undo)
+    return game.done_for(p.player_id)
+
+
+def _put(table: dict[Any, Any], key: Any, value: Any, undo: _Undo | None) -> None:
+    if undo is not None:
+        undo.append((table, key, table.get(key, _ABSENT)))
+    table[key] = value
+
+
+def _last_emitted(state: EngineState) -> dict[tuple[str, ...], Prediction]:
+    """The last prediction emitted per key (`KEY` order), of every game the state holds."""
+    return {
+        (p.model, str(p.player_id), game_key, p.book, p.market): p
+        for game_key, game in state.games.items()
+        for _, p in game.emitted.values()
+    }

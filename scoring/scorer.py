@@ -150,6 +150,7 @@ class Scorer:
                 actionable=not reasons,
                 reasons=tuple(reasons),
                 defaulted=vector.defaulted,
+                withdrawn=False,
                 emitted_at=stamp.emitted_at,
                 player_name=stamp.name(target.player_id),
             ),

@@ -344,9 +344,19 @@ _DETAIL_CHARS = 2000
 def printable(text: str, limit: int | None = None) -> str:
     """Text every store takes: no NUL (Postgres text refuses it), no lone surrogates (UTF-8
     refuses them); both written as backslash escapes. Idempotent."""
-    if "\x00" in text or any("\ud800" <= c <= "\udfff" for c in text):
+    if "\x00" in text or not _utf8(text):
         text = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
     return text if limit is None else text[:limit]
+
+
+def _utf8(text: str) -> bool:
+    """Whether UTF-8 can encode `text` (it cannot only a lone surrogate), at C speed: a
+    character-by-character check was a tenth of a replay's CPU with every dead letter's preview."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def preview_of(original: bytes) -> str:

@@ -4,6 +4,10 @@ A prediction's identity is deterministic: model, player, game, book, market and 
 time it is as of. The wall-clock time it was emitted (`emitted_at`) and the player's nba.com
 name (`player_name`, for readers such as the dashboard) are set by the flow and kept beside
 it, never in its identity. Sinks key on `KEY` and keep the newest `as_of`.
+
+A prediction `withdrawn` is one a late input showed no in-order run would have made (the
+engine's rewind, docs/storage.md): its id stays in the log, marked, and leaves the latest
+table and the grades, where the prediction it had displaced comes back.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ class Prediction(_PropRecord):
     actionable: bool
     reasons: tuple[str, ...]
     defaulted: tuple[str, ...]
+    withdrawn: bool = False
     emitted_at: AwareDatetime | None = None
     player_name: str | None = None
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from connectors.kafka import KafkaRecordSink, ensure_topics
 from connectors.parquet import ParquetSink, read_dead_letters, read_log
-from connectors.postgres import MIGRATIONS, PostgresSink, migrate
+from connectors.postgres import MIGRATIONS, PostgresSink, code_schema_version, migrate
 from connectors.serde import decode, encode
 from tests.conftest import consume
 from vocabulary.events import MAX_ORIGINAL_BYTES, DeadLetter
@@ -137,7 +137,7 @@ def test_migration_3_keeps_the_dead_letters_of_schema_2(postgres_dsn: str) -> No
                 "INSERT INTO dead_letters (source, rows, reason, detail, original) "
                 "VALUES ('odds/props.csv', 1, 'r', 'd', 'héllo {')"
             )
-        assert migrate(dsn) == [3]
+        assert migrate(dsn) == list(range(3, code_schema_version() + 1))
         with psycopg.connect(dsn) as conn:
             row = conn.execute("SELECT original, preview, size, sha256 FROM dead_letters").fetchone()
         assert row == ("héllo {".encode(), "héllo {", 8, hashlib.sha256("héllo {".encode()).hexdigest())

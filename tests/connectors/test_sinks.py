@@ -189,3 +189,25 @@ def test_the_reader_role_cannot_write(fresh_db: str, settings) -> None:  # type:
         assert conn.execute("SELECT count(*) FROM predictions_latest").fetchone() == (0,)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("INSERT INTO grades SELECT * FROM grades")
+
+
+def test_a_withdrawn_prediction_leaves_latest_and_grades_in_both_sinks(
+    fresh_db: str, tmp_path: Path, predictions: list[Prediction]
+) -> None:
+    """A rewind's withdrawal (scoring/rewind.py): the id stays in the log, marked; the latest
+    table and the grades hold what they held before it was emitted, in Postgres and Parquet."""
+    earlier = predictions[:20]
+    later = [moved(p, 30) for p in earlier[:10]]
+    withdrawn = [p.model_copy(update={"withdrawn": True}) for p in later]
+    with PostgresSink(fresh_db) as pg, ParquetSink(tmp_path / "lake") as lake:
+        for batch in (earlier, later, [grade(p, None) for p in later], [*withdrawn, *earlier[:10]]):
+            pg.write_batch(batch)
+            lake.write_batch(batch)
+    ids = {p.prediction_id for p in earlier}
+    assert {r[5] for r in rows(fresh_db, "predictions_latest")} == ids
+    assert set(read_latest(tmp_path / "lake")["prediction_id"]) == ids
+    assert read_grades(tmp_path / "lake").is_empty()
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute("SELECT count(*) FROM grades").fetchone() == (0,)
+        marked = conn.execute("SELECT prediction_id FROM predictions_log WHERE withdrawn").fetchall()
+    assert {r[0] for r in marked} == {p.prediction_id for p in later}

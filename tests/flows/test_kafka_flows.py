@@ -30,7 +30,10 @@ LATEST = (
     "SELECT model, player_id, game_key, book, market, prediction_id, as_of, line, mean, p_over, "
     "recommendation FROM predictions_latest ORDER BY 1, 2, 3, 4, 5"
 )
-LOG = "SELECT prediction_id, model, book, market, as_of, line, mean, p_over FROM predictions_log ORDER BY 1"
+LOG = (
+    "SELECT prediction_id, model, book, market, as_of, line, mean, p_over FROM predictions_log "
+    "WHERE NOT withdrawn ORDER BY 1"
+)
 CONTENT = "model, player_id, game_key, book, market, prediction_id, as_of, line, p_over, recommendation"
 GRADES = (
     "SELECT model, player_id, game_key, book, prediction_id, result, profit FROM grades ORDER BY 1, 2, 3, 4"
@@ -85,6 +88,8 @@ def test_live_worker_equals_replay(stack: dict[str, str], postgres_dsn: str, tmp
     lag = metrics["propstream_consumer_lag"]
     assert len(lag) == 3 * len(INPUTS) and set(lag.values()) == {0}
     assert fetch(live_db, GRADES) == fetch(replay_db, GRADES)
+    # and the as-of history: whatever the worker applied late was rewound and corrected
+    assert fetch(live_db, LOG) == fetch(replay_db, LOG)
     lake = read_latest(tmp_path / "lake")
     assert sorted(lake["prediction_id"].to_list()) == sorted(r[5] for r in replayed)
 

@@ -1,0 +1,91 @@
+"""What a rewind needs beside the engine: the journal's steps and the difference between what
+was emitted and what a replay with a late event emits.
+
+The difference is exact because a prediction's content is a function of its identity and of
+the events stamped at or before its `as_of` (DESIGN §3): ids as of before the late event are
+untouched, and every id as of it or after is in the journal (the lagging state is older).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeVar
+
+from vocabulary.events import InputEvent
+from vocabulary.records import KEY, Grade, Prediction, construct
+
+__all__ = ["Output", "Step", "content", "corrections", "with_event"]
+
+Output = Prediction | Grade
+_STAMPED = frozenset({"emitted_at", "player_name"})  # beside identity and content, not in them
+R = TypeVar("R", Prediction, Grade)
+
+
+@dataclass
+class Step:
+    """One event time as the engine applied it: its events (a prop with its player's id) in the
+    order they came, and what their flush emitted."""
+
+    ts: datetime
+    events: list[tuple[InputEvent, int | None]]
+    outputs: list[Output] = field(default_factory=list)
+
+
+def content(record: Output) -> tuple[object, ...]:
+    """A record's identity and content: everything but the stamps of its emission."""
+    return tuple(v for k, v in record.__dict__.items() if k not in _STAMPED)
+
+
+def with_event(journal: Iterable[Step], event: InputEvent, player_id: int | None) -> list[Step]:
+    """The journal's events with a late one in its place (last among the events of its time),
+    as steps to replay."""
+    steps = [Step(s.ts, list(s.events)) for s in journal]
+    at = next((i for i, s in enumerate(steps) if s.ts >= event.ts), len(steps))
+    if at < len(steps) and steps[at].ts == event.ts:
+        steps[at].events.append((event, player_id))
+    else:
+        steps.insert(at, Step(event.ts, [(event, player_id)]))
+    return steps
+
+
+def corrections(
+    journal: Iterable[Step],
+    replayed: Iterable[Output],
+    since: datetime,
+    last_emitted: Mapping[tuple[str, ...], Prediction],
+    emitted_at: datetime | None,
+) -> list[Output]:
+    """What to emit so that sinks holding the journal's emissions hold the replay's: ids as of
+    `since` or later no longer made, withdrawn (each followed by the prediction now last for
+    its key, which a latest table must show again); predictions new or changed; grades changed."""
+    journal = list(journal)
+    before = _last_by(
+        (r for s in journal for r in s.outputs if isinstance(r, Prediction) and r.as_of >= since),
+        lambda p: p.prediction_id,
+    )
+    after = _last_by(
+        (r for r in replayed if isinstance(r, Prediction) and r.as_of >= since), lambda p: p.prediction_id
+    )
+    changed = [p for i, p in after.items() if i not in before or content(before[i]) != content(p)]
+    withdrawn: list[Output] = []
+    for i, p in before.items():
+        if i in after:
+            continue
+        withdrawn.append(construct(Prediction, {**p.__dict__, "withdrawn": True, "emitted_at": emitted_at}))
+        restored = last_emitted.get(_key(p))
+        if restored is not None and restored.prediction_id not in after:
+            withdrawn.append(restored)
+    graded = _last_by((r for s in journal for r in s.outputs if isinstance(r, Grade)), _key)
+    regraded = _last_by((r for r in replayed if isinstance(r, Grade)), _key)
+    grades = [g for k, g in regraded.items() if k not in graded or content(graded[k]) != content(g)]
+    return [*withdrawn, *changed, *grades]
+
+
+def _key(record: Output) -> tuple[str, ...]:
+    return tuple(str(getattr(record, k)) for k in KEY)
+
+
+def _last_by(records: Iterable[R], key: Callable[[R], Hashable]) -> dict[Hashable, R]:
+    return {key(r): r for r in records}

@@ -10,6 +10,7 @@ Usage: python -m bench.fault_bench [--models DIR]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -57,7 +58,8 @@ def worker_rss_mb_after_history(services: PrivateServices, models_dir: Path, wor
                     f"the worker read {read:,.0f} of {total:,} messages and stopped or stalled"
                 )
             time.sleep(1)
-            read = metric(port, "propstream_events_in_total")
+            with contextlib.suppress(OSError):  # its metrics are served once it has started
+                read = metric(port, "propstream_events_in_total")
         time.sleep(3)  # its last batch written
         peak = _peak_rss_mb(worker.pid)
     except BaseException:

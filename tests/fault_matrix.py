@@ -53,7 +53,7 @@ TABLES = {
     "predictions_latest": "SELECT model, player_id, game_key, book, market, prediction_id, as_of, line, "
     "mean, p_over, recommendation FROM predictions_latest ORDER BY 1, 2, 3, 4, 5",
     "predictions_log": "SELECT prediction_id, model, player_id, game_key, book, market, as_of, line, "
-    "over_price, under_price, mean, sigma, p_over, edge, recommendation, reasons, defaulted "
+    "over_price, under_price, mean, sigma, p_over, edge, recommendation, reasons, defaulted, withdrawn "
     "FROM predictions_log ORDER BY 1",
     "grades": "SELECT model, player_id, game_key, book, market, prediction_id, actual, result, profit "
     "FROM grades ORDER BY 1, 2, 3, 4, 5",
@@ -116,20 +116,20 @@ def compare(m: Matrix, db: str) -> None:
         assert got == want, f"{name}: {len(got)} rows against the clean run's {len(want)}"
 
 
-def _rows(db: str, table: str = "predictions_log") -> int:
+def _rows(db: str) -> int:
     try:
-        return int(fetch(db, f"SELECT count(*) FROM {table}")[0][0])
+        return int(fetch(db, "SELECT count(*) FROM predictions_log")[0][0])
     except psycopg.Error:  # not migrated yet, or the database is away
         return -1
 
 
-def _mid_catch_up(m: Matrix, db: str, worker: subprocess.Popen[str], share: float = 0.0) -> int:
-    """Wait until the worker has written more than 100 rows and `share` of the clean run's log,
-    but not all of it; returns the rows then."""
+def _mid_catch_up(m: Matrix, db: str, worker: subprocess.Popen[str]) -> int:
+    """Wait until the worker has written more than 100 of the clean run's log rows, but not all
+    of them; returns the rows then."""
     total, deadline = _rows(m.clean_db), time.monotonic() + 120
     while time.monotonic() < deadline and worker.poll() is None:
         rows = _rows(db)
-        if rows > max(100, share * total):
+        if rows > 100:
             assert rows < total, f"the worker wrote all {total} log rows before the fault: nothing to break"
             return rows
         time.sleep(0.05)
@@ -241,16 +241,17 @@ def kill_9_restart(m: Matrix) -> str:
     """SIGKILL while catching up: the restart resumes from the last snapshot (input positions
     and engine state together) and redoes what came after it; the sinks absorb the repeat."""
     db = m.db("kill9")
-    first = _worker(m, db, "kill9")
+    often = {"PROPSTREAM_SNAPSHOT_INTERVAL_S": "0.2"}  # the catch-up takes a few seconds at most
+    first = _worker(m, db, "kill9", **often)
     with _killed_on_error(first):
         before = _mid_catch_up(m, db, first)
         deadline = time.monotonic() + 5
         while not _snapshotted(m.work / "kill9" / "recovery") and time.monotonic() < deadline:
-            time.sleep(0.02)  # a snapshot every PROPSTREAM_SNAPSHOT_INTERVAL_S (1 s here)
+            time.sleep(0.02)
         assert _rows(db) < _rows(m.clean_db), "the worker caught up before its first snapshot"
     first.kill()
     first.communicate(timeout=30)
-    second = _worker(m, db, "kill9")
+    second = _worker(m, db, "kill9", **often)
     with _killed_on_error(second):
         caught_up(db, m.clean_db)
     second_out = stop_worker(second, signal.SIGTERM)

@@ -14,6 +14,7 @@ Shared by the suite (tests/flows/test_fault_matrix.py, one test per scenario) an
 from __future__ import annotations
 
 import contextlib
+import pickle
 import resource
 import signal
 import sqlite3
@@ -136,15 +137,20 @@ def _mid_catch_up(m: Matrix, db: str, worker: subprocess.Popen[str]) -> int:
     raise AssertionError(f"the worker wrote nothing within 120 s (exit code {worker.poll()})")
 
 
-def _snapshotted(recovery: Path) -> bool:
-    """Whether Bytewax's recovery store (0.21: SQLite, table `snaps`) holds a snapshot yet."""
+def _resumable(recovery: Path) -> bool:
+    """Whether the recovery store holds two snapshots past the first input, so that a restart
+    resumes rather than starts over. Bytewax 0.21 keeps them in SQLite (table `snaps`), each
+    our (positions, engine state) pickle inside its own."""
     for path in recovery.glob("*.sqlite3"):
         with (
             contextlib.suppress(sqlite3.Error),
             contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db,
         ):
-            if db.execute("SELECT count(*) FROM snaps").fetchone()[0]:
-                return True
+            query = (
+                "SELECT ser_change FROM snaps WHERE ser_change IS NOT NULL ORDER BY snap_epoch DESC LIMIT 2"
+            )
+            snaps = [pickle.loads(pickle.loads(blob)) for (blob,) in db.execute(query)]
+            return len(snaps) == 2 and all(sum(positions.values()) > 0 for positions, _ in snaps)
     return False
 
 
@@ -245,10 +251,10 @@ def kill_9_restart(m: Matrix) -> str:
     first = _worker(m, db, "kill9", **often)
     with _killed_on_error(first):
         before = _mid_catch_up(m, db, first)
-        deadline = time.monotonic() + 5
-        while not _snapshotted(m.work / "kill9" / "recovery") and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert _rows(db) < _rows(m.clean_db), "the worker caught up before its first snapshot"
+        deadline = time.monotonic() + 10
+        while not _resumable(m.work / "kill9" / "recovery") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _rows(db) < _rows(m.clean_db), "the worker caught up before it could be killed mid-way"
     first.kill()
     first.communicate(timeout=30)
     second = _worker(m, db, "kill9", **often)

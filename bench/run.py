@@ -17,7 +17,15 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench import decode_bench, features_bench, flow_bench, scoring_bench, sinks_bench, state_bench
+from bench import (
+    decode_bench,
+    fault_bench,
+    features_bench,
+    flow_bench,
+    scoring_bench,
+    sinks_bench,
+    state_bench,
+)
 from cli.settings import SHIPPED_DATA, Settings
 from connectors.adapters import read_records
 from connectors.files import DataLayout
@@ -54,8 +62,10 @@ def _flow(stream: list[tuple[InputEvent, int | None]]) -> dict[str, float]:
             registry.save(catboost_model, model.meta)
         scorers = [Scorer(registry.load(name)) for name in Settings().models]
         props = [(pid, e) for e, pid in stream if isinstance(e, PropLine) and pid is not None and e.is_main]
-        return state_bench.run(events, scorers) | flow_bench.run(
-            Settings(), Path(tmp), scorers, props[-2000:]
+        return (
+            state_bench.run(events, scorers)
+            | flow_bench.run(Settings(), Path(tmp), scorers, props[-2000:])
+            | fault_bench.run(Path(tmp))
         )
 
 
@@ -77,7 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         results |= scoring
     with console.status("sinks"):
         results |= sinks_bench.run(Settings().postgres_dsn.get_secret_value(), predictions)
-    with console.status("dataflow (loads the season into Kafka, replays it, measures line moves)"):
+    with console.status(
+        "dataflow (loads the season into Kafka, replays it, measures line moves), then the fault "
+        "matrix and the worker's memory on a Kafka and PostgreSQL of their own"
+    ):
         results |= _flow(stream)
     table = Table(title="propstream benchmarks")
     table.add_column("key")

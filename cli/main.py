@@ -606,8 +606,9 @@ def _import(console: Console, settings: Settings, args: argparse.Namespace) -> i
         ids = {row[0] for row in conn.execute("SELECT prediction_id FROM predictions_latest")}
     expected = set(read_latest(root)["prediction_id"].to_list())
     console.print(
-        f"wrote {written.get('Prediction', 0):,} predictions and {written.get('Grade', 0):,} grades "
-        f"from {files:,} files; predictions_latest holds {len(ids):,} rows"
+        f"wrote {written.get('Prediction', 0):,} predictions, {written.get('Grade', 0):,} grades and "
+        f"{written.get('DeadLetter', 0):,} dead letters from {files:,} files; predictions_latest holds "
+        f"{len(ids):,} rows"
     )
     if ids != expected:
         logger.error("predictions_latest differs from the Parquet reader's %s rows", f"{len(expected):,}")

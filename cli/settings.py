@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     postgres_outage: Literal["wait", "fail"] = Field(
         "wait", description="beyond postgres_retry_s: hold the input until PostgreSQL returns, or exit"
     )
+    parquet_disk_full: Literal["wait", "fail"] = Field(
+        "wait", description="the Parquet folder's disk full: hold the input until there is room, or exit"
+    )
     future_tolerance_s: Annotated[float, Field(ge=0)] = Field(
         600.0, description="events stamped further ahead of the wall clock are dead-lettered (ts:future)"
     )

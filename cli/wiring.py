@@ -52,7 +52,8 @@ def sink_factories(
             lambda: KafkaRecordSink(settings.kafka_bootstrap, topics, partitions=settings.partitions)
         )
     if parquet is not None:
-        factories.append(lambda: ParquetSink(parquet))
+        wait_for_room = settings.parquet_disk_full == "wait"
+        factories.append(lambda: ParquetSink(parquet, wait=wait_for_room))
     if postgres:
         dsn = settings.postgres_dsn.get_secret_value()
         wait = settings.postgres_outage == "wait"

@@ -1,18 +1,25 @@
 """Parquet: an append log of predictions and grades, partitioned by game date, and the reader
-that turns it into exactly the rows of `predictions_latest` / `grades`.
+that turns it into exactly the rows of `predictions_latest` / `grades`; and the dead letters,
+with their exact original bytes, which `read_dead_letters` gives as the rows of `dead_letters`.
 
 Files are named by a hash of their records' ids, so a batch re-delivered whole rewrites the
 same file; a re-delivery split differently adds a file with rows already present, which the
 reader drops (newest `as_of` per key wins, then the later `emitted_at`, as in Postgres; an id
 whose last emission withdrew it is in neither table, as in Postgres).
 Files are written to a temporary name in the same folder and renamed, so a reader never sees
-half a file.
+half a file. A full disk (no space, a quota, a file-size limit) does not lose a batch: the sink
+removes the half-written file and, by default, holds the batch (and so the input:
+backpressure), retrying until the write goes through (`Backpressure`); with `wait=False` it
+raises `SinkError`.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import logging
 import os
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -21,12 +28,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
-from connectors.sinks import Sink, SinkError
+from connectors.sinks import Backpressure, Sink, SinkError
+from vocabulary.events import DeadLetter
 from vocabulary.records import KEY, Grade, Prediction
 
 __all__ = [
     "ParquetSink",
     "log_files",
+    "read_dead_letters",
     "read_emissions",
     "read_grades",
     "read_latest",
@@ -34,16 +43,27 @@ __all__ = [
     "read_predictions_log",
 ]
 
-_MODELS: dict[str, type[Prediction] | type[Grade]] = {"predictions": Prediction, "grades": Grade}
+_MODELS: dict[str, type[Prediction] | type[Grade] | type[DeadLetter]] = {
+    "predictions": Prediction,
+    "grades": Grade,
+    "dead_letters": DeadLetter,  # one folder, no date: a dead letter may have none
+}
 _FOLDERS: dict[type[BaseModel], str] = {model: folder for folder, model in _MODELS.items()}
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})  # what freeing space or a limit cures
+logger = logging.getLogger(__name__)
+_DEAD_KEY = ("source", "partition", "offset")  # where the input was read: the key in Postgres too
 
 
 class ParquetSink(Sink):
-    accepts = (Prediction, Grade)
+    accepts = (Prediction, Grade, DeadLetter)
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, wait: bool = True, max_backoff_s: float = 2.0) -> None:
+        """`wait`: on a full disk, hold the batch and retry until it is written (backpressure);
+        else raise `SinkError`."""
         self.root = root
         self.files_written = 0
+        self._wait, self._max_backoff_s = wait, max_backoff_s
+        self._backpressure = Backpressure("parquet", logger)
 
     def setup(self) -> None:
         for folder in _FOLDERS.values():
@@ -58,19 +78,43 @@ class ParquetSink(Sink):
             row = dict(record.__dict__)  # a frozen record's fields, as they are: no model_dump
             if folder == "predictions":
                 row["reasons"], row["defaulted"] = list(row["reasons"]), list(row["defaulted"])  # type: ignore[call-overload]
-            groups.setdefault((folder, row["game_date"].isoformat()), []).append(row)  # type: ignore[union-attr]
+            day = "" if folder == "dead_letters" else row["game_date"].isoformat()  # type: ignore[attr-defined]
+            groups.setdefault((folder, day), []).append(row)
         for (folder, day), rows in sorted(groups.items()):
             self._write(folder, day, rows)
 
     def _write(self, folder: str, day: str, rows: list[dict[str, object]]) -> None:
-        ids = sorted(f"{r['prediction_id']}|{r['as_of']}" for r in rows)
+        if day:
+            ids = sorted(f"{r['prediction_id']}|{r['as_of']}" for r in rows)
+            directory = self.root / folder / f"game_date={day}"
+        else:
+            ids = sorted("|".join(str(r[k]) for k in _DEAD_KEY) for r in rows)
+            directory = self.root / folder
         digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:24]
-        directory = self.root / folder / f"game_date={day}"
-        directory.mkdir(parents=True, exist_ok=True)
         target = directory / f"part-{digest}.parquet"
         temporary = directory / f".part-{digest}.parquet.tmp"
-        pq.write_table(pa.Table.from_pylist(rows), temporary)
-        os.replace(temporary, target)
+        table, delay = pa.Table.from_pylist(rows), 0.1
+        while True:
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+                pq.write_table(table, temporary)
+                os.replace(temporary, target)
+                break
+            except OSError as exc:
+                temporary.unlink(missing_ok=True)
+                if exc.errno not in _FULL:
+                    raise SinkError(f"cannot write {target}: {exc}") from exc
+                if not self._wait:
+                    raise SinkError(
+                        f"the disk of {self.root} is full ({exc}): {len(rows)} records not written"
+                    ) from exc
+                self._backpressure.hold(
+                    f"the disk of {self.root} is full ({exc}): holding {len(rows)} records and the input "
+                    "(backpressure) until there is room"
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, self._max_backoff_s)
+        self._backpressure.released(f"there is room on the disk of {self.root} again")
         self.files_written += 1
 
 
@@ -93,7 +137,8 @@ def _last_per_identity(records: Sequence[BaseModel]) -> list[BaseModel]:
 
 
 def _files(root: Path, folder: str) -> list[Path]:
-    return sorted((root / folder).glob("game_date=*/part-*.parquet"))
+    pattern = "part-*.parquet" if folder == "dead_letters" else "game_date=*/part-*.parquet"
+    return sorted((root / folder).glob(pattern))
 
 
 def log_files(root: Path) -> list[Path]:
@@ -101,12 +146,12 @@ def log_files(root: Path) -> list[Path]:
     return [path for folder in _FOLDERS.values() for path in _files(root, folder)]
 
 
-def read_log(root: Path) -> Iterator[tuple[Path, list[Prediction | Grade]]]:
+def read_log(root: Path) -> Iterator[tuple[Path, list[Prediction | Grade | DeadLetter]]]:
     """Every record the dataset holds, re-deliveries included, file by file (`log_files`
     order): what a sink was given. `propstream db import` replays it into Postgres, whose
     upsert keeps the newest."""
     for path in log_files(root):
-        model = _MODELS[path.parent.parent.name]
+        model = _MODELS[path.relative_to(root).parts[0]]
         yield path, [model.model_validate(row) for row in pl.read_parquet(path).to_dicts()]
 
 
@@ -154,3 +199,15 @@ def read_latest(root: Path) -> pl.DataFrame:
 def read_grades(root: Path) -> pl.DataFrame:
     """The grade per (model, player, game, book, market): the rows of `grades`."""
     return _read(root, "grades")
+
+
+def read_dead_letters(root: Path) -> pl.DataFrame:
+    """One row per input dead-lettered (source, partition, offset), its first delivery (a
+    re-delivery is the same letter): the rows of `dead_letters`, `original` as the exact bytes."""
+    files = _files(root, "dead_letters")
+    if not files:
+        return pl.DataFrame()
+    frame = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+    return frame.unique(list(_DEAD_KEY), keep="first", maintain_order=True).sort(
+        list(_DEAD_KEY), nulls_last=False
+    )

@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from prometheus_client import Gauge
 from psycopg import sql
 from pydantic import BaseModel
 
-from connectors.sinks import Sink, SinkError
+from connectors.sinks import Backpressure, Sink, SinkError
 from vocabulary.errors import PropstreamError
 from vocabulary.events import DeadLetter
 from vocabulary.records import KEY, Grade, Prediction
@@ -37,12 +36,6 @@ _NEVER = datetime.min.replace(tzinfo=UTC)
 _MIGRATION_LOCK = 7_305_117_001  # an arbitrary, fixed advisory-lock id for schema migrations
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-WAITING = Gauge(
-    "propstream_sink_waiting",
-    "1 while a sink holds the input because its destination has been unreachable beyond its retry window",
-    ["sink"],
-)
-_WAIT_LOG_EVERY_S = 60.0
 
 
 class MigrationError(PropstreamError):
@@ -244,8 +237,7 @@ class PostgresSink(Sink):
         self.batches = 0
         self.retries = 0
         self._wait = wait
-        self._waiting_since: float | None = None
-        self._logged_at = 0.0
+        self._backpressure = Backpressure("postgres", logger)
 
     def setup(self) -> None:
         self._connection()
@@ -308,28 +300,13 @@ class PostgresSink(Sink):
                 f"PostgreSQL unreachable for {self._retry_for_s:.0f}s ({exc}); the batch of "
                 f"{n} records was not written"
             ) from exc
-        now = time.monotonic()
-        if self._waiting_since is None:
-            self._waiting_since = now
-            WAITING.labels("postgres").set(1)
-        if now - self._logged_at >= _WAIT_LOG_EVERY_S:
-            self._logged_at = now
-            logger.error(
-                "PostgreSQL unreachable beyond the %.0fs retry window (%s): holding %s records and "
-                "the input (backpressure) until it returns",
-                self._retry_for_s,
-                exc,
-                n,
-            )
+        self._backpressure.hold(
+            f"PostgreSQL unreachable beyond the {self._retry_for_s:.0f}s retry window ({exc}): holding "
+            f"{n} records and the input (backpressure) until it returns"
+        )
 
     def _back(self) -> None:
-        if self._waiting_since is not None:
-            logger.warning(
-                "PostgreSQL is back after %.0fs of waiting; writing resumes",
-                time.monotonic() - self._waiting_since,
-            )
-            self._waiting_since, self._logged_at = None, 0.0
-            WAITING.labels("postgres").set(0)
+        self._backpressure.released("PostgreSQL is back")
 
     def _write(self, conn: psycopg.Connection[Any], spec: _Table, records: list[BaseModel]) -> None:
         stage = sql.Identifier(f"stage_{spec.table}")

@@ -6,19 +6,33 @@ writing each once in order (idempotent by key, monotonic in `as_of`). Sinks ther
 Bytewax's at-least-once delivery: a batch re-sent after a crash changes nothing. `close` is
 not guaranteed to be called (a killed worker), so nothing may depend on it but freeing
 resources.
+
+A sink whose destination stays away beyond its retries may hold its batch instead of failing:
+Bytewax then waits for it, so the input waits too (backpressure), and `Backpressure` says so.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from types import TracebackType
 
+from prometheus_client import Gauge
 from pydantic import BaseModel
 
 from vocabulary.errors import PropstreamError
 
-__all__ = ["Sink", "SinkError"]
+__all__ = ["WAITING", "Backpressure", "Sink", "SinkError"]
+
+WAITING = Gauge(
+    "propstream_sink_waiting",
+    "1 while a sink holds the input because its destination does not take writes (unreachable "
+    "beyond its retry window, or a full disk)",
+    ["sink"],
+)
+_LOG_EVERY_S = 60.0
 
 
 class SinkError(PropstreamError):
@@ -51,3 +65,32 @@ class Sink(ABC):
         if exc_type is None:
             self.flush()
         self.close()
+
+
+class Backpressure:
+    """How a sink that holds its batch (and so the input) says so: the gauge
+    `propstream_sink_waiting{sink}` at 1, an ERROR line when it starts and once a minute while it
+    lasts (`hold`), a WARNING line and the gauge back at 0 when it ends (`released`)."""
+
+    def __init__(self, sink: str, log: logging.Logger) -> None:
+        self.sink, self._log = sink, log
+        self._since: float | None = None
+        self._logged_at = 0.0
+
+    def hold(self, message: str) -> None:
+        now = time.monotonic()
+        if self._since is None:
+            self._since = now
+            WAITING.labels(self.sink).set(1)
+        if now - self._logged_at >= _LOG_EVERY_S:
+            self._logged_at = now
+            self._log.error("%s", message)
+
+    def released(self, message: str) -> None:
+        """After a write that went through: `message`, then how long it waited (if it did)."""
+        if self._since is not None:
+            self._log.warning(
+                "%s after %.0fs of waiting; writing resumes", message, time.monotonic() - self._since
+            )
+            self._since, self._logged_at = None, 0.0
+            WAITING.labels(self.sink).set(0)

@@ -4,6 +4,10 @@ read-only database, and a server-sent-event stream of live predictions and grade
 Pages are static files that render with DOM text nodes (never HTML strings), and every
 response carries a Content-Security-Policy allowing only this server's own scripts: names and
 teams come from outside feeds, so they are data, never markup.
+
+A parameter out of its range (a date or time outside the years the events may carry, a player
+id beyond the column, a game key that names no date, `from` after `to`) is refused with 422
+and one line naming the parameter, never a 500.
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import psycopg
 from fastapi import FastAPI, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import SecretStr
+from pydantic import AfterValidator, SecretStr
 
 from dashboard.best import prop_rows
 from dashboard.labels import MARKETS, meta
@@ -31,6 +36,7 @@ from dashboard.stale import StaleQuotes
 from dashboard.timeline import timeline
 from monitoring.coverage import newest_day
 from monitoring.report import HealthConfig, slate_report
+from vocabulary.events import EARLIEST_YEAR, LATEST_YEAR
 
 __all__ = ["DashboardConfig", "create_app"]
 
@@ -42,9 +48,31 @@ _CSP = (
 )
 _KEEPALIVE_S = 15.0
 
+_MAX_ID = 2**63 - 1  # player_id is a bigint
+_When = TypeVar("_When", date, datetime)
+
+
+def _in_years(value: _When) -> _When:
+    """A date or time the events may carry (vocabulary.events: 1990..2100); outside, a query
+    is a typo, and date arithmetic on it can overflow."""
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"must fall in the years {EARLIEST_YEAR}..{LATEST_YEAR}")
+    return value
+
+
+def _dated_key(key: str) -> str:
+    try:
+        _in_years(date(int(key[:4]), int(key[4:6]), int(key[6:8])))
+    except ValueError as exc:
+        raise ValueError(f"{key[:8]} is not a date in {EARLIEST_YEAR}..{LATEST_YEAR}") from exc
+    return key
+
+
 MarketName = Annotated[str, Query(pattern="^(" + "|".join(MARKETS) + ")$")]
-GameKey = Annotated[str, Query(pattern=r"^\d{8}-[A-Z]{2,4}@[A-Z]{2,4}$")]
+GameKey = Annotated[str, Query(pattern=r"^\d{8}-[A-Z]{2,4}@[A-Z]{2,4}$"), AfterValidator(_dated_key)]
 ModelName = Annotated[str, Query(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+Day = Annotated[date, AfterValidator(_in_years)]
+Moment = Annotated[datetime, AfterValidator(_in_years)]
 
 
 @dataclass(frozen=True)
@@ -92,6 +120,16 @@ def create_app(config: DashboardConfig) -> FastAPI:
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
 
+    @app.exception_handler(RequestValidationError)
+    async def refused(_: Request, exc: RequestValidationError) -> JSONResponse:
+        """One line naming each refused parameter, instead of FastAPI's list of objects."""
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'] if p != 'query')}: {e['msg'].removeprefix('Value error, ')} "
+            f"(got {str(e.get('input'))[:40]!r})"
+            for e in exc.errors()
+        )
+        return JSONResponse({"detail": problems.replace("\n", " ")}, status_code=422)
+
     @app.exception_handler(psycopg.OperationalError)
     async def database_down(_: Request, exc: psycopg.OperationalError) -> JSONResponse:
         logger.error("database unavailable: %s", exc)
@@ -121,10 +159,10 @@ def create_app(config: DashboardConfig) -> FastAPI:
 
     @app.get("/api/slate")
     def slate(
-        day: Annotated[date, Query(alias="date")],
+        day: Annotated[Day, Query(alias="date")],
         model: ModelName | None = None,
         market: MarketName | None = None,
-        as_of: datetime | None = None,
+        as_of: Moment | None = None,
     ) -> dict[str, Any]:
         """Every prop of a game date for one model: `rows` has each book's quote, `props` one row
         per (player, game, market) with the best prices (dashboard/best.py); with `as_of`, as it
@@ -152,7 +190,7 @@ def create_app(config: DashboardConfig) -> FastAPI:
 
     @app.get("/api/prop")
     def prop(
-        player_id: Annotated[int, Query(gt=0)],
+        player_id: Annotated[int, Query(gt=0, le=_MAX_ID)],
         game_key: GameKey,
         market: MarketName = "points",
         model: ModelName | None = None,
@@ -178,8 +216,8 @@ def create_app(config: DashboardConfig) -> FastAPI:
 
     @app.get("/api/performance")
     def performance(
-        start: Annotated[date | None, Query(alias="from")] = None,
-        end: Annotated[date | None, Query(alias="to")] = None,
+        start: Annotated[Day | None, Query(alias="from")] = None,
+        end: Annotated[Day | None, Query(alias="to")] = None,
         market: MarketName | None = None,
     ) -> list[dict[str, Any]]:
         """Per model and game date: hit rate, Brier, log-loss and ROI beside the market, and the
@@ -212,7 +250,10 @@ def _coverage(config: DashboardConfig, day: date | None) -> dict[str, Any]:
 
 def _window(start: date | None, end: date | None) -> tuple[date, date]:
     last = end or datetime.now(UTC).date()
-    return start or last - timedelta(days=3650), last
+    first = start or max(last - timedelta(days=3650), date(EARLIEST_YEAR, 1, 1))
+    if first > last:
+        raise HTTPException(422, f"from {first} is after to {last}: swap them")
+    return first, last
 
 
 def _closes(clv: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -12,11 +12,13 @@ Nothing here reads the wall clock but `Shard.step`, once a batch: for the `emitt
 records carry beside their identity (the engine stamps what it is given, and reads no clock),
 and for the `ts:future` check, which refuses only events stamped beyond a tolerance ahead of
 it: never one of a replay of past events. No input can stop a shard: whatever fails while one
-is handled becomes its dead letter.
+is handled becomes its dead letter, the rescoring and grading its event time asks for
+included (`Shard._flush`).
 """
 
 from __future__ import annotations
 
+import bisect
 import collections
 import functools
 import gc
@@ -39,7 +41,7 @@ from connectors.sinks import Sink
 from flows import stopping
 from flows.outputs import SinkAdapter
 from flows.progress import Watch
-from scoring.engine import Engine
+from scoring.engine import Engine, FlushFailure
 from vocabulary.errors import DecodeError, EventError, PropstreamError
 from vocabulary.events import DeadLetter, InputEvent
 from vocabulary.keys import message_key
@@ -104,6 +106,10 @@ class _Tally:
 
     def add(self, metric: Counter, *labels: str) -> None:
         self.counts[(metric, labels)] += 1
+
+    def take_back(self, metric: Counter, *labels: str) -> None:
+        """Undo an `add` of this batch (an input counted applied whose rescoring then failed)."""
+        self.counts[(metric, labels)] -= 1
 
     def flush(self) -> None:
         for (metric, labels), n in self.counts.items():
@@ -184,6 +190,10 @@ class Shard:
         # events stamped later than the wall clock plus this are refused (`ts:future`); None: off
         self._tolerance = None if future_tolerance_s is None else timedelta(seconds=future_tolerance_s)
         self._horizon: datetime | None = None
+        # the inputs applied since the last flush (one event time), each with the engine's
+        # pending rescorings and gradings once it was applied: who asked for what
+        self._group: list[tuple[Raw, int, int]] = []
+        self._late: list[Raw] = []  # inputs the engine holds for the batch's rewind
 
     def step(self, limit: int) -> list[BaseModel]:
         """Decode and apply a batch (which never splits an event time), then flush the engine."""
@@ -197,7 +207,7 @@ class Shard:
             self._horizon = now + self._tolerance
         for raw in raws:
             out += self._one(raw, now)
-        out += self._window(self.engine.flush(now), now)
+        out += self._flush(now) + self._rewind(now)
         self._tally.flush()
         if self.engine.state.watermark is not None:
             WATERMARK.labels(str(self.index)).set(self.engine.state.watermark.timestamp())
@@ -214,18 +224,79 @@ class Shard:
             self._tally.add(DEAD, raw.dead.reason)
             return [raw.dead] if self._in_window(raw) else []
         self._tally.add(EVENTS_IN, raw.logical)
+        flushed: list[BaseModel] = []
         try:
             event: InputEvent = decode(raw.value, EVENT_TYPES[raw.logical])  # type: ignore[assignment]
             self._check_not_future(event)
             if self._divided and raw.logical in PLAYER_TOPICS and raw.key != message_key(event):
                 raise DecodeError("key:not_canonical", f"key {raw.key!r} is not {message_key(event)!r}")
-            out = self._window(self.engine.apply(event, now), now)
+            pending_ts = self.engine.state.pending_ts
+            if pending_ts is not None and event.ts != pending_ts:  # the last event time is complete
+                flushed = self._flush(now)
+            out = flushed + self._window(self.engine.apply(event, now), now)
         except EventError as exc:
-            return self._refused(raw, exc)
+            return flushed + self._refused(raw, exc)
         except Exception as exc:
-            return self._refused(raw, _internal(raw, exc))
+            return flushed + self._refused(raw, _internal(raw, exc))
         self._tally.add(APPLIED, raw.logical)
+        state = self.engine.state
+        if state.late and state.late[-1][0] is event:  # held for the batch's rewind
+            self._late.append(raw)
+        else:
+            self._group.append((raw, len(state.pending), len(state.pending_grades)))
         return out
+
+    def _flush(self, now: datetime) -> list[BaseModel]:
+        """The records of the last event time's inputs (the engine's pending work). Never
+        raises: when the flush fails, the engine has undone it and does it unit by unit
+        (`Engine.flush_each`), and each input that asked for a failed rescoring or grading is
+        dead-lettered `internal:<Type>` instead of counted applied. Its facts stay in the
+        features (a box score, a line: what failed is what was computed from them), so every
+        other record comes out exactly as without the failure."""
+        group, self._group = self._group, []
+        try:
+            return self._window(self.engine.flush_time(now), now)
+        except Exception as exc:
+            logger.warning(
+                "the flush of %s inputs failed (%s: %s); isolating", len(group), type(exc).__name__, exc
+            )
+        records, failures = self.engine.flush_each(now)
+        out = self._window(records, now)
+        blamed: dict[int, FlushFailure] = {}
+        for failure in failures:
+            ends = [g[1] if failure.kind == "rescore" else g[2] for g in group]
+            i = bisect.bisect_right(ends, failure.index)  # the first input whose apply asked for it
+            if i == len(group):
+                logger.error(
+                    "%s of %s failed and no input of this batch asked for it", failure.kind, failure.unit
+                )
+                continue
+            blamed.setdefault(i, failure)
+        for i, failure in sorted(blamed.items()):
+            raw = group[i][0]
+            error = _internal(raw, failure.error)
+            self._tally.take_back(APPLIED, raw.logical)
+            out += self._refused(
+                raw, EventError(error.reason, f"its {failure.kind} of {failure.unit} failed: {error.detail}")
+            )
+        return out
+
+    def _rewind(self, now: datetime) -> list[BaseModel]:
+        """The corrections of the batch's late inputs (one rewind). Never raises: if the
+        rewind fails, the engine is as before it and each late input is dead-lettered
+        `internal:<Type>` instead of counted applied."""
+        late, self._late = self._late, []
+        try:
+            return self._window(self.engine.rewind(now), now)
+        except Exception as exc:
+            logger.warning(
+                "the rewind for %s late inputs failed (%s: %s)", len(late), type(exc).__name__, exc
+            )
+            out: list[BaseModel] = []
+            for raw in late:
+                self._tally.take_back(APPLIED, raw.logical)
+                out += self._refused(raw, _internal(raw, exc))
+            return out
 
     def _refused(self, raw: Raw, error: EventError) -> list[BaseModel]:
         self._tally.add(DEAD, error.reason)

@@ -25,6 +25,11 @@ Rescoring rules (docs/operations.md):
   market), the latest prediction made before tip-off; a prediction made before tip-off that is
   emitted after G is done is graded at once.
 
+A `flush` that raises (a model that fails on one player's vector, a bug) leaves the state as it
+was before the call, its pending work included; `flush_each` then does that work one unit at
+a time (each changed prop, then each grading) and returns the units that failed beside the
+records of the others, so the caller can dead-letter the input that asked for a failed unit.
+
 State is bounded: the watermark is the newest event time applied; games dated more than
 `retention_days` before it are expired with everything kept for them, and an event about such
 a game, or stamped before the lagging copy, is refused (`BeyondRetentionError`), never applied
@@ -38,6 +43,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any, Literal
 
 from features.identity import PlayerDirectory
 from features.store import Change, FeatureStore
@@ -48,11 +54,24 @@ from vocabulary.errors import BeyondRetentionError, UnsupportedMarketError
 from vocabulary.events import BoxScore, Game, InputEvent, PropLine, us_game_date
 from vocabulary.records import Prediction
 
-__all__ = ["RETENTION_DAYS", "Engine", "EngineState", "GameState", "Output"]
+__all__ = ["RETENTION_DAYS", "Engine", "EngineState", "FlushFailure", "GameState", "Output"]
 
 RETENTION_DAYS = 3  # games dated this many days before the watermark's date are expired
 _Slot = tuple[str, str, str]  # (model, book, market): one graded prediction per player and game
 _Key = tuple[str, int, str, str]  # (model, player, book, market) within a game
+_ABSENT = object()  # in a flush's undo log: the key was not there before
+_Undo = list[tuple[dict[Any, Any], Any, Any]]  # (table, key, value before) per write of a flush
+
+
+@dataclass(frozen=True, slots=True)
+class FlushFailure:
+    """A unit of pending work whose flush raised: the rescoring of a changed prop (`index` in
+    the order the pending events asked for them) or a grading (`index` likewise)."""
+
+    kind: Literal["rescore", "grade"]
+    index: int
+    unit: str
+    error: Exception
 
 
 @dataclass
@@ -219,36 +238,103 @@ class Engine:
 
     # ------------------------------------------------------------------ output
     def flush(self, emitted_at: datetime | None = None) -> list[Output]:
-        """Rescore what the pending events changed and grade what they finished, then rewind
-        once for the late events held since the last flush (the caller flushes at the end of
-        each batch); the records are stamped `emitted_at` (the caller's clock: the engine reads
-        none) and the player's name."""
-        out = self._flush_pending(emitted_at)
+        """The end of a batch: `flush_time`, then `rewind`. The records are stamped
+        `emitted_at` (the caller's clock: the engine reads none) and the player's name."""
+        return self.flush_time(emitted_at) + self.rewind(emitted_at)
+
+    def flush_time(self, emitted_at: datetime | None = None) -> list[Output]:
+        """Rescore what the pending event time changed and grade what it finished; the time
+        joins the journal. All or nothing: if it raises, the state is as it was before the
+        call, its pending work included (`flush_each` then isolates the failing unit)."""
+        return self._flush_pending(emitted_at)
+
+    def rewind(self, emitted_at: datetime | None = None) -> list[Output]:
+        """One rewind for the late events held since the last (`scoring.rewind`). All or
+        nothing: if it raises, the state is as it was, and the late events are not applied
+        (the caller dead-letters them)."""
         late, self.state.late = self.state.late, []
-        return out + self._rewind(late, emitted_at) if late else out
+        return self._rewind(late, emitted_at) if late else []
 
     def _flush_pending(self, emitted_at: datetime | None, *, lag: bool = True) -> list[Output]:
-        """The pending event time's rescoring and grading; the time joins the journal (and the
-        lagging state follows, unless a rewind is under way: it moves it once at the end)."""
         state = self.state
         if state.pending_ts is None:
             return []
-        ts = state.pending_ts
-        changes, to_grade, events = state.take_pending()
+        ts, events = state.pending_ts, state.pending_events
+        out = self._attempt(emitted_at)
+        self._record(ts, events, out, lag=lag)
+        return out
+
+    def flush_each(self, emitted_at: datetime | None = None) -> tuple[list[Output], list[FlushFailure]]:
+        """What a failed `flush_time` falls back to: the same pending work one unit at a time, each
+        changed prop's rescoring then each grading (so grades see every prediction of the event
+        time, as in `flush_time`); a unit that raises is left out, undone, and returned with its
+        error. The records are those `flush_time` would give, but the failed units' own; the event
+        time joins the journal with all its events (they stay applied)."""
+        state = self.state
+        if state.pending_ts is None:
+            return [], []
+        ts, events = state.pending_ts, state.pending_events
+        units: list[tuple[Literal["rescore", "grade"], int, dict[Any, None], dict[Any, None]]] = [
+            ("rescore", i, {change: None}, {}) for i, change in enumerate(state.pending)
+        ]
+        units += [("grade", i, {}, {key: None}) for i, key in enumerate(state.pending_grades)]
+        out: list[Output] = []
+        failed: list[FlushFailure] = []
+        for kind, index, pending, pending_grades in units:
+            state.pending, state.pending_grades, state.pending_ts = pending, pending_grades, ts
+            try:
+                out += self._attempt(emitted_at)
+            except Exception as exc:
+                failed.append(FlushFailure(kind, index, repr(next(iter(pending or pending_grades))), exc))
+        state.take_pending()
+        self._record(ts, events, out)
+        return out, failed
+
+    def _record(
+        self,
+        ts: datetime,
+        events: list[tuple[InputEvent, int | None]],
+        out: list[Output],
+        *,
+        lag: bool = True,
+    ) -> None:
+        """The event time joins the journal (and the lagging state follows, unless a rewind is
+        under way: it moves it once at the end)."""
+        self.state.journal.append(Step(ts, events, out))
+        if lag:
+            self._lag(self.state)
+
+    def _attempt(self, emitted_at: datetime | None) -> list[Output]:
+        """The pending work's records; if anything raises, its writes are undone and the
+        pending work put back before the exception goes on."""
+        state = self.state
+        held = state.pending, state.pending_grades, state.pending_ts, state.pending_events
+        undo: _Undo = []
+        try:
+            return self._outputs(emitted_at, undo)
+        except BaseException:
+            for table, key, before in reversed(undo):
+                if before is _ABSENT:
+                    del table[key]
+                else:
+                    table[key] = before
+            state.pending, state.pending_grades, state.pending_ts, state.pending_events = held
+            raise
+
+    def _outputs(self, emitted_at: datetime | None, undo: _Undo) -> list[Output]:
+        state = self.state
+        changes, to_grade, _ = state.take_pending()
         stamp = Stamp(emitted_at, state.directory.name)
         predictions = self._new(self._predict(changes, stamp))
         out: list[Output] = [p for _, p in predictions]
         for signature, p in predictions:
-            if _remember(state, signature, p) and (p.player_id, p.game_key) not in state.pending_grades:
+            if _remember(state, signature, p, undo) and (p.player_id, p.game_key) not in state.pending_grades:
                 game = state.games[p.game_key]
                 out.append(grade(p, game.boxes.get(p.player_id), emitted_at))  # learnt late
         for player_id, game_key in to_grade:
             game = state.games[game_key]
             box = game.boxes.get(player_id)
             out += [grade(p, box, emitted_at) for p in game.before_tipoff.get(player_id, {}).values()]
-        state.journal.append(Step(ts, events, out))
-        if lag:
-            self._lag(state)
         return out
 
     def _predict(self, changes: Iterable[Change], stamp: Stamp) -> list[Prediction]:
@@ -341,15 +427,26 @@ def _game(state: EngineState, event: InputEvent) -> GameState:
     return game
 
 
-def _remember(state: EngineState, signature: int, p: Prediction) -> bool:
-    """Note `p` as the last emission for its key and, made before tip-off, as the one to grade;
-    returns whether its game is already done for the player (it is graded at once)."""
+def _remember(state: EngineState, signature: int, p: Prediction, undo: _Undo | None = None) -> bool:
+    """Note `p` as the last emission for its key and, made before tip-off, as the one to grade
+    (each write logged in `undo` when given); returns whether its game is already done for the
+    player (it is graded at once)."""
     game = state.games[p.game_key]
-    game.emitted[(p.model, p.player_id, p.book, p.market)] = (signature, p)
+    _put(game.emitted, (p.model, p.player_id, p.book, p.market), (signature, p), undo)
     if game.tipoff is None or p.as_of >= game.tipoff:
         return False
-    game.before_tipoff.setdefault(p.player_id, {})[(p.model, p.book, p.market)] = p
+    slots = game.before_tipoff.get(p.player_id)
+    if slots is None:
+        slots = {}
+        _put(game.before_tipoff, p.player_id, slots, undo)
+    _put(slots, (p.model, p.book, p.market), p, undo)
     return game.done_for(p.player_id)
+
+
+def _put(table: dict[Any, Any], key: Any, value: Any, undo: _Undo | None) -> None:
+    if undo is not None:
+        undo.append((table, key, table.get(key, _ABSENT)))
+    table[key] = value
 
 
 def _last_emitted(state: EngineState) -> dict[tuple[str, ...], Prediction]:

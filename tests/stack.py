@@ -3,11 +3,18 @@ and waiting for a worker to settle. Shared by the flow and dashboard tests."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -103,3 +110,101 @@ def reader_dsn(dsn: str) -> str:
     """The read-only role's DSN for the database `dsn` names."""
     name = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]
     return psycopg.conninfo.make_conninfo(Settings().postgres_reader_dsn.get_secret_value(), dbname=name)
+
+
+EVENTS_IN = re.compile(r"events in ([\d,]+) = applied ([\d,]+) \+ dead-lettered ([\d,]+): counts reconcile")
+
+
+def events_in(output: str) -> int:
+    match = EVENTS_IN.search(output)
+    assert match, output[-3000:]
+    return int(match.group(1).replace(",", ""))
+
+
+def stop_worker(worker: subprocess.Popen[str], sig: signal.Signals) -> str:
+    worker.send_signal(sig)
+    try:
+        output = worker.communicate(timeout=60)[0]
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        raise
+    assert worker.returncode == 0, output[-3000:]
+    assert "Traceback" not in output and "panicked" not in output, output[-3000:]
+    assert f"worker stopped on {sig.name}" in output, output[-3000:]
+    return output
+
+
+def caught_up(db: str, clean: str, limit: float = 240) -> None:
+    """Wait until the worker has written as many latest predictions and grades as the
+    uninterrupted run, then until its log stops growing."""
+    counts = "SELECT (SELECT count(*) FROM predictions_latest), (SELECT count(*) FROM grades)"
+    target, deadline = fetch(clean, counts), time.monotonic() + limit
+    while fetch(db, counts) != target and time.monotonic() < deadline:
+        time.sleep(1)
+    wait_until_stable(db, seconds=3)
+
+
+@dataclass(frozen=True)
+class PrivateServices:
+    """A Kafka and a PostgreSQL of one's own (scripts/services.sh in a folder of their own, on
+    free ports), for tests that stop and start them: the shared ones are never touched."""
+
+    root: Path
+    kafka_port: int
+    controller_port: int
+    pg_port: int
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def admin_dsn(self) -> str:
+        return f"postgresql://propstream:propstream@127.0.0.1:{self.pg_port}/propstream"
+
+    @property
+    def reader_dsn(self) -> str:
+        return f"postgresql://propstream_reader:propstream_reader@127.0.0.1:{self.pg_port}/propstream"
+
+    def env(self, topic_prefix: str, models_dir: Path, output_dir: Path) -> dict[str, str]:
+        """`cli_env` pointed at these services."""
+        env = cli_env(self.kafka_bootstrap, topic_prefix, models_dir, output_dir)
+        return env | {"PROPSTREAM_POSTGRES_READER_DSN": self.reader_dsn}
+
+    def run(self, action: str) -> None:
+        """`kafka-start`, `kafka-stop`, `postgres-start`, `postgres-stop`, `start` or `stop`."""
+        env = os.environ | {
+            "PROPSTREAM_SERVICES_DIR": str(self.root),
+            "KAFKA_PORT": str(self.kafka_port),
+            "KAFKA_CONTROLLER_PORT": str(self.controller_port),
+            "PG_PORT": str(self.pg_port),
+        }
+        done = subprocess.run(
+            [str(REPO / "scripts" / "services.sh"), action],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+        assert done.returncode == 0, f"services.sh {action}: {done.stderr[-3000:]}"
+
+
+@contextlib.contextmanager
+def private_services() -> Iterator[PrivateServices]:
+    """Start a private Kafka and PostgreSQL (about 10-20 s), yield them, stop and remove them.
+    The Kafka jars are the shared services' (no second Maven resolution) when they are there."""
+    root = Path(tempfile.mkdtemp(prefix="propstream-services-"))
+    root.chmod(0o755)  # the postgres user (the server runs as it under root) must reach its folder
+    shared_libs = Path(os.environ.get("PROPSTREAM_SERVICES_DIR", REPO / ".services")) / "kafka" / "libs"
+    if (shared_libs / ".resolved").exists():
+        (root / "kafka").mkdir()
+        (root / "kafka" / "libs").symlink_to(shared_libs)
+    services = PrivateServices(root, free_port(), free_port(), free_port())
+    try:
+        services.run("start")
+        yield services
+    finally:
+        with contextlib.suppress(AssertionError, subprocess.TimeoutExpired):
+            services.run("stop")
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,5 +1,5 @@
 """Dead letters keep the exact input bytes (issue 14: 86 of 200 arbitrary bytes came back as
-U+FFFD), through JSON, Postgres (`bytea`) and the dead-letter topic; one too large to keep
+U+FFFD), through JSON, Postgres (`bytea`), Parquet and the dead-letter topic; one too large to keep
 whole is kept truncated with its size and digest, never dropped, and its DLQ message stays
 under the broker's 1 MB."""
 
@@ -8,12 +8,14 @@ from __future__ import annotations
 import hashlib
 import random
 import uuid
+from pathlib import Path
 
 import psycopg
 from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.kafka import KafkaRecordSink, ensure_topics
+from connectors.parquet import ParquetSink, read_dead_letters, read_log
 from connectors.postgres import MIGRATIONS, PostgresSink, code_schema_version, migrate
 from connectors.serde import decode, encode
 from tests.conftest import consume
@@ -67,6 +69,33 @@ def test_arbitrary_bytes_round_trip_through_postgres(fresh_db: str) -> None:
         (d.offset, d.original, d.size, d.sha256, d.preview) for d in letters
     ]
     assert rows[-1][2] == 400_000 and len(rows[-1][1]) == MAX_ORIGINAL_BYTES
+
+
+def test_arbitrary_bytes_round_trip_through_parquet_and_into_postgres(fresh_db: str, tmp_path: Path) -> None:
+    """The files sink keeps dead letters too: exact bytes, one row per input however often a
+    batch is re-delivered, and `db import`'s reader gives them back as records."""
+    letters = [letter(b, offset=i) for i, b in enumerate([*ARBITRARY, b"\x00not json", b"\xff" * 400_000])]
+    letters.append(letter(b"row", offset=7, source="data/odds/props.csv.gz", partition=None))  # a file's
+    with ParquetSink(tmp_path) as sink:
+        sink.write_batch(letters)
+        sink.write_batch(letters[:5])  # re-delivered, split differently
+        sink.write_batch(letters)  # and whole
+    frame = read_dead_letters(tmp_path)
+    expected = sorted(
+        letters, key=lambda d: (d.source, d.partition if d.partition is not None else -1, d.offset)
+    )
+    assert frame.height == len(letters)
+    assert frame["original"].to_list() == [d.original for d in expected]
+    assert frame.select("size", "sha256", "preview", "reason").rows() == [
+        (d.size, d.sha256, d.preview, d.reason) for d in expected
+    ]
+    back = [r for _, records in read_log(tmp_path) for r in records]
+    assert {d.offset: d for d in back if isinstance(d, DeadLetter)} == {d.offset: d for d in letters}
+    with PostgresSink(fresh_db) as sink:
+        sink.write_batch(back)
+    with psycopg.connect(fresh_db) as conn:
+        stored = {bytes(o) for (o,) in conn.execute("SELECT original FROM dead_letters").fetchall()}
+    assert stored == {d.original for d in letters}
 
 
 def test_arbitrary_bytes_round_trip_through_the_dead_letter_topic(

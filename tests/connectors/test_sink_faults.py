@@ -2,24 +2,28 @@
 sink's retry window: the sink holds the batch (and so the input: backpressure) with a log line
 and the `propstream_sink_waiting` gauge, and writes it when the server is back. The outage is
 a gate (a TCP forwarder) between the sink and the shared server, so no test stops a service
-others use."""
+others use. A full disk under the Parquet sink likewise (the real one is in
+tests/flows/test_fault_matrix.py)."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import socket
 import threading
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
 from confluent_kafka.admin import AdminClient
 
+from connectors import parquet
 from connectors.kafka import KafkaRecordSink, ensure_topics
-from connectors.postgres import WAITING, PostgresSink
+from connectors.postgres import PostgresSink
 from connectors.serde import decode
-from connectors.sinks import SinkError
+from connectors.sinks import WAITING, SinkError
 from tests.conftest import consume
 from tests.stack import free_port
 from vocabulary.events import DeadLetter
@@ -137,3 +141,40 @@ def test_a_deleted_output_topic_is_recreated_and_no_record_is_lost(
         sink.close()
     offsets = sorted(decode(m.value(), DeadLetter).offset or 0 for m in consume(kafka_bootstrap, topic, 2))
     assert offsets == [2, 3]  # the batch written after the deletion is all there
+
+
+def test_a_full_disk_holds_the_parquet_batch_until_there_is_room(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The first writes fail as a full disk fails them (half a file, then ENOSPC): the sink
+    removes the half file, holds the batch with the gauge at 1, and writes it once there is room."""
+    real, failures = parquet.pq.write_table, [errno.ENOSPC, errno.EFBIG, errno.ENOSPC]
+
+    def write_table(table: object, where: Path) -> None:
+        if failures:
+            Path(where).write_bytes(b"PAR1 half")
+            raise OSError(failures.pop(), "No space left on device")
+        real(table, where)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parquet.pq, "write_table", write_table)
+    caplog.set_level(logging.WARNING, logger="connectors.parquet")
+    sink = parquet.ParquetSink(tmp_path, max_backoff_s=0.2)
+    seen: list[float] = []
+    writer = threading.Thread(target=sink.write_batch, args=([_letter(1), _letter(2)],))
+    writer.start()
+    while writer.is_alive():
+        seen.append(WAITING.labels("parquet")._value.get())
+        time.sleep(0.05)
+    assert 1 in seen and WAITING.labels("parquet")._value.get() == 0
+    assert parquet.read_dead_letters(tmp_path)["offset"].to_list() == [1, 2]
+    assert not list(tmp_path.rglob("*.tmp"))  # no half file left behind
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("is full" in m and "backpressure" in m for m in messages)
+    assert any("there is room" in m for m in messages)
+
+    failures.append(errno.ENOSPC)
+    with pytest.raises(SinkError, match="full"):
+        parquet.ParquetSink(tmp_path, wait=False).write_batch([_letter(3)])
+    failures.append(errno.EACCES)  # not cured by room: fails at once
+    with pytest.raises(SinkError, match="cannot write"):
+        parquet.ParquetSink(tmp_path).write_batch([_letter(4)])

@@ -118,6 +118,33 @@ def test_bad_parameters_are_refused_and_unknown_props_are_404(client: TestClient
     assert client.get("/api/stream").status_code == 503  # started without Kafka: says so
 
 
+OUT_OF_RANGE = [
+    ("/api/performance", {"to": "0001-01-02"}, "to"),  # issue 14: was a 500 (date overflow)
+    ("/api/performance", {"from": "9999-12-31"}, "from"),
+    ("/api/performance", {"from": "2025-11-12", "to": "2025-11-10"}, "from"),
+    ("/api/slate", {"date": "0001-01-01"}, "date"),
+    ("/api/slate", {"date": DAY, "as_of": "9999-12-31T23:59:59-14:00"}, "as_of"),
+    ("/api/slate", {"date": DAY, "as_of": "0001-01-01T00:00:00+14:00"}, "as_of"),
+    ("/api/slate", {"date": DAY, "market": "corners"}, "market"),
+    ("/api/prop", {"player_id": 2**63, "game_key": "20251110-BOS@NYK"}, "player_id"),
+    ("/api/prop", {"player_id": 0, "game_key": "20251110-BOS@NYK"}, "player_id"),
+    ("/api/prop", {"player_id": 1, "game_key": "99999999-BOS@NYK"}, "game_key"),
+    ("/api/dates", {"model": "x" * 65}, "model"),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "name"), OUT_OF_RANGE, ids=[f"{p}-{n}" for p, _, n in OUT_OF_RANGE]
+)
+def test_a_parameter_out_of_range_is_a_422_with_one_line(
+    client: TestClient, path: str, params: dict[str, object], name: str
+) -> None:
+    response = client.get(path, params=params)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) and "\n" not in detail and detail.startswith(name), detail
+
+
 def test_performance_is_the_daily_view_with_in_sample_grades_apart(client: TestClient, slate_db: str) -> None:
     every = client.get("/api/performance").json()
     body = [r for r in every if not r["in_sample"]]

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from cli.settings import Settings
 from connectors.kafka import Publisher, ensure_topics
+from connectors.parquet import read_dead_letters
 from connectors.serde import decode
 from tests.flows.test_kafka_flows import CONTENT, GRADES, LATEST
 from tests.stack import database, fetch, load, run_cli, spawn
@@ -126,7 +127,8 @@ def test_no_message_stops_the_replay_and_every_one_is_accounted_for(
             publisher.publish(names.topic("props"), b"generated", value, DAY_MS + i)
     db = database(postgres_dsn, f"faults_{tmp_path.name[-12:]}".lower())
 
-    result = run_cli(stack, "replay", "--source", "kafka", dsn=db)  # asserts exit code 0
+    lake = tmp_path / "lake"
+    result = run_cli(stack, "replay", "--source", "kafka", "--parquet", str(lake), dsn=db)  # exit 0
 
     out = " ".join(result.stdout.split())
     counts = re.search(r"events in ([\d,]+) = applied ([\d,]+) \+ dead-lettered ([\d,]+): counts (\w+)", out)
@@ -135,6 +137,8 @@ def test_no_message_stops_the_replay_and_every_one_is_accounted_for(
     assert counts.group(4) == "reconcile" and n_in == applied + dead
     assert fetch(db, "SELECT count(*) FROM dead_letters")[0][0] == dead
     letters = {bytes(o): r for o, r in fetch(db, "SELECT original, reason FROM dead_letters")}
+    files = read_dead_letters(lake)  # the files sink keeps the same dead letters, bytes and all
+    assert dict(zip(files["original"].to_list(), files["reason"].to_list(), strict=True)) == letters
     for value, reason in poison.items():
         stored = value[: 256 * 1024]  # kept truncated beyond 256 KiB, with its size and digest
         assert letters[stored] == reason, (value[:80], letters.get(stored))

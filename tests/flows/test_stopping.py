@@ -4,9 +4,7 @@ re-reading, and the tables equal an uninterrupted run's."""
 
 from __future__ import annotations
 
-import re
 import signal
-import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -19,39 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from cli.settings import Settings
 from connectors.kafka_input import shard_partitions
 from tests.flows.test_kafka_flows import GRADES, LATEST
-from tests.stack import database, fetch, free_port, load, run_cli, spawn, wait_until_stable
+from tests.stack import caught_up, database, events_in, fetch, free_port, load, run_cli, spawn, stop_worker
 from vocabulary.topics import INPUT_TOPICS
-
-_EVENTS_IN = re.compile(r"events in ([\d,]+) = applied ([\d,]+) \+ dead-lettered ([\d,]+): counts reconcile")
-
-
-def _events_in(output: str) -> int:
-    match = _EVENTS_IN.search(output)
-    assert match, output[-3000:]
-    return int(match.group(1).replace(",", ""))
-
-
-def _stop(worker: subprocess.Popen[str], sig: signal.Signals) -> str:
-    worker.send_signal(sig)
-    try:
-        output = worker.communicate(timeout=60)[0]
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        raise
-    assert worker.returncode == 0, output[-3000:]
-    assert "Traceback" not in output and "panicked" not in output, output[-3000:]
-    assert f"worker stopped on {sig.name}" in output, output[-3000:]
-    return output
-
-
-def _caught_up(db: str, clean: str, limit: float = 240) -> None:
-    """Wait until the worker has written as many latest predictions and grades as the
-    uninterrupted run, then until its log stops growing."""
-    counts = "SELECT (SELECT count(*) FROM predictions_latest), (SELECT count(*) FROM grades)"
-    target, deadline = fetch(clean, counts), time.monotonic() + limit
-    while fetch(db, counts) != target and time.monotonic() < deadline:
-        time.sleep(1)
-    wait_until_stable(db, seconds=3)
 
 
 def test_sigterm_then_sigint_stop_cleanly_and_resume_exactly(
@@ -59,7 +26,7 @@ def test_sigterm_then_sigint_stop_cleanly_and_resume_exactly(
 ) -> None:
     load(stack, "--max-speed")
     clean = database(postgres_dsn, f"clean_{tmp_path.name[-12:]}".lower())
-    total = _events_in(run_cli(stack, "replay", "--source", "kafka", dsn=clean).stdout)
+    total = events_in(run_cli(stack, "replay", "--source", "kafka", dsn=clean).stdout)
     stopped = database(postgres_dsn, f"stop_{tmp_path.name[-12:]}".lower())
     recovery = ("--recovery-dir", str(tmp_path / "recovery"))
     group = f"ops-{tmp_path.name[-12:]}"
@@ -74,8 +41,8 @@ def test_sigterm_then_sigint_stop_cleanly_and_resume_exactly(
                 break
         except psycopg.errors.UndefinedTable:
             continue
-    first_out = _stop(first, signal.SIGTERM)
-    first_in = _events_in(first_out)
+    first_out = stop_worker(first, signal.SIGTERM)
+    first_in = events_in(first_out)
     assert "caught up" not in first_out  # stopped while behind (the lag is known from the start)
     partial = fetch(stopped, "SELECT count(*) FROM predictions_log")[0][0]
 
@@ -84,14 +51,14 @@ def test_sigterm_then_sigint_stop_cleanly_and_resume_exactly(
     health_env = stack | {"PROPSTREAM_HEALTH_INTERVAL_S": "1"}
     second = spawn(health_env, "worker", *recovery, "--metrics-port", str(port), dsn=stopped)
     try:
-        _caught_up(stopped, clean)
+        caught_up(stopped, clean)
         time.sleep(2)  # a refresh of the coverage gauges after the last write
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
             metrics = response.read().decode()
     except BaseException:
         second.kill()
         raise
-    second_out = _stop(second, signal.SIGINT)
+    second_out = stop_worker(second, signal.SIGINT)
     assert "resuming from the recovery store" in second_out
     assert "shard 0 caught up: " in second_out  # the caught-up line, with its lag per topic
     # the worker serves the alert rules' coverage gauge for the newest slate
@@ -111,7 +78,7 @@ def test_sigterm_then_sigint_stop_cleanly_and_resume_exactly(
     assert 0 < sum(o for o in committed_first.values() if o > 0) < sum(committed.values())
     assert 0 < partial < fetch(clean, "SELECT count(*) FROM predictions_log")[0][0]
     assert 0 < first_in < total
-    assert first_in + _events_in(second_out) == total  # nothing read twice, nothing skipped
+    assert first_in + events_in(second_out) == total  # nothing read twice, nothing skipped
     assert fetch(stopped, LATEST) == fetch(clean, LATEST)
     assert fetch(stopped, GRADES) == fetch(clean, GRADES)
     duplicates = fetch(stopped, "SELECT prediction_id FROM predictions_log GROUP BY 1 HAVING count(*) > 1")

@@ -60,7 +60,10 @@ class _Engine:
         self.applied.append(event)
         return []
 
-    def flush(self, emitted_at: datetime | None = None) -> list[Any]:
+    def flush_time(self, emitted_at: datetime | None = None) -> list[Any]:
+        return []
+
+    def rewind(self, emitted_at: datetime | None = None) -> list[Any]:
         return []
 
 

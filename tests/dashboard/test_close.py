@@ -15,7 +15,7 @@ from connectors.postgres import PostgresSink
 from dashboard.app import DashboardConfig, create_app
 from scoring.evaluate import main_line_requests, make_model
 from scoring.scorer import Scorer
-from tests.dashboard import DAY
+from tests.dashboard import DAY, NO_KAFKA_HEALTH
 from tests.stack import reader_dsn
 from vocabulary.records import Prediction, prediction_id
 
@@ -46,7 +46,9 @@ def close_client(fresh_db: str, history: tuple) -> Iterator[tuple[TestClient, Pr
     ]
     with PostgresSink(fresh_db) as sink:
         sink.write_batch(rows)
-    config = DashboardConfig(SecretStr(reader_dsn(fresh_db)), None, "unused", "unused", "upcoming")
+    config = DashboardConfig(
+        SecretStr(reader_dsn(fresh_db)), None, "unused", "unused", "upcoming", health=NO_KAFKA_HEALTH
+    )
     with TestClient(create_app(config)) as client:
         yield client, first
 

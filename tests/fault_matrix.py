@@ -138,19 +138,20 @@ def _mid_catch_up(m: Matrix, db: str, worker: subprocess.Popen[str]) -> int:
 
 
 def _resumable(recovery: Path) -> bool:
-    """Whether the recovery store holds two snapshots past the first input, so that a restart
-    resumes rather than starts over. Bytewax 0.21 keeps them in SQLite (table `snaps`), each
-    our (positions, engine state) pickle inside its own."""
+    """Whether a restart would resume past the first input rather than start over: Bytewax
+    0.21's SQLite store holds a snapshot (our (positions, engine state) pickle inside its own)
+    that has read input, of an epoch the worker's frontier has passed."""
     for path in recovery.glob("*.sqlite3"):
         with (
             contextlib.suppress(sqlite3.Error),
             contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db,
         ):
-            query = (
-                "SELECT ser_change FROM snaps WHERE ser_change IS NOT NULL ORDER BY snap_epoch DESC LIMIT 2"
-            )
-            snaps = [pickle.loads(pickle.loads(blob)) for (blob,) in db.execute(query)]
-            return len(snaps) == 2 and all(sum(positions.values()) > 0 for positions, _ in snaps)
+            frontier = db.execute("SELECT coalesce(max(worker_frontier), 0) FROM fronts").fetchone()[0]
+            query = "SELECT ser_change FROM snaps WHERE ser_change IS NOT NULL AND snap_epoch < ?"
+            for (blob,) in db.execute(query, (frontier,)):
+                positions, _ = pickle.loads(pickle.loads(blob))
+                if sum(positions.values()) > 0:
+                    return True
     return False
 
 
@@ -251,11 +252,17 @@ def kill_9_restart(m: Matrix) -> str:
     often = {"PROPSTREAM_SNAPSHOT_INTERVAL_S": "0.2"}  # the catch-up takes a few seconds at most
     first = _worker(m, db, "kill9", **often)
     with _killed_on_error(first):
+        # run it in slices of 0.1 s (SIGSTOP/SIGCONT), looking between them: killed at the first
+        # moment a restart can resume, however fast the catch-up is on this machine
         deadline = time.monotonic() + 120
-        while not _resumable(m.work / "kill9" / "recovery") and time.monotonic() < deadline:
-            assert first.poll() is None, "the worker exited"
-            time.sleep(0.05)
-        before = max(0, _rows(db))
+        while True:
+            first.send_signal(signal.SIGSTOP)
+            if _resumable(m.work / "kill9" / "recovery"):
+                break
+            assert first.poll() is None and time.monotonic() < deadline, "the worker exited or stalled"
+            first.send_signal(signal.SIGCONT)
+            time.sleep(0.1)
+        before = max(0, _rows(db))  # stopped: nothing moves
         assert before < _rows(m.clean_db), "the worker caught up before it could be killed mid-way"
     first.kill()
     first.communicate(timeout=30)

@@ -17,7 +17,15 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench import fault_bench, features_bench, flow_bench, scoring_bench, sinks_bench, state_bench
+from bench import (
+    decode_bench,
+    fault_bench,
+    features_bench,
+    flow_bench,
+    scoring_bench,
+    sinks_bench,
+    state_bench,
+)
 from cli.settings import SHIPPED_DATA, Settings
 from connectors.adapters import read_records
 from connectors.files import DataLayout
@@ -70,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     stream = shipped_stream(args.data)
     results: dict[str, float] = {}
+    with console.status("decoding"):
+        results |= decode_bench.run([event for event, _ in stream])
     with console.status("features"):
         results |= features_bench.run(stream)
     with console.status("scoring"):

@@ -183,9 +183,15 @@ def _graded_summary(console: Console, parquet: Path) -> None:
     if frame.is_empty():
         console.print("no grades yet")
         return
-    grades = [
+    every = [
         Grade.model_validate(row) for row in frame.drop("emitted_at", strict=False).iter_rows(named=True)
     ]
+    grades = [g for g in every if not g.in_sample]
+    if len(grades) < len(every):
+        console.print(
+            f"{len(every) - len(grades):,} of {len(every):,} grades are in-sample (their game lies inside "
+            "the training window of the model version that made them): left out of the figures below"
+        )
     markets = [m for m in MARKETS if any(g.market == m for g in grades)]
     rows = [
         (f"{market} {model}" if len(markets) > 1 else model, performance(of_market[model]))
@@ -291,11 +297,9 @@ def worker(console: Console, settings: Settings, args: argparse.Namespace) -> in
     if coverage:
         stop_health = health.keep_publishing(
             settings.postgres_dsn.get_secret_value(),
-            list(settings.models),
-            settings.champion,
-            settings.topic("props"),
+            health.config(settings),
+            settings.kafka_bootstrap,
             settings.health_interval_s,
-            kafka=(settings.kafka_bootstrap, settings.topic("games")),
         )
     run_flow(build_flow(source, sinks), settings, cluster)
     if coverage:

@@ -176,6 +176,7 @@ def evaluation_json(result: Evaluation, champion: str, command: str) -> dict[str
         "logloss_alone": top["alone"]["logloss_model"],
         "stage": top["stage_by_day"][-1] if top["stage_by_day"] else None,
         "cumulative_profit": cumulative_profit(zip(result.predictions, result.grades, strict=True)),
+        "in_sample_left_out": result.in_sample,
     }
 
 
@@ -312,7 +313,8 @@ def _summary(payload: Mapping[str, Any]) -> str:
         f"recommended ({top['n_bets']:,}); hit rate {_fmt(top['hit_rate'], '{:.1%}')} (player-game 95% CI "
         f"{_ci('hit_rate_boot')(top)}; row-wise Wilson {_ci('hit_rate')(top)}); "
         f"flat on the market's favourite: ROI {_fmt(top['favourite_roi'], '{:+.1%}')} "
-        f"({_ci('favourite_roi')(top)})"
+        f"({_ci('favourite_roi')(top)}); {payload['in_sample_left_out']:,} in-sample predictions "
+        "left out (every model is trained on games before the day it grades)"
     )
 
 

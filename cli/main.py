@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
 import psycopg
-from confluent_kafka import KafkaException
 from pydantic import ValidationError
 from pydantic_settings import SettingsError as PydanticSettingsError
 from rich.console import Console
@@ -24,20 +25,21 @@ from cli.errors import UsageError, explain, preflight, settings_error
 from cli.logs import LOG_FORMATS, configure
 from cli.settings import Settings
 from connectors.adapters import Record, read_records
-from connectors.exceptions import BrokerUnreachableError
+from connectors.exceptions import DataLayoutError
 from connectors.files import DataLayout
 from connectors.kafka import Publisher, ensure_topics
-from connectors.kafka_config import check_reachable
 from connectors.loader import Loader, Pacer
 from connectors.parquet import log_files, read_latest, read_log
 from connectors.postgres import MigrationError, PostgresSink, code_schema_version
 from features.identity import PlayerDirectory
 from features.store import FeatureStore
+from monitoring.coverage import SlateHealth, newest_day
+from monitoring.report import slate_report
 from scoring.evaluate import fit_stages, make_model, walk_forward
-from scoring.model import Registry
+from scoring.model import Registry, start_of_day
 from scoring.training import TrainingSet, build_training_set
 from vocabulary.errors import PropstreamError
-from vocabulary.events import BoxScore, InputEvent
+from vocabulary.events import BoxScore, InputEvent, us_game_date
 from vocabulary.markets import MARKETS
 from vocabulary.topics import INPUT_TOPICS
 from vocabulary.window import WINDOW_HELP, Window, WindowError, parse_bound
@@ -61,6 +63,13 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from exc
+
+
+def _moment(text: str) -> datetime:
+    try:
+        return parse_bound(text, end=False)
+    except WindowError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 class _Parser(argparse.ArgumentParser):
@@ -166,13 +175,30 @@ def _parser() -> argparse.ArgumentParser:
         "store (one row per player-game played, features as of that game) and train each active model "
         "(PROPSTREAM_MODELS; default: champion = sqrt_uncertainty, shadow = normal_uncertainty) "
         "into the registry, each with its calibration stage (fitted on the walk-forward record of the "
-        "graded props before --until, models retrained weekly; the market itself without such props).",
+        "graded props before --until, models retrained weekly; the market itself without such props). "
+        "Each training is a new version of its model, active from --active-from (event time): a "
+        "prediction as of t is made by the version active at t, before the first activation by the "
+        "first version; a prediction of a game inside its version's training window is marked "
+        "in_sample.",
     )
     _add_data(train)
     train.add_argument(
         "--models", dest="models_dir", type=Path, metavar="DIR", help="registry (default models/)"
     )
-    train.add_argument("--until", type=_date, metavar="DATE", help="train on games before this date only")
+    train.add_argument(
+        "--until",
+        type=_date,
+        metavar="DATE",
+        help="train on games before this date (default: the date of the data's newest event)",
+    )
+    train.add_argument(
+        "--active-from",
+        type=_moment,
+        metavar="TIME",
+        help="the event time the new versions score from: a date (its start, US Eastern) or a zoned "
+        "ISO time (default: the start of --until); no earlier than the workers load them, or live "
+        "and replay differ",
+    )
 
     evaluate = commands.add_parser(
         "evaluate",
@@ -209,10 +235,16 @@ def _parser() -> argparse.ArgumentParser:
     health_p.add_argument("--date", dest="day", metavar="YYYY-MM-DD", help="game date (default: the newest)")
     health_p.add_argument("--json", dest="as_json", action="store_true", help="print the report as JSON")
     health_p.add_argument(
-        "--stale-after-min", type=float, default=30.0, metavar="M", help="quote age before tip-off (30)"
+        "--stale-after-min",
+        type=float,
+        metavar="M",
+        help="quote age before tip-off that is stale (PROPSTREAM_STALE_AFTER_MIN, 30)",
     )
     health_p.add_argument(
-        "--grading-delay-h", type=float, default=12.0, metavar="H", help="hours after the date's end (12)"
+        "--grading-delay-h",
+        type=float,
+        metavar="H",
+        help="hours after the date's end (PROPSTREAM_GRADING_DELAY_H, 12)",
     )
 
     dashboard = commands.add_parser(
@@ -343,27 +375,35 @@ def _events(console: Console, settings: Settings) -> tuple[list[InputEvent], Pla
 
 def _train(console: Console, settings: Settings, args: argparse.Namespace) -> int:
     events, directory = _events(console, settings)
+    if not events:
+        raise DataLayoutError(
+            f"no events in {settings.data_dir}: nothing to train on; point --data at the data"
+        )
+    until = args.until or us_game_date(max(e.ts for e in events))
+    active_from = args.active_from or start_of_day(until)
     with console.status("building the training set through the feature store"):
         history, store = build_training_set(events, directory)
     registry = Registry(settings.models_dir)
     for market in settings.markets:
         rows = history.for_market(market)
-        data = rows.before(args.until) if args.until else rows
+        data = rows.before(until)
+        versions = {}
         for name, kind in settings.models_of(market).items():
             with console.status(f"training {market} {name} ({kind}) on {len(data):,} rows"):
-                model, catboost_model = make_model(name, kind, data, created_at=datetime.now(UTC))
+                model, catboost_model = make_model(
+                    name, kind, data, created_at=datetime.now(UTC), active_from=active_from
+                )
             folder = registry.save(catboost_model, model.meta)
-            logger.info(
-                "trained %s %s (%s) on %s rows, %s → %s: %s",
-                market,
-                name,
-                kind,
-                f"{len(data):,}",
-                model.meta.trained_from,
-                model.meta.trained_to,
-                folder,
-            )
-        _fit_stages(console, settings, registry, (rows, store, events), args.until)
+            versions[name] = model.meta.version
+            logger.info("trained %s %s (%s) on %s rows: %s", market, name, kind, f"{len(data):,}", folder)
+        _fit_stages(console, settings, registry, (rows, store, events), day=until, versions=versions)
+    window = f"{data.game_dates.min()} → {data.game_dates.max()}"
+    why = "--until" if args.until else "the date of the data's newest event; --until DATE to choose"
+    console.print(
+        f"trained on the games of {window} (before {until}: {why}); version "
+        f"{model.meta.version}, active from {active_from.isoformat()}. A game of {window} graded with "
+        "it is in-sample: marked in_sample and kept out of the performance figures."
+    )
     return 0
 
 
@@ -372,17 +412,18 @@ def _fit_stages(
     settings: Settings,
     registry: Registry,
     history: tuple[TrainingSet, FeatureStore, Sequence[InputEvent]],
-    until: date | None,
+    *,
+    day: date,
+    versions: dict[str, str],
 ) -> None:
     """Each model's calibration stage, fitted on the walk-forward record of the props before
-    `until` (else every graded prop), saved beside it (docs/model.md)."""
+    `day`, saved beside the version just trained (docs/model.md)."""
     data, store, events = history
-    day = until or date.fromisoformat(str(data.game_dates.max())) + timedelta(days=1)
     boxes = {(e.player_id, e.game_key): e for e in events if isinstance(e, BoxScore)}
     with console.status(f"fitting the {data.market} calibration stages on the graded props before {day}"):
         stages = fit_stages(data, store, boxes, settings.models_of(data.market), day)
     for name, stage in stages.items():
-        registry.save_calibration(name, stage, data.market)
+        registry.save_calibration(name, stage, data.market, versions[name])
         weights = ", ".join(f"{n} {w:+.3f}" for n, w in zip(stage.inputs, stage.weights, strict=True))
         logger.info(
             "stage of %s %s: %s graded props of %s days before %s; %s; min edge %s",
@@ -404,8 +445,15 @@ def _evaluate(console: Console, settings: Settings, args: argparse.Namespace) ->
         if sys.argv[1:2] == ["evaluate"]
         else "propstream evaluate"
     )
+    started = time.monotonic()
+    logger.info(
+        "evaluate: building the training set through the feature store from %s events", f"{len(events):,}"
+    )
     with console.status("building the training set through the feature store"):
         prepared = build_training_set(events, directory)
+    logger.info(
+        "evaluate: training set built in %.1f s; walk-forward by day follows", time.monotonic() - started
+    )
     by_market: dict[str, dict[str, Any]] = {}
     for market in markets:
         kinds = settings.models_of(market)
@@ -447,7 +495,7 @@ def _migrate(console: Console, settings: Settings, args: argparse.Namespace) -> 
 _NUMERIC = ("props", "predicted", "actionable", "graded", "games")
 
 
-def _print_health(console: Console, report: health.SlateHealth) -> None:
+def _print_health(console: Console, report: SlateHealth) -> None:
     for title, headers, rows in health.tables(report):
         table = Table(title=title)
         for header in headers:
@@ -464,7 +512,7 @@ def _print_health(console: Console, report: health.SlateHealth) -> None:
             table.add_row(topic, (stamp or "empty")[:19].replace("T", " "))
         console.print(table)
     gaps = [g.game for g in report.games if g.grading_gap]
-    uncovered = [g.game for g in report.games if g.props and not g.predicted]
+    uncovered = report.without_any_prediction
     console.print(
         f"{len(report.games)} games, {sum(g.props for g in report.games):,} props, "
         f"{sum(g.predicted for g in report.games):,} predicted by every model, "
@@ -479,6 +527,10 @@ def _print_health(console: Console, report: health.SlateHealth) -> None:
         )
 
 
+def _given(flag: float | None, setting: float) -> float:
+    return setting if flag is None else flag
+
+
 def _health(console: Console, settings: Settings, args: argparse.Namespace) -> int:
     dsn = settings.postgres_dsn.get_secret_value()
     if args.day:
@@ -487,35 +539,17 @@ def _health(console: Console, settings: Settings, args: argparse.Namespace) -> i
         except ValueError:
             raise UsageError(f"--date {args.day!r} is not a date: give YYYY-MM-DD") from None
     else:
-        newest = health.newest_day(dsn)
+        newest = newest_day(dsn)
         if newest is None:
             console.print("no predictions in the database yet: nothing to report")
             return 1
         day = newest
-    topics = [settings.topic(t) for t in INPUT_TOPICS]
-    freshness: dict[str, str | None] = {}
-    games_of_day = None
-    try:
-        check_reachable(settings.kafka_bootstrap)
-        freshness = health.topic_freshness(settings.kafka_bootstrap, topics, timeout_s=5)
-        games_of_day = health.schedule(settings.kafka_bootstrap, settings.topic("games"), day)
-    except (BrokerUnreachableError, KafkaException) as exc:
-        logger.warning(
-            "freshness by topic and stale quotes skipped: Kafka at %s did not answer (%s)",
-            settings.kafka_bootstrap,
-            exc,
-        )
-    report = health.slate_health(
-        dsn,
-        day,
-        list(settings.models),
-        settings.champion,
-        settings.topic("props"),
-        grading_delay=timedelta(hours=args.grading_delay_h),
-        games_of_day=games_of_day,
-        stale_after=timedelta(minutes=args.stale_after_min),
+    config = replace(
+        health.config(settings),
+        stale_after=timedelta(minutes=_given(args.stale_after_min, settings.stale_after_min)),
+        grading_delay=timedelta(hours=_given(args.grading_delay_h, settings.grading_delay_h)),
     )
-    report.newest_event_by_topic = freshness
+    report = slate_report(dsn, day, config, settings.kafka_bootstrap)
     if args.as_json:
         sys.stdout.write(report.as_json() + "\n")
         return 0
@@ -534,6 +568,7 @@ def _dashboard(console: Console, settings: Settings, args: argparse.Namespace) -
         predictions_topic=settings.topic("predictions"),
         grades_topic=settings.topic("grades"),
         default_model=settings.champion,
+        health=health.config(settings),
     )
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("the dashboard is listening on %s: anyone who can reach it can read it", args.host)

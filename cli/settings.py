@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     health_interval_s: Annotated[float, Field(gt=0)] = Field(
         60.0, description="seconds between refreshes of the worker's slate coverage gauges"
     )
+    stale_after_min: Annotated[float, Field(gt=0)] = Field(
+        30.0, description="a quote older than this many minutes before its game's tip-off is stale"
+    )
+    grading_delay_h: Annotated[float, Field(ge=0)] = Field(
+        12.0, description="hours after a game date's end before its ungraded props are a grading gap"
+    )
     start_at: Literal["earliest", "latest"] = "earliest"
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 0
     metrics_host: str = Field("127.0.0.1", description="address the metrics bind (0.0.0.0 in a container)")

@@ -13,7 +13,7 @@ from connectors.parquet import ParquetSink
 from connectors.postgres import PostgresSink
 from connectors.sinks import Sink
 from scoring.model import Registry
-from scoring.scorer import Scorer
+from scoring.scorer import Scorer, Version
 from vocabulary.events import DeadLetter
 from vocabulary.records import Grade, Prediction
 
@@ -22,16 +22,16 @@ __all__ = ["scorers", "sink_factories"]
 
 def scorers(settings: Settings) -> list[Scorer]:
     """The active models of every configured market, market by market, champion first (each
-    refuses a mismatched feature schema or market), each through the calibration stage saved
-    beside it (the identity when there is none)."""
+    refuses a mismatched feature schema or market), each with every version in the registry,
+    each version through the calibration stage saved beside it (the identity when there is
+    none): a quote is scored by the version active at its as_of."""
     registry = Registry(settings.models_dir)
     out = []
     for market in settings.markets:
         models = settings.models_of(market)
         names = [settings.champion, *sorted(n for n in models if n != settings.champion)]
         out += [
-            Scorer(registry.load(name, market), calibration=registry.calibration(name, market))
-            for name in names
+            Scorer.of_versions([Version(m, c) for m, c in registry.versions(name, market)]) for name in names
         ]
     return out
 
@@ -40,13 +40,8 @@ def sink_factories(
     settings: Settings, *, parquet: Path | None, postgres: bool, kafka: bool
 ) -> list[Callable[[], Sink]]:
     factories: list[Callable[[], Sink]] = []
-    if parquet is not None:
-        wait_for_room = settings.parquet_disk_full == "wait"
-        factories.append(lambda: ParquetSink(parquet, wait=wait_for_room))
-    if postgres:
-        dsn = settings.postgres_dsn.get_secret_value()
-        wait = settings.postgres_outage == "wait"
-        factories.append(lambda: PostgresSink(dsn, retry_for_s=settings.postgres_retry_s, wait=wait))
+    # the output topics first: a worker runs its outputs in this order, one after the other,
+    # and live readers (the dashboard) should not wait for the Postgres transaction
     if kafka:
         topics: dict[type[BaseModel], str] = {
             Prediction: settings.topic("predictions"),
@@ -56,4 +51,11 @@ def sink_factories(
         factories.append(
             lambda: KafkaRecordSink(settings.kafka_bootstrap, topics, partitions=settings.partitions)
         )
+    if parquet is not None:
+        wait_for_room = settings.parquet_disk_full == "wait"
+        factories.append(lambda: ParquetSink(parquet, wait=wait_for_room))
+    if postgres:
+        dsn = settings.postgres_dsn.get_secret_value()
+        wait = settings.postgres_outage == "wait"
+        factories.append(lambda: PostgresSink(dsn, retry_for_s=settings.postgres_retry_s, wait=wait))
     return factories

@@ -46,6 +46,7 @@ def _consumer(bootstrap: str, group: str | None = None) -> Consumer:
             "group.id": group or f"propstream-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
             "enable.partition.eof": True,  # the merge must know when a partition is at its end
+            "on_commit": _on_commit,  # the answer to a commit sent without waiting
         }
     )
 
@@ -208,26 +209,39 @@ class KafkaReader:
             out[(topic, partition)] = max(0, end - position)
         return out
 
-    def commit(self, positions: Mapping[str, int]) -> None:
+    def commit(self, positions: Mapping[str, int], *, wait: bool = False) -> None:
         """Commit `positions` (as `positions` gives them) under the reader's group, if it has
-        one, so Kafka's lag tools see how far the worker is; resuming never reads them."""
+        one, so Kafka's lag tools see how far the worker is; resuming never reads them. Sent
+        without waiting for the broker (a round trip at every snapshot held the batch behind
+        it), but at the end of a run (`wait`): a failed commit is logged either way."""
         if self._group is None or not positions:
             return
-        commit_positions(self._consumer, self._group, positions)
+        commit_positions(self._consumer, self._group, positions, wait=wait)
 
     def close(self) -> None:
         self._consumer.close()
 
 
-def commit_positions(consumer: Consumer, group: str, positions: Mapping[str, int]) -> None:
-    """A failed commit is logged, never fatal: the recovery store holds the truth."""
+def commit_positions(
+    consumer: Consumer, group: str, positions: Mapping[str, int], *, wait: bool = True
+) -> None:
+    """A failed commit is logged, never fatal: the recovery store holds the truth (without
+    `wait`, by the consumer's `on_commit` when the broker answers)."""
     offsets = []
     for key, offset in positions.items():
         topic, _, partition = key.rpartition("#")
         offsets.append(TopicPartition(topic, int(partition), offset))
     try:
-        consumer.commit(offsets=offsets, asynchronous=False)
+        if wait:
+            consumer.commit(offsets=offsets, asynchronous=False)
+        else:
+            consumer.commit(offsets=offsets, asynchronous=True)
     except KafkaException as exc:
         logger.warning("could not commit offsets under consumer group %s: %s", group, exc)
     else:
         logger.debug("committed %s offsets under consumer group %s", len(offsets), group)
+
+
+def _on_commit(error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+    if error is not None:
+        logger.warning("could not commit offsets of %s partitions: %s", len(partitions), error)

@@ -71,7 +71,7 @@ class ParquetSink(Sink):
 
     def write_batch(self, records: Sequence[BaseModel]) -> None:
         groups: dict[tuple[str, str], list[dict[str, object]]] = {}
-        for record in records:
+        for record in _last_per_identity(records):
             folder = _FOLDERS.get(type(record))
             if folder is None:
                 raise SinkError(f"ParquetSink cannot write {type(record).__name__}")
@@ -116,6 +116,24 @@ class ParquetSink(Sink):
                 delay = min(delay * 2, self._max_backoff_s)
         self._backpressure.released(f"there is room on the disk of {self.root} again")
         self.files_written += 1
+
+
+def _last_per_identity(records: Sequence[BaseModel]) -> list[BaseModel]:
+    """One record per identity in a batch, the one Postgres keeps: a prediction by id (the later
+    one: a correction), a grade by key (the newer `as_of`, then the later one: a regrade). All
+    records of a batch share one emit time, so the readers could not tell them apart."""
+    kept: dict[tuple[object, ...], BaseModel] = {}
+    for record in records:
+        if isinstance(record, Prediction):
+            kept[("prediction", record.prediction_id)] = record
+        elif isinstance(record, Grade):
+            key = ("grade", *(getattr(record, k) for k in KEY))
+            held = kept.get(key)
+            if held is None or record.as_of >= held.as_of:  # type: ignore[attr-defined]
+                kept[key] = record
+        else:
+            kept[("other", id(record))] = record
+    return list(kept.values())
 
 
 def _files(root: Path, folder: str) -> list[Path]:

@@ -1,16 +1,18 @@
 """PostgreSQL: versioned migrations, and the idempotent, monotonic sink.
 
-A batch is one transaction: its records are deduplicated, COPYed into a temporary staging
-table, then upserted with `INSERT ... ON CONFLICT ... DO UPDATE ... WHERE EXCLUDED.as_of >=
-t.as_of` (at equal `as_of`, the later `emitted_at` wins), so a re-delivered or older record
-never overwrites a newer one. The prediction log
-and the dead letters ignore duplicates. When the server goes away the sink reconnects with
-backoff for `retry_for_s`, then raises `SinkError`; a batch is never half-applied.
+A batch is one transaction: per record type, its records are deduplicated, COPYed into a
+temporary staging table, then applied by one statement: `INSERT ... ON CONFLICT ... DO UPDATE
+... WHERE EXCLUDED.as_of >= t.as_of` (at equal `as_of`, the later `emitted_at` wins), so a
+re-delivered or older record never overwrites a newer one; predictions write their log in the
+same statement (it keeps corrections; a withdrawn id's rows are deleted before it, in a batch
+that has one); dead letters ignore duplicates. When the server goes away the sink reconnects
+with backoff for `retry_for_s`, then raises `SinkError`; a batch is never half-applied.
 """
 
 from __future__ import annotations
 
 import logging
+import operator
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -105,11 +107,14 @@ class _Table:
     def rows(self, records: Iterable[BaseModel]) -> list[list[Any]]:
         """Values in column order (a frozen model's fields are read as they are); tuples become
         arrays, a missing partition or offset (file sources) becomes -1."""
-        columns, arrays, positions = self.columns, self._array_columns, self._position_columns
+        values_of, arrays, positions = (
+            operator.itemgetter(*self.columns),
+            self._array_columns,
+            self._position_columns,
+        )
         out = []
         for record in records:
-            values = record.__dict__
-            row = [values[c] for c in columns]
+            row = list(values_of(record.__dict__))  # in C: a third of the time of a comprehension
             for i in arrays:
                 row[i] = list(row[i])
             for i in positions:
@@ -168,6 +173,48 @@ def _dedupe(spec: _Table, records: Iterable[BaseModel]) -> list[BaseModel]:
         if held is None or not spec.monotonic or _version(record) >= _version(held):
             latest[k] = record
     return list(latest.values())
+
+
+def _upsert(spec: _Table, stage: sql.Composable, columns: sql.Composable) -> sql.Composed:
+    """The one statement that applies a staged batch. Monotonic tables keep the newest row
+    per key; dead letters keep the first. Predictions write the log in the same statement
+    (a data-modifying CTE): the log keeps one row per prediction id, a correction (same id,
+    new content, a later emission) replaces it, and the same content written again changes
+    nothing."""
+    key = sql.SQL(", ").join(map(sql.Identifier, spec.key))
+    table = sql.Identifier(spec.table)
+    if not spec.monotonic:
+        return sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO NOTHING").format(
+            table, columns, columns, stage, key
+        )
+    log: sql.Composable = sql.SQL("")
+    if spec.log_table:
+        log = sql.SQL(
+            "WITH logged AS (INSERT INTO {log} AS t ({columns}) SELECT {columns} FROM {stage} "
+            "ON CONFLICT (prediction_id) DO UPDATE SET {updates} WHERE {newer}) "
+        ).format(
+            log=sql.Identifier(spec.log_table),
+            columns=columns,
+            stage=stage,
+            updates=_updates(spec, ("prediction_id",)),
+            newer=_newer_content(spec),
+        )
+    return sql.SQL(
+        "{log}INSERT INTO {table} AS t ({columns}) "
+        "SELECT DISTINCT ON ({key}) {columns} FROM {stage} {current} "
+        "ORDER BY {key}, as_of DESC, emitted_at DESC NULLS LAST, prediction_id DESC "
+        "ON CONFLICT ({key}) DO UPDATE SET {updates} "
+        "WHERE EXCLUDED.as_of > t.as_of OR (EXCLUDED.as_of = t.as_of AND {newer})"
+    ).format(
+        log=log,
+        table=table,
+        columns=columns,
+        key=key,
+        stage=stage,
+        current=sql.SQL("WHERE NOT withdrawn" if spec.log_table else ""),
+        updates=_updates(spec, spec.key),
+        newer=_newer_content(spec),
+    )
 
 
 class PostgresSink(Sink):
@@ -269,49 +316,9 @@ class PostgresSink(Sink):
             copy.set_types(self._types[spec.table])
             for row in spec.rows(records):
                 copy.write_row(row)
-        key = sql.SQL(", ").join(map(sql.Identifier, spec.key))
-        table = sql.Identifier(spec.table)
-        if spec.log_table:
-            self._withdraw(conn, stage)
-        if spec.monotonic:
-            conn.execute(
-                sql.SQL(
-                    "INSERT INTO {table} AS t ({columns}) "
-                    "SELECT DISTINCT ON ({key}) {columns} FROM {stage} {current} "
-                    "ORDER BY {key}, as_of DESC, emitted_at DESC NULLS LAST, prediction_id DESC "
-                    "ON CONFLICT ({key}) DO UPDATE SET {updates} "
-                    "WHERE EXCLUDED.as_of > t.as_of OR (EXCLUDED.as_of = t.as_of AND {newer})"
-                ).format(
-                    table=table,
-                    columns=columns,
-                    key=key,
-                    stage=stage,
-                    current=sql.SQL("WHERE NOT withdrawn" if spec.log_table else ""),
-                    updates=_updates(spec, spec.key),
-                    newer=_newer_content(spec),
-                )
-            )
-        else:
-            conn.execute(
-                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO NOTHING").format(
-                    table, columns, columns, stage, key
-                )
-            )
-        if spec.log_table:
-            # the log keeps one row per prediction id: a correction (same id, new content, a
-            # later emission) replaces it; the same content written again changes nothing
-            conn.execute(
-                sql.SQL(
-                    "INSERT INTO {log} AS t ({columns}) SELECT {columns} FROM {stage} "
-                    "ON CONFLICT (prediction_id) DO UPDATE SET {updates} WHERE {newer}"
-                ).format(
-                    log=sql.Identifier(spec.log_table),
-                    columns=columns,
-                    stage=stage,
-                    updates=_updates(spec, ("prediction_id",)),
-                    newer=_newer_content(spec),
-                )
-            )
+        if spec.log_table and any(getattr(r, "withdrawn", False) for r in records):
+            self._withdraw(conn, stage)  # before the upsert: one statement cannot see it
+        conn.execute(_upsert(spec, stage, columns))
 
     @staticmethod
     def _withdraw(conn: psycopg.Connection[Any], stage: sql.Identifier) -> None:

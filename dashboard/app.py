@@ -1,5 +1,5 @@
-"""The dashboard's HTTP server: three pages, a JSON API over the read-only database, and a
-server-sent-event stream of live predictions and grades.
+"""The dashboard's HTTP server: four pages (slate, prop, models, health), a JSON API over the
+read-only database, and a server-sent-event stream of live predictions and grades.
 
 Pages are static files that render with DOM text nodes (never HTML strings), and every
 response carries a Content-Security-Policy allowing only this server's own scripts: names and
@@ -32,7 +32,10 @@ from dashboard.best import prop_rows
 from dashboard.labels import MARKETS, meta
 from dashboard.live import LiveFeed
 from dashboard.queries import Reader
+from dashboard.stale import StaleQuotes
 from dashboard.timeline import timeline
+from monitoring.coverage import newest_day
+from monitoring.report import HealthConfig, slate_report
 from vocabulary.events import EARLIEST_YEAR, LATEST_YEAR
 
 __all__ = ["DashboardConfig", "create_app"]
@@ -79,6 +82,7 @@ class DashboardConfig:
     predictions_topic: str
     grades_topic: str
     default_model: str
+    health: HealthConfig  # the health page's report, and the slate's stale rule
 
 
 def _utc(moment: datetime) -> datetime:
@@ -87,6 +91,7 @@ def _utc(moment: datetime) -> datetime:
 
 def create_app(config: DashboardConfig) -> FastAPI:
     reader = Reader(config.reader_dsn)
+    stale = StaleQuotes(config.kafka_bootstrap, config.health.games_topic, config.health.stale_after)
     feed = (
         LiveFeed(config.kafka_bootstrap, config.predictions_topic, config.grades_topic)
         if config.kafka_bootstrap
@@ -130,7 +135,7 @@ def create_app(config: DashboardConfig) -> FastAPI:
         logger.error("database unavailable: %s", exc)
         return JSONResponse({"detail": f"database unavailable: {exc}"}, status_code=503)
 
-    for page in ("slate", "prop", "models"):
+    for page in ("slate", "prop", "models", "health"):
         path = "/" if page == "slate" else f"/{page}"
         app.add_api_route(path, _page(page), methods=["GET", "HEAD"], include_in_schema=False)
 
@@ -165,15 +170,23 @@ def create_app(config: DashboardConfig) -> FastAPI:
         chosen = model or config.default_model
         moment = _utc(as_of) if as_of else None
         rows = reader.slate(day, chosen, moment, market)
+        stale.mark(rows, day, moment)
         return {
             "date": day,
             "model": chosen,
             "market": market,
             "as_of": moment,
+            "stale_after_min": config.health.stale_after.total_seconds() / 60,
             "markets": reader.markets(day, chosen),
             "rows": rows,
             "props": prop_rows(rows),
         }
+
+    @app.get("/api/coverage")
+    def coverage(day: Annotated[date | None, Query(alias="date")] = None) -> dict[str, Any]:
+        """`propstream health` for a game date (default: the newest with predictions): coverage
+        with reasons, freshness, grading gaps (monitoring/); `without_any_prediction` is the alert."""
+        return _coverage(config, day)
 
     @app.get("/api/prop")
     def prop(
@@ -224,6 +237,15 @@ def create_app(config: DashboardConfig) -> FastAPI:
         )
 
     return app
+
+
+def _coverage(config: DashboardConfig, day: date | None) -> dict[str, Any]:
+    dsn = config.reader_dsn.get_secret_value()
+    chosen = day or newest_day(dsn)
+    if chosen is None:
+        raise HTTPException(404, "no predictions in the database yet: nothing to report")
+    report = slate_report(dsn, chosen, config.health, config.kafka_bootstrap).as_dict()
+    return report | {"stale_after_min": config.health.stale_after.total_seconds() / 60}
 
 
 def _window(start: date | None, end: date | None) -> tuple[date, date]:

@@ -48,6 +48,9 @@ _FROM_QUOTE: Final = (
     "actual",
     "graded_side",
     "graded_pick",
+    "stale",  # the quote's stale flag (dashboard/stale.py), where the slate sets one
+    "model_version",
+    "in_sample",
 )
 
 

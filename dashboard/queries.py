@@ -41,6 +41,7 @@ SELECT * FROM (
         NULL::text AS graded_side, NULL::text AS graded_pick
     FROM predictions_log p
     WHERE p.game_date = %(day)s AND p.model = %(model)s AND p.as_of <= %(as_of)s AND {_MARKET}
+      AND NOT p.withdrawn
     ORDER BY p.player_id, p.game_key, p.book, p.market, p.as_of DESC, p.emitted_at DESC NULLS LAST
 ) s
 ORDER BY game_key, player_id, market, book
@@ -56,7 +57,7 @@ _PROP_HISTORY = f"""
 SELECT {_PREDICTION_COLUMNS}
 FROM predictions_log p
 WHERE p.player_id = %(player_id)s AND p.game_key = %(game_key)s AND p.market = %(market)s
-  AND p.model = %(model)s
+  AND p.model = %(model)s AND NOT p.withdrawn
 ORDER BY p.as_of, p.book, p.emitted_at
 """
 
@@ -70,49 +71,51 @@ ORDER BY g.book
 """
 
 # Closing-line value of every logged prediction made at or before its book's close. The close
-# is the quote the grader graded: the last one before tip-off at that book (so a prop has a
-# close once its game is graded); the grade carries its line and de-vigged P(over). The side is
+# is the book's last quote before the game's tip-off (the quote the grader grades); until
+# tip-off (the server's clock) it is the latest quote so far, `close_kind` 'so far'. A row
+# written without a tip-off (before schema v5) closes at its book's last quote. The side is
 # the pick, or for a PASS the model's lean, as grading reads it; positive CLV means the market
-# moved towards that side.
+# moved towards that side. Withdrawn predictions (a late input showed no in-order run makes
+# them) are neither quotes nor closes.
 _CLV = """
 SELECT p.model, p.player_id, p.player_name, p.game_key, p.game_date, p.book, p.market,
-       p.prediction_id, p.as_of, p.recommendation, s.side, p.line, p.over_price, p.under_price,
-       p.market_p_over, g.as_of AS close_as_of, g.line AS close_line,
-       g.market_p_over AS close_market_p_over,
-       s.sign * (g.line - p.line) AS clv_points,
-       s.sign * (g.market_p_over - p.market_p_over) AS clv_prob
+       p.prediction_id, p.in_sample, p.as_of, p.recommendation, s.side, p.line, p.over_price,
+       p.under_price, p.market_p_over, c.close_as_of, c.close_line, c.close_market_p_over,
+       c.close_over_price, c.close_under_price, p.tipoff AS close_tipoff,
+       CASE WHEN p.tipoff <= now() THEN 'close' ELSE 'so far' END AS close_kind,
+       s.sign * (c.close_line - p.line) AS clv_points,
+       s.sign * (c.close_market_p_over - p.market_p_over) AS clv_prob
 FROM predictions_log p
-JOIN grades g USING (model, player_id, game_key, book, market)
+JOIN (
+    SELECT DISTINCT ON (p.model, p.player_id, p.game_key, p.book, p.market)
+           p.model, p.player_id, p.game_key, p.book, p.market, p.as_of AS close_as_of,
+           p.line AS close_line, p.market_p_over AS close_market_p_over,
+           p.over_price AS close_over_price, p.under_price AS close_under_price
+    FROM predictions_log p
+    WHERE NOT p.withdrawn AND p.as_of < coalesce(p.tipoff, 'infinity') AND {where}
+    ORDER BY p.model, p.player_id, p.game_key, p.book, p.market, p.as_of DESC, p.emitted_at DESC NULLS LAST
+) c USING (model, player_id, game_key, book, market)
 CROSS JOIN LATERAL (
     SELECT CASE WHEN p.recommendation <> 'PASS' THEN p.recommendation
                 WHEN p.p_over >= p.p_under THEN 'OVER' ELSE 'UNDER' END AS side
 ) l
 CROSS JOIN LATERAL (SELECT l.side, CASE l.side WHEN 'OVER' THEN 1 ELSE -1 END AS sign) s
-WHERE p.as_of <= g.as_of AND {where}
+WHERE NOT p.withdrawn AND p.as_of <= c.close_as_of AND {where}
 """
 
-# a prop's CLV with the closing prices: the book's quote in force at the close
-_PROP_CLV = f"""
-SELECT v.*, c.over_price AS close_over_price, c.under_price AS close_under_price
-FROM ({
+_PROP_CLV = (
     _CLV.format(
         where="p.player_id = %(player_id)s AND p.game_key = %(game_key)s "
         "AND p.market = %(market)s AND p.model = %(model)s"
     )
-}) v
-LEFT JOIN LATERAL (
-    SELECT over_price, under_price FROM predictions_log c
-    WHERE c.model = v.model AND c.player_id = v.player_id AND c.game_key = v.game_key
-      AND c.book = v.book AND c.market = v.market AND c.as_of <= v.close_as_of
-    ORDER BY c.as_of DESC, c.emitted_at DESC NULLS LAST LIMIT 1
-) c ON true
-ORDER BY v.as_of, v.book
-"""
+    + "ORDER BY as_of, book"
+)
 
 # Per model and game date: every prediction, and the bets (a pick) apart. Beating the close:
 # the line moved towards the side, or at the same line the de-vigged price did.
 _CLV_DAILY = f"""
-SELECT model, game_date, count(*) AS n_clv, avg(clv_points) AS clv_points, avg(clv_prob) AS clv_prob,
+SELECT model, game_date, in_sample, count(*) AS n_clv, avg(clv_points) AS clv_points,
+       avg(clv_prob) AS clv_prob,
        avg(beat)::float8 AS beat_close, avg(lost)::float8 AS lost_close,
        count(*) FILTER (WHERE bet) AS n_clv_bets,
        avg(clv_points) FILTER (WHERE bet) AS clv_points_bets,
@@ -125,7 +128,7 @@ FROM (
               recommendation <> 'PASS' AS bet
     FROM ({_CLV.format(where="p.game_date BETWEEN %(start)s AND %(end)s AND " + _MARKET)}) v
 ) b
-GROUP BY model, game_date
+GROUP BY model, game_date, in_sample
 """
 
 _DATES = f"""
@@ -137,9 +140,10 @@ GROUP BY p.game_date ORDER BY p.game_date
 _MODELS = "SELECT DISTINCT model FROM predictions_latest ORDER BY model"
 
 # model_performance_daily (the schema's view) with a market filter (the view has no market),
-# beside the closing-line value of the same model and day
+# beside the closing-line value of the same model and day; in-sample grades (their game inside
+# the training window of the version that made them) in rows of their own, never mixed in
 _GRADED_DAILY = f"""
-SELECT model, game_date,
+SELECT model, game_date, in_sample, string_agg(DISTINCT model_version, ' ') AS model_versions,
     count(*) FILTER (WHERE result <> 'VOID') AS n_graded,
     count(*) FILTER (WHERE result <> 'VOID' AND recommendation <> 'PASS') AS n_bets,
     avg((result = 'WIN')::int) FILTER (WHERE result IN ('WIN', 'LOSS'))::float8 AS hit_rate,
@@ -159,12 +163,12 @@ SELECT model, game_date,
         / nullif(count(*) FILTER (WHERE result <> 'VOID' AND recommendation <> 'PASS'), 0))::float8 AS roi
 FROM grades p
 WHERE game_date BETWEEN %(start)s AND %(end)s AND {_MARKET}
-GROUP BY model, game_date
+GROUP BY model, game_date, in_sample
 """
 
 _PERFORMANCE = f"""
 WITH graded AS ({_GRADED_DAILY}), clv AS ({_CLV_DAILY})
-SELECT * FROM graded LEFT JOIN clv USING (model, game_date) ORDER BY game_date, model
+SELECT * FROM graded LEFT JOIN clv USING (model, game_date, in_sample) ORDER BY game_date, model, in_sample
 """
 
 

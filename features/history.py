@@ -105,6 +105,17 @@ class PlayerHistory:
         self._cache = {}
         self._refresh_prefix(0)
 
+    def copy(self) -> PlayerHistory:
+        """An independent copy (the game records themselves are immutable and shared)."""
+        clone = PlayerHistory.__new__(PlayerHistory)
+        clone._logs, clone._dates, clone._prefix = list(self._logs), list(self._dates), list(self._prefix)
+        clone._cache = {}
+        return clone
+
+    def expires(self, before: date) -> bool:
+        """Whether `expire(before)` would drop anything."""
+        return bool(self._dates) and self._dates[0] < before
+
     def add(self, box: BoxScore) -> bool:
         """Record a box score; True if the history changed. A re-sent game keeps the version
         with the later event time (ties broken by content), so the result is order-free."""

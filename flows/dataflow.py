@@ -21,6 +21,7 @@ from __future__ import annotations
 import bisect
 import collections
 import functools
+import gc
 import logging
 import pickle
 from collections.abc import Callable, Iterable, Sequence
@@ -73,6 +74,16 @@ KAFKA_LAG = Gauge(
     "propstream_consumer_lag", "messages behind the end of each input partition", ["topic", "partition"]
 )
 WATERMARK = Gauge("propstream_watermark_seconds", "newest event time applied, per shard", ["shard"])
+LAST_ARRIVAL = Gauge(
+    "propstream_input_last_arrival_seconds",
+    "wall-clock time a message of the topic was last read (its Kafka timestamp is its event time)",
+    ["topic"],
+)
+REWINDS = Gauge(
+    "propstream_rewinds",
+    "rewinds for late inputs since the shard's state began (scoring/rewind.py)",
+    ["shard"],
+)
 _NO_SNAPSHOT = b""
 
 
@@ -182,6 +193,7 @@ class Shard:
         # the inputs applied since the last flush (one event time), each with the engine's
         # pending rescorings and gradings once it was applied: who asked for what
         self._group: list[tuple[Raw, int, int]] = []
+        self._late: list[Raw] = []  # inputs the engine holds for the batch's rewind
 
     def step(self, limit: int) -> list[BaseModel]:
         """Decode and apply a batch (which never splits an event time), then flush the engine."""
@@ -189,14 +201,17 @@ class Shard:
         raws = self.reader.take(limit)
         self.read += len(raws)
         now = datetime.now(UTC)  # the wall clock, read once a batch, outside the engine
+        for topic in {raw.logical for raw in raws}:
+            LAST_ARRIVAL.labels(topic).set(now.timestamp())
         if self._tolerance is not None:
             self._horizon = now + self._tolerance
         for raw in raws:
             out += self._one(raw, now)
-        out += self._flush(now)
+        out += self._flush(now) + self._rewind(now)
         self._tally.flush()
         if self.engine.state.watermark is not None:
             WATERMARK.labels(str(self.index)).set(self.engine.state.watermark.timestamp())
+        REWINDS.labels(str(self.index)).set(self.engine.state.rewinds)
         return out
 
     def _one(self, raw: Raw, now: datetime) -> list[BaseModel]:
@@ -225,7 +240,10 @@ class Shard:
             return flushed + self._refused(raw, _internal(raw, exc))
         self._tally.add(APPLIED, raw.logical)
         state = self.engine.state
-        self._group.append((raw, len(state.pending), len(state.pending_grades)))
+        if state.late and state.late[-1][0] is event:  # held for the batch's rewind
+            self._late.append(raw)
+        else:
+            self._group.append((raw, len(state.pending), len(state.pending_grades)))
         return out
 
     def _flush(self, now: datetime) -> list[BaseModel]:
@@ -237,7 +255,7 @@ class Shard:
         other record comes out exactly as without the failure."""
         group, self._group = self._group, []
         try:
-            return self._window(self.engine.flush(now), now)
+            return self._window(self.engine.flush_time(now), now)
         except Exception as exc:
             logger.warning(
                 "the flush of %s inputs failed (%s: %s); isolating", len(group), type(exc).__name__, exc
@@ -262,6 +280,23 @@ class Shard:
                 raw, EventError(error.reason, f"its {failure.kind} of {failure.unit} failed: {error.detail}")
             )
         return out
+
+    def _rewind(self, now: datetime) -> list[BaseModel]:
+        """The corrections of the batch's late inputs (one rewind). Never raises: if the
+        rewind fails, the engine is as before it and each late input is dead-lettered
+        `internal:<Type>` instead of counted applied."""
+        late, self._late = self._late, []
+        try:
+            return self._window(self.engine.rewind(now), now)
+        except Exception as exc:
+            logger.warning(
+                "the rewind for %s late inputs failed (%s: %s)", len(late), type(exc).__name__, exc
+            )
+            out: list[BaseModel] = []
+            for raw in late:
+                self._tally.take_back(APPLIED, raw.logical)
+                out += self._refused(raw, _internal(raw, exc))
+            return out
 
     def _refused(self, raw: Raw, error: EventError) -> list[BaseModel]:
         self._tally.add(DEAD, error.reason)
@@ -330,9 +365,14 @@ class _ShardPartition(StatefulSourcePartition[BaseModel, bytes]):
                 self._watch.tick(shard.read, shard.reader.lag(), at_end=True)
                 raise StopIteration
             return out
-        read = shard.read
+        read, behind = shard.read, not self._watch.caught_up
         out = shard.step(self._batch)
         self._watch.tick(shard.read, shard.report_lag())
+        if behind and self._watch.caught_up:
+            # what catching up built (the engine's state, the models) stays: later collections
+            # walk only what the live stream allocates (a full one over the history's heap
+            # held a batch for up to 1 s)
+            gc.freeze()
         if self._progress is not None:
             self._progress(shard.read - read)
         # idle: look again in IDLE_POLL without blocking the worker (Bytewax's cooperative wait)
@@ -352,16 +392,16 @@ class _ShardPartition(StatefulSourcePartition[BaseModel, bytes]):
         self._snapshotted = self._shard.reader.positions
         return pickle.dumps((self._snapshotted, self._shard.engine.state), pickle.HIGHEST_PROTOCOL)
 
-    def _commit(self, positions: Any) -> None:
+    def _commit(self, positions: Any, *, wait: bool = False) -> None:
         """Show operators' lag tools the positions one snapshot behind (that epoch's output is
-        written by now) and at the end of the run (`KafkaReader.commit`); a reader without a
-        consumer group commits nothing."""
+        written by now) and at the end of the run (`KafkaReader.commit`, waiting for the
+        broker only then); a reader without a consumer group commits nothing."""
         commit = getattr(self._shard.reader, "commit", None)
         if commit is not None and positions:
-            commit(positions)
+            commit(positions, wait=wait)
 
     def close(self) -> None:
-        self._commit(self._shard.reader.positions)
+        self._commit(self._shard.reader.positions, wait=True)
         self._shard.reader.close()
 
 

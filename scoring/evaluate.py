@@ -16,7 +16,9 @@ clock, so a run is reproducible.
 from __future__ import annotations
 
 import itertools
+import logging
 import math
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -27,7 +29,7 @@ from features.schema import FEATURE_NAMES, FEATURE_SCHEMA_VERSION, Target
 from features.store import FeatureStore
 from scoring.calibration import Calibration, GradedQuote, fit_stage
 from scoring.grading import Performance, grade, performance, performance_by_model_and_day
-from scoring.model import MODEL_FEATURES, ModelKind, ModelMeta, PointsModel
+from scoring.model import MODEL_FEATURES, ModelKind, ModelMeta, PointsModel, start_of_day
 from scoring.scorer import Request, Scorer
 from scoring.training import DEFAULT_PARAMS, TrainingSet, build_training_set, fit
 from scoring.trees import TreeEnsemble
@@ -46,6 +48,8 @@ __all__ = [
     "make_model",
     "walk_forward",
 ]
+
+logger = logging.getLogger(__name__)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # metadata time of evaluation models: never the wall clock
 EDGE_BUCKETS = (0.0, 0.02, 0.04, 0.06, 0.10, 1.0)
@@ -70,6 +74,7 @@ class Evaluation:
     predictions: list[Prediction] = field(default_factory=list)
     alone: list[Grade] = field(default_factory=list)
     stages: dict[str, dict[date, Calibration]] = field(default_factory=dict)
+    in_sample: int = 0  # predictions left out: their game inside their model's training window
 
 
 def make_model(
@@ -78,10 +83,15 @@ def make_model(
     data: TrainingSet,
     params: Mapping[str, Any] | None = None,
     created_at: datetime = EPOCH,
+    *,
+    active_from: datetime | None = None,
 ) -> tuple[PointsModel, Any]:
-    """Fit a model and wrap it with its metadata; returns the PointsModel and the CatBoost model."""
+    """Fit a model and wrap it with its metadata; returns the PointsModel and the CatBoost
+    model. The version is active from `active_from`, by default from the start of the day after
+    its last training game."""
     settings = DEFAULT_PARAMS | dict(params or {})
     model, spread = fit(data, kind, settings)
+    trained_to = date.fromisoformat(str(data.game_dates.max()))
     meta = ModelMeta(
         name=name,
         kind=kind,
@@ -89,7 +99,7 @@ def make_model(
         feature_schema_version=FEATURE_SCHEMA_VERSION,
         feature_names=MODEL_FEATURES,
         trained_from=date.fromisoformat(str(data.game_dates.min())),
-        trained_to=date.fromisoformat(str(data.game_dates.max())),
+        trained_to=trained_to,
         rows=len(data),
         data_hash=data.data_hash(),
         params=settings,
@@ -97,6 +107,7 @@ def make_model(
         dispersion=spread if kind == "negbin" else None,
         metrics={},
         created_at=created_at,
+        active_from=active_from or start_of_day(trained_to + timedelta(days=1)),
     )
     return PointsModel(meta, TreeEnsemble.from_catboost(model)), model
 
@@ -206,6 +217,7 @@ def walk_forward(
     result = Evaluation(start, end, [], training_rows=len(data.before(end)))
     record: dict[str, list[GradedQuote]] = {name: [] for name in kinds}
     result.stages = {name: {} for name in kinds}
+    started, days = time.monotonic(), (end - first).days + 1
     for day, requests, models in _days(
         data, store, kinds, first, end, params=params, retrain_days=retrain_days
     ):
@@ -218,11 +230,24 @@ def walk_forward(
                 predictions = Scorer(model, calibration=calibration).score(requests)
             if day >= start:
                 for p, a in zip(predictions, alone, strict=True):
+                    if p.in_sample:  # not by construction (trained before `day`): kept apart if so
+                        result.in_sample += 1
+                        continue
                     box = boxes.get((p.player_id, p.game_key))
                     result.predictions.append(p)
                     result.grades.append(grade(p, box))
                     result.alone.append(grade(a, box))
             record[name] += graded_quotes(requests, alone, boxes)
+        logger.info(  # a walk-forward over weeks runs for minutes: a line per day says how far it is
+            "evaluate %s: day %d/%d %s%s, %s graded rows so far, %.1f s elapsed",
+            market,
+            (day - first).days + 1,
+            days,
+            day,
+            " (calibration warm-up)" if day < start else "",
+            f"{len(result.grades):,}",
+            time.monotonic() - started,
+        )
     result.overall = {name: performance(g for g in result.grades if g.model == name) for name in kinds}
     result.by_day = performance_by_model_and_day(result.grades)
     return result

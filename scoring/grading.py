@@ -60,6 +60,8 @@ def grade(prediction: Prediction, box: BoxScore | None, emitted_at: datetime | N
             abs_error=abs(p.mean - actual) if actual is not None else None,
             p_over=p.p_over / (p.p_over + p.p_under),
             market_p_over=p.market_p_over,
+            model_version=p.model_version,
+            in_sample=p.in_sample,
             emitted_at=emitted_at,
             player_name=p.player_name,
         ),

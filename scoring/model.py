@@ -1,11 +1,16 @@
 """Models of a market's stat: a CatBoost model of a player's points (rebounds, ...) read as a
 normal, Poisson or negative binomial distribution, and the registry that stores them by
-(market, name) with their metadata."""
+(market, name, version) with their metadata.
+
+A version is one training of a model. It records its training window (the game dates of its
+rows) and its activation time, the event time from which it is the version that scores: a
+prediction as of t is made by the version active at t, in live and in replay alike, so a
+backfill reproduces what live showed across retrains (`scoring.scorer`)."""
 
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,7 +23,7 @@ from scoring.calibration import IDENTITY, INPUTS, Calibration
 from scoring.distribution import Scale
 from scoring.exceptions import ModelNotFoundError, SchemaMismatchError
 from scoring.trees import TreeEnsemble
-from vocabulary.events import Market
+from vocabulary.events import US_EASTERN, Market
 
 __all__ = [
     "COUNT_KINDS",
@@ -28,6 +33,7 @@ __all__ = [
     "PointsModel",
     "Registry",
     "model_columns",
+    "start_of_day",
 ]
 
 # The model sees a player's game, not a book: the book's own line and price are used after it,
@@ -39,6 +45,12 @@ _COLUMNS = np.asarray([FEATURE_NAMES.index(n) for n in MODEL_FEATURES], dtype=np
 
 ModelKind = Literal["normal_uncertainty", "normal_constant_sigma", "sqrt_uncertainty", "poisson", "negbin"]
 COUNT_KINDS: tuple[ModelKind, ...] = ("poisson", "negbin")
+
+
+def start_of_day(day: date) -> datetime:
+    """The first instant of a US game date (midnight US Eastern): a version trained on games
+    before `day` is active from here by default."""
+    return datetime.combine(day, time(), US_EASTERN)
 
 
 def model_columns(vectors: np.ndarray) -> np.ndarray:
@@ -63,6 +75,12 @@ class ModelMeta(BaseModel):
     dispersion: float | None = None  # negbin: 1/r, variance = mean + dispersion * mean^2
     metrics: dict[str, float]
     created_at: AwareDatetime
+    active_from: AwareDatetime  # event time from which this version scores
+
+    @property
+    def version(self) -> str:
+        """The version's name: its activation time in UTC (sorts as it activates)."""
+        return self.active_from.astimezone(UTC).strftime("%Y%m%dT%H%MZ")
 
 
 class PointsModel:
@@ -108,12 +126,13 @@ class PointsModel:
 
 
 class Registry:
-    """A models directory, models kept by (market, name): a points model in `<name>/` (where
-    registries from before markets keep theirs), another market's in `<market>/<name>/`. Each
-    folder holds `model.cbm`, `model.json` (the trees, for the fast evaluator), `metadata.json`
-    and, once fitted, `calibration.json` (the stage between the model and the bettor,
-    `scoring.calibration`; a model saved without one is served as it was, through the
-    identity)."""
+    """A models directory, models kept by (market, name, version): a points model's versions
+    in `<name>/versions/<version>/`, another market's in `<market>/<name>/versions/<version>/`.
+    Each version folder holds `model.cbm`, `model.json` (the trees, for the fast evaluator),
+    `metadata.json` and, once fitted, `calibration.json` (the stage between the model and the
+    bettor, `scoring.calibration`; a version saved without one is served through the
+    identity). Version names sort in activation order; without one, a method means the
+    latest."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -125,24 +144,42 @@ class Registry:
         base = self.root if market == "points" else self.root / market
         if not base.is_dir():
             return []
-        return sorted(p.parent.name for p in base.glob("*/metadata.json"))
+        return sorted({p.parents[2].name for p in base.glob("*/versions/*/metadata.json")})
+
+    def version_names(self, name: str, market: str = "points") -> list[str]:
+        return sorted(p.parent.name for p in (self.folder(name, market) / "versions").glob("*/metadata.json"))
+
+    def _version_folder(self, name: str, market: str, version: str | None) -> Path:
+        folder = self.folder(name, market)
+        versions = self.version_names(name, market)
+        if version is None and versions:
+            version = versions[-1]
+        if version is None or version not in versions:
+            known = ", ".join(self.names(market)) or "none"
+            if (folder / "metadata.json").is_file():
+                raise ModelNotFoundError(
+                    f"model {name!r} in {folder} was saved before model versions; "
+                    f"retrain it with `propstream train`"
+                )
+            what = f"version {version} of " if version else ""
+            raise ModelNotFoundError(
+                f"no {what}{market} model {name!r} in {self.root} (models there: {known}); "
+                "train one with `propstream train`"
+            )
+        return folder / "versions" / version
 
     def save(self, model: CatBoostRegressor, meta: ModelMeta) -> Path:
-        folder = self.folder(meta.name, meta.market)
+        """Save a version; a version of the same activation time is replaced."""
+        folder = self.folder(meta.name, meta.market) / "versions" / meta.version
         folder.mkdir(parents=True, exist_ok=True)
+        (folder / "calibration.json").unlink(missing_ok=True)  # the replaced version's stage
         model.save_model(str(folder / "model.cbm"))
         model.save_model(str(folder / "model.json"), format="json")
         (folder / "metadata.json").write_text(meta.model_dump_json(indent=2) + "\n")
         return folder
 
-    def load(self, name: str, market: str = "points") -> PointsModel:
-        folder = self.folder(name, market)
-        if not (folder / "metadata.json").is_file():
-            known = ", ".join(self.names(market)) or "none"
-            raise ModelNotFoundError(
-                f"no {market} model {name!r} in {self.root} (models there: {known}); "
-                "train one with `propstream train`"
-            )
+    def load(self, name: str, market: str = "points", version: str | None = None) -> PointsModel:
+        folder = self._version_folder(name, market, version)
         meta = ModelMeta.model_validate_json((folder / "metadata.json").read_text())
         if meta.market != market:
             raise SchemaMismatchError(f"model {name!r} in {folder} scores {meta.market}, not {market}")
@@ -155,17 +192,21 @@ class Registry:
             )
         return PointsModel(meta, TreeEnsemble(json.loads((folder / "model.json").read_text())))
 
-    def save_calibration(self, name: str, calibration: Calibration, market: str = "points") -> Path:
-        folder = self.folder(name, market)
-        if not (folder / "metadata.json").is_file():
-            raise ModelNotFoundError(f"no model {name!r} in {self.root} to save a calibration beside")
-        path = folder / "calibration.json"
+    def versions(self, name: str, market: str = "points") -> list[tuple[PointsModel, Calibration]]:
+        """Every version of a model with its calibration stage, in activation order."""
+        names: list[str | None] = [*self.version_names(name, market)] or [None]  # None: load says why
+        return [(self.load(name, market, v), self.calibration(name, market, v)) for v in names]
+
+    def save_calibration(
+        self, name: str, calibration: Calibration, market: str = "points", version: str | None = None
+    ) -> Path:
+        path = self._version_folder(name, market, version) / "calibration.json"
         path.write_text(calibration.model_dump_json(indent=2) + "\n")
         return path
 
-    def calibration(self, name: str, market: str = "points") -> Calibration:
-        """The model's calibration stage; the identity when none was saved (older models)."""
-        path = self.folder(name, market) / "calibration.json"
+    def calibration(self, name: str, market: str = "points", version: str | None = None) -> Calibration:
+        """The version's calibration stage; the identity when none was saved."""
+        path = self._version_folder(name, market, version) / "calibration.json"
         if not path.is_file():
             return IDENTITY
         calibration = Calibration.model_validate_json(path.read_text())
@@ -176,8 +217,8 @@ class Registry:
             )
         return calibration
 
-    def catboost(self, name: str, market: str = "points") -> CatBoostRegressor:
+    def catboost(self, name: str, market: str = "points", version: str | None = None) -> CatBoostRegressor:
         """The CatBoost model itself (for checks against its own predict)."""
         model = CatBoostRegressor()
-        model.load_model(str(self.folder(name, market) / "model.cbm"))
+        model.load_model(str(self._version_folder(name, market, version) / "model.cbm"))
         return model

@@ -16,7 +16,7 @@ from typing import TypeVar
 from vocabulary.events import InputEvent
 from vocabulary.records import KEY, Grade, Prediction, construct
 
-__all__ = ["Output", "Step", "content", "corrections", "with_event"]
+__all__ = ["Output", "Step", "content", "corrections", "with_events"]
 
 Output = Prediction | Grade
 _STAMPED = frozenset({"emitted_at", "player_name"})  # beside identity and content, not in them
@@ -38,16 +38,16 @@ def content(record: Output) -> tuple[object, ...]:
     return tuple(v for k, v in record.__dict__.items() if k not in _STAMPED)
 
 
-def with_event(journal: Iterable[Step], event: InputEvent, player_id: int | None) -> list[Step]:
-    """The journal's events with a late one in its place (last among the events of its time),
-    as steps to replay."""
-    steps = [Step(s.ts, list(s.events)) for s in journal]
-    at = next((i for i, s in enumerate(steps) if s.ts >= event.ts), len(steps))
-    if at < len(steps) and steps[at].ts == event.ts:
-        steps[at].events.append((event, player_id))
-    else:
-        steps.insert(at, Step(event.ts, [(event, player_id)]))
-    return steps
+def with_events(journal: Iterable[Step], late: Iterable[tuple[InputEvent, int | None]]) -> list[Step]:
+    """The journal's events with late ones in their places (after the events of their time
+    already there, in the order they came), as steps to replay; a step the late events do not
+    join keeps its outputs (what replaying it gives again)."""
+    steps = {s.ts: s for s in journal}
+    for event, player_id in late:
+        held = steps.get(event.ts)
+        events = [*held.events, (event, player_id)] if held is not None else [(event, player_id)]
+        steps[event.ts] = Step(event.ts, events)
+    return sorted(steps.values(), key=lambda s: s.ts)
 
 
 def corrections(

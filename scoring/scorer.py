@@ -12,6 +12,7 @@ the quality gate also passes.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -31,6 +32,7 @@ __all__ = [
     "Request",
     "Scorer",
     "Stamp",
+    "Version",
 ]
 
 _SPREAD, _TOTAL = FEATURE_NAMES.index("team_spread"), FEATURE_NAMES.index("game_total")
@@ -56,6 +58,28 @@ class Request:
     vector: FeatureVector
     over_price: float
     under_price: float | None
+    tipoff: datetime | None = None  # the game's, as the input events give it (display: the close)
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One version of a model as it is served: the model and its calibration stage."""
+
+    model: PointsModel
+    calibration: Calibration = IDENTITY
+    min_edge: float | None = None  # the stage's unless given
+
+
+@dataclass(frozen=True, slots=True)
+class _Served:
+    """A version with what each of its predictions reads, worked out once."""
+
+    model: PointsModel
+    calibration: Calibration
+    min_edge: float | None
+    name: str
+    trained_from: date  # a game inside [trained_from, trained_to] is in-sample
+    trained_to: date
 
 
 class Scorer:
@@ -66,35 +90,88 @@ class Scorer:
         min_edge: float | None = None,
         calibration: Calibration = IDENTITY,
     ) -> None:
-        if min_edge is not None and not 0 <= min_edge < 0.5:
-            raise ValueError(f"min_edge must be in [0, 0.5), got {min_edge}")
-        self.model = model
+        self._serve([Version(model, calibration, min_edge)], gate)
+
+    @classmethod
+    def of_versions(cls, versions: Sequence[Version], gate: QualityGate | None = None) -> Scorer:
+        """A scorer of every version of one model (in any order; activation times distinct)."""
+        scorer = cls.__new__(cls)
+        scorer._serve(versions, gate)
+        return scorer
+
+    def _serve(self, versions: Sequence[Version], gate: QualityGate | None) -> None:
+        if not versions:
+            raise ValueError("a scorer needs at least one model version")
+        if len({(v.model.name, v.model.market) for v in versions}) != 1:
+            raise ValueError("the versions of a scorer must be of one model and market")
+        if len({v.model.meta.active_from for v in versions}) != len(versions):
+            raise ValueError("two versions of one model share an activation time")
+        for v in versions:
+            if v.min_edge is not None and not 0 <= v.min_edge < 0.5:
+                raise ValueError(f"min_edge must be in [0, 0.5), got {v.min_edge}")
         self.gate = gate or QualityGate()
-        self.calibration = calibration
-        self.min_edge = calibration.min_edge if min_edge is None else min_edge
+        ordered = sorted(versions, key=lambda v: v.model.meta.active_from)
+        self._starts = [v.model.meta.active_from for v in ordered]
+        self._served = [
+            _Served(
+                v.model,
+                v.calibration,
+                v.calibration.min_edge if v.min_edge is None else v.min_edge,
+                m.version,
+                m.trained_from,
+                m.trained_to,
+            )
+            for v in ordered
+            for m in (v.model.meta,)
+        ]
+        latest = self._served[-1]  # what `model`, `calibration` and `min_edge` name
+        self.model, self.calibration, self.min_edge = latest.model, latest.calibration, latest.min_edge
 
     def score(self, requests: Sequence[Request], stamp: Stamp = NO_STAMP) -> list[Prediction]:
-        """One tree evaluation for every request; `stamp` sets the emit time and the player's
-        name beside each prediction's identity (the flow's, never part of it)."""
+        """One tree evaluation per version for the requests; `stamp` sets the emit time and
+        the player's name beside each prediction's identity (the flow's, never part of it)."""
+        if len(self._served) == 1:
+            return self._score(self._served[0], requests, stamp)
+        chosen: dict[datetime, int] = {}
+        groups: dict[int, list[int]] = {}
+        for i, request in enumerate(requests):
+            as_of = request.vector.as_of
+            index = chosen.get(as_of)
+            if index is None:  # the version active at as_of; before the first activation, the first
+                index = chosen[as_of] = max(0, bisect_right(self._starts, as_of) - 1)
+            groups.setdefault(index, []).append(i)
+        if len(groups) == 1:
+            return self._score(self._served[next(iter(groups))], requests, stamp)
+        out: list[Prediction] = [None] * len(requests)  # type: ignore[list-item]
+        for index, positions in groups.items():
+            scored = self._score(self._served[index], [requests[i] for i in positions], stamp)
+            for i, prediction in zip(positions, scored, strict=True):
+                out[i] = prediction
+        return out
+
+    def _score(self, version: _Served, requests: Sequence[Request], stamp: Stamp) -> list[Prediction]:
         if not requests:
             return []
         vectors = np.asarray([r.vector.values for r in requests], dtype=np.float64)
-        locs, sigmas = self.model.predict(model_columns(vectors))
+        locs, sigmas = version.model.predict(model_columns(vectors))
         return [
-            self._prediction(r, float(m), float(s), stamp)
+            self._prediction(version, r, float(m), float(s), stamp)
             for r, m, s in zip(requests, locs, sigmas, strict=True)
         ]
 
-    def _prediction(self, request: Request, loc: float, sigma: float, stamp: Stamp) -> Prediction:
+    def _prediction(
+        self, version: _Served, request: Request, loc: float, sigma: float, stamp: Stamp
+    ) -> Prediction:
         vector, target = request.vector, request.vector.target
-        p_over, p_under, p_push = outcome_probabilities(loc, sigma, target.line, self.model.scale)
+        model, calibration = version.model, version.calibration
+        p_over, p_under, p_push = outcome_probabilities(loc, sigma, target.line, model.scale)
         market = (
             devig_over(request.over_price, request.under_price) if request.under_price is not None else None
         )
         decided = p_over + p_under
-        if market is not None and decided > 0 and not self.calibration.is_identity:
+        if market is not None and decided > 0 and not calibration.is_identity:
             values = vector.values
-            p = self.calibration.p_over(p_over / decided, market, values[_SPREAD], values[_TOTAL])
+            p = calibration.p_over(p_over / decided, market, values[_SPREAD], values[_TOTAL])
             p_over, p_under = p * decided, (1.0 - p) * decided
         edge = p_over / decided - market if market is not None else None
         ev_over = p_over * profit_per_unit(request.over_price) - p_under
@@ -104,7 +181,7 @@ class Scorer:
             else None
         )
         recommendation: Recommendation = "PASS"
-        min_edge = self.min_edge
+        min_edge = version.min_edge
         if edge is not None and min_edge is not None:
             if edge >= min_edge and ev_over > 0:
                 recommendation = "OVER"
@@ -116,28 +193,29 @@ class Scorer:
                 reasons.insert(0, "no_market_probability")
             else:
                 reasons.insert(0, "no_proven_edge" if min_edge is None else f"edge<{min_edge}")
+        game_date = _game_date(target.game_key)
         return construct(
             Prediction,
             dict(  # every value is ours, typed above: no validation
                 prediction_id=prediction_id(
-                    model=self.model.name,
+                    model=model.name,
                     player_id=target.player_id,
                     game_key=target.game_key,
                     book=target.book,
                     market=target.market,
                     as_of=request.vector.as_of,
                 ),
-                model=self.model.name,
+                model=model.name,
                 player_id=target.player_id,
                 game_key=target.game_key,
-                game_date=_game_date(target.game_key),
+                game_date=game_date,
                 book=target.book,
                 market=target.market,
                 line=target.line,
                 as_of=request.vector.as_of,
                 over_price=request.over_price,
                 under_price=request.under_price,
-                mean=point_mean(loc, sigma, self.model.scale),
+                mean=point_mean(loc, sigma, model.scale),
                 sigma=sigma,
                 p_over=p_over,
                 p_under=p_under,
@@ -150,6 +228,9 @@ class Scorer:
                 actionable=not reasons,
                 reasons=tuple(reasons),
                 defaulted=vector.defaulted,
+                model_version=version.name,
+                in_sample=version.trained_from <= game_date <= version.trained_to,
+                tipoff=request.tipoff,
                 withdrawn=False,
                 emitted_at=stamp.emitted_at,
                 player_name=stamp.name(target.player_id),

@@ -5,6 +5,9 @@ time it is as of. The wall-clock time it was emitted (`emitted_at`) and the play
 name (`player_name`, for readers such as the dashboard) are set by the flow and kept beside
 it, never in its identity. Sinks key on `KEY` and keep the newest `as_of`.
 
+Both records name the model version that made the prediction (`model_version`, the version
+active at `as_of`) and say whether the game lies inside that version's training window
+(`in_sample`): such a grade measures the fit, not the model, and summaries keep it apart.
 A prediction `withdrawn` is one a late input showed no in-order run would have made (the
 engine's rewind, docs/storage.md): its id stays in the log, marked, and leaves the latest
 table and the grades, where the prediction it had displaced comes back.
@@ -66,6 +69,9 @@ class Prediction(_PropRecord):
     actionable: bool
     reasons: tuple[str, ...]
     defaulted: tuple[str, ...]
+    model_version: str
+    in_sample: bool
+    tipoff: AwareDatetime | None  # the game's, as the input events give it; None if they do not
     withdrawn: bool = False
     emitted_at: AwareDatetime | None = None
     player_name: str | None = None
@@ -83,6 +89,8 @@ class Grade(_PropRecord):
     abs_error: float | None
     p_over: float
     market_p_over: float | None
+    model_version: str
+    in_sample: bool
     emitted_at: AwareDatetime | None = None
     player_name: str | None = None
 
@@ -94,7 +102,8 @@ def construct(cls: type[R], values: dict[str, Any]) -> R:
     """A record from values the engine computed itself, already of the record's types and
     naming every field in order, without validation. Measured per record: validation 3.1 µs,
     pydantic's `model_construct` 6.3 µs (its bookkeeping), this 1.0 µs; the scorer and the
-    grader build one for every prediction and grade on the hot path."""
+    grader build one for every prediction and grade on the hot path, and the wire decoder
+    (vocabulary.wire) every input event it has checked."""
     record = cls.__new__(cls)
     object.__setattr__(record, "__dict__", values)
     object.__setattr__(record, "__pydantic_fields_set__", set(values))

@@ -6,7 +6,8 @@
 PS.best = (() => {
   const SIDES = ["OVER", "UNDER"];
   const FROM_QUOTE = ["model", "player_name", "game_date", "book", "line", "mean", "sigma", "p_over",
-    "market_p_over", "actionable", "reasons", "defaulted", "prediction_id", "result", "actual", "graded_side", "graded_pick"];
+    "market_p_over", "actionable", "reasons", "defaulted", "prediction_id", "result", "actual", "graded_side", "graded_pick",
+    "stale", "model_version", "in_sample"];
   const missing = (x) => x === null || x === undefined;
 
   const sideOf = (r) => (SIDES.includes(r.recommendation) ? r.recommendation : (r.p_over >= r.p_under ? "OVER" : "UNDER"));

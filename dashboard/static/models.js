@@ -1,6 +1,8 @@
 "use strict";
 // Per model and game date: hit rate, Brier and log-loss beside the market baseline, ROI, and
-// the closing-line value of the model's predictions; for one market or all.
+// the closing-line value of the model's predictions; for one market or all. In-sample rows
+// (games inside the training window of the model version that graded them) are listed per day,
+// labelled, and kept out of the totals and the charts.
 
 (() => {
   const { el, num, pct, signed, signedPct, seconds, api, timeChart, showError, COLORS, params, setParams,
@@ -52,8 +54,11 @@
   }
 
   function daily(rows) {
-    $("daily").tBodies[0].replaceChildren(...[...rows].reverse().map((r) => el("tr", { dataset: { model: r.model, date: r.game_date } },
-      el("td", {}, r.game_date), el("td", {}, r.model), el("td", { class: "num" }, r.n_graded),
+    $("daily").tBodies[0].replaceChildren(...[...rows].reverse().map((r) => el("tr", {
+      dataset: { model: r.model, date: r.game_date, inSample: String(r.in_sample) }, class: r.in_sample ? "in-sample" : null },
+      el("td", {}, r.game_date), el("td", {}, r.model, el("small", { class: "sub" }, r.model_versions),
+        r.in_sample ? el("span", { class: "badge warn" }, "in-sample") : ""),
+      el("td", { class: "num" }, r.n_graded),
       el("td", { class: "num" }, pct(r.hit_rate)), el("td", { class: "num" }, r.n_bets), cell(r.roi, pct(r.roi)),
       el("td", { class: "num" }, r.n_clv ?? "—"), cell(r.clv_points, signed(r.clv_points, 2)),
       cell(r.clv_prob, signedPct(r.clv_prob, 2)), el("td", { class: "num" }, `${pct(r.beat_close)} / ${pct(r.lost_close)}`),
@@ -62,8 +67,21 @@
       el("td", { class: "num" }, `${pct(r.beat_close_bets)} / ${pct(r.lost_close_bets)}`))));
   }
 
-  function render(rows) {
+  function inSampleNote(rows) {
+    const n = rows.reduce((a, r) => a + r.n_graded, 0);
+    const models = [...new Set(rows.map((r) => r.model))].sort().join(", ");
+    $("in-sample").textContent = n ? `${n} in-sample graded props (${models}) are left out of the totals and charts: `
+      + "their games lie inside the training window of the model version that made the prediction, so they measure "
+      + "the fit, not the model. They are listed per day below, labelled." : "";
+  }
+
+  function render(every) {
     charts.splice(0).forEach((c) => c.destroy());
+    inSampleNote(every.filter((r) => r.in_sample));
+    daily(every);
+    const rows = every.filter((r) => !r.in_sample);
+    $("totals").tBodies[0].replaceChildren();
+    if (!rows.length) return;
     const models = [...new Set(rows.map((r) => r.model))].sort();
     const days = [...new Set(rows.map((r) => r.game_date))].sort();
     const xs = days.map((d) => seconds(d + "T12:00:00Z"));
@@ -87,7 +105,6 @@
       ...each("logloss_model"), { label: "market", color: "#111", dash: [6, 4], values: at(market, "logloss_market") },
     ], "log-loss", (v) => num(v, 4));
     totals(models, rows);
-    daily(rows);
   }
 
   async function load(market) {

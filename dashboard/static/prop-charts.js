@@ -37,7 +37,7 @@ PS.propCharts = (() => {
     return out;
   };
 
-  // a dashed upright at the close, labelled
+  // a dashed upright at tip-off, where the close is taken, labelled
   function closeHook(closeAt) {
     return (u) => {
       if (closeAt === null) return;
@@ -55,7 +55,7 @@ PS.propCharts = (() => {
       ctx.font = `${12 * ratio}px system-ui, sans-serif`;
       const right = x < u.bbox.left + u.bbox.width / 2; // the label on the roomier side
       ctx.textAlign = right ? "left" : "right";
-      ctx.fillText("close", x + (right ? 4 : -4) * ratio, u.bbox.top + 14 * ratio);
+      ctx.fillText("tip-off: close", x + (right ? 4 : -4) * ratio, u.bbox.top + 14 * ratio);
       ctx.restore();
     };
   }
@@ -63,10 +63,13 @@ PS.propCharts = (() => {
   function axis(body) {
     const history = body.history;
     const books = [...new Set(history.map((r) => r.book))].sort((a, b) => bookName(a).localeCompare(bookName(b)));
-    const closeAt = body.closes.length ? Math.max(...body.closes.map((c) => seconds(c.as_of))) : null;
+    // the game's tip-off once it has passed (before it, quotes are only the latest so far)
+    const closed = body.closes.find((c) => c.kind === "close" && c.tipoff);
+    const closeAt = closed ? seconds(closed.tipoff) : null;
     const times = [...new Set(history.map((r) => seconds(r.as_of)))].sort((a, b) => a - b);
-    const span = Math.max(3600, times[times.length - 1] - times[0]);
-    const xs = [...times, times[times.length - 1] + Math.max(3600, span * 0.1)]; // let the last step show
+    const span = Math.max(3600, (closeAt ?? 0) - times[0], times[times.length - 1] - times[0]);
+    // let the last step show, through tip-off when it comes after the last quote
+    const xs = [...times, Math.max(times[times.length - 1], closeAt ?? 0) + Math.max(3600, span * 0.1)];
     const byBook = (book, field) => history.filter((r) => r.book === book).map((r) => [seconds(r.as_of), r[field]]);
     const width = (i) => 1.5 + (books.length - 1 - i) * 1.1;
     return { history, books, closeAt, xs, byBook, width };

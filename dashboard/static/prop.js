@@ -26,10 +26,14 @@
       el("td", { class: cls(r.clv_points), dataset: { col: "clv_points" } }, signed(r.clv_points)),
       el("td", { class: cls(r.clv_prob), dataset: { col: "clv_prob" } }, signedPct(r.clv_prob)))));
     const probs = rows.map((r) => r.clv_prob).filter((x) => x !== null);
+    const soFar = rows.length && rows[0].close_kind === "so far";
+    const tipoff = rows.length && rows[0].close_tipoff ? `tip-off ${utc(rows[0].close_tipoff).slice(0, 16)} UTC` : "no tip-off known";
+    $("clv-head").textContent = soFar ? "Latest (so far)" : "Close";
     $("clv-summary").textContent = rows.length
-      ? `${rows.length} predictions before the close · mean CLV ${signed(mean(rows.map((r) => r.clv_points)), 2)} points, ` +
-        `${signedPct(mean(probs), 2)} probability · closes at ${utc(rows[0].close_as_of).slice(0, 16)} UTC`
-      : "no close yet: closing-line value is known once the game is graded";
+      ? `${rows.length} predictions · mean CLV ${soFar ? "so far " : ""}${signed(mean(rows.map((r) => r.clv_points)), 2)} points, ` +
+        `${signedPct(mean(probs), 2)} probability · ${soFar ? `against the latest quotes until ${tipoff}`
+          : `closed at ${tipoff}`}`
+      : "no quotes yet";
   }
 
   function render(body) {

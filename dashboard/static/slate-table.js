@@ -21,10 +21,15 @@ PS.slateTable = (() => {
     href: `/prop?${new URLSearchParams({ player_id: r.player_id, game_key: r.game_key, market: r.market, model: r.model })}`,
   }, r.player_name || `#${r.player_id}`);
 
+  // a prediction whose game lies inside the training window of the version that made it
+  const inSample = (r) => (r.in_sample ? el("span", { class: "badge warn in-sample",
+    title: `model version ${r.model_version} was trained on this game: its grade measures the fit, not the model` },
+  "in-sample") : null);
+
   function pickCell(r, withBook) {
-    if (r.pick === "PASS") return [el("span", {}, "PASS"), small(`lean ${r.side.toLowerCase()}`)];
+    if (r.pick === "PASS") return [el("span", {}, "PASS"), small(`lean ${r.side.toLowerCase()}`), inSample(r)];
     const where = withBook ? `${bookName(r.book)} · ${r.picked_at}/${r.books}` : null;
-    return [el("span", {}, r.pick), where && small(where)];
+    return [el("span", {}, r.pick), where && small(where), inSample(r)];
   }
 
   function resultCell(r) {
@@ -50,8 +55,9 @@ PS.slateTable = (() => {
   const resultCls = (r) => (r.result ? `result-${r.result.toLowerCase()}${r.graded_pick === "PASS" ? " lean" : ""}` : null);
   const shared = {
     market: col("market", "Market", { sort: (r) => marketName(r.market), cell: (r) => marketName(r.market) }),
-    edge: col("edge", "Edge", { num: true, sort: (r) => r.edge, cell: (r) => signedPct(r.edge), cls: edgeCls,
-      title: "the model's probability of the side shown minus the market's de-vigged one" }),
+    edge: col("edge", "Edge (cal.)", { num: true, sort: (r) => r.edge, cell: (r) => signedPct(r.edge), cls: edgeCls,
+      title: "calibrated edge: the probability of the side shown after the model's calibration stage (which starts "
+        + "from the market), minus the market's de-vigged one" }),
     ev: col("ev", "EV", { num: true, sort: (r) => r.ev, cell: (r) => signedPct(r.ev), cls: edgeCls,
       title: "expected profit per unit staked on the side shown, at its price, by the model" }),
     p_over: col("p_over", "P(over) model · mkt", { num: true, sort: (r) => r.p_over,
@@ -63,7 +69,8 @@ PS.slateTable = (() => {
     quality: col("quality", "Quality", { cell: qualityCell, cls: () => "quality",
       tip: (r) => [...r.reasons, ...r.defaulted.map((d) => "defaulted " + d)].join("\n") || null }),
     result: col("result", "Result", { sort: (r) => r.result, cell: resultCell, cls: resultCls }),
-    as_of: col("as_of", "As of (UTC)", { sort: (r) => r.as_of, cell: (r) => short(r.as_of), tip: (r) => utc(r.as_of) }),
+    as_of: col("as_of", "As of (UTC)", { sort: (r) => r.as_of, tip: (r) => utc(r.as_of) + (r.stale ? "\nstale: older than the stale age before tip-off" : ""),
+      cell: (r) => (r.stale ? [short(r.as_of), el("span", { class: "badge warn stale" }, "stale")] : short(r.as_of)) }),
   };
 
   // One row per prop; a book's row under it uses the same columns with its own quote.

@@ -88,8 +88,13 @@
     $("slate").tHead.replaceChildren(T.header(columns, sort));
     $("slate").tBodies[0].replaceChildren(...body);
     const unit = state.view === "props" ? "props" : "quotes";
+    const rows = [...state.rows.values()];
+    const versions = [...new Set(rows.map((r) => r.model_version).filter((v) => v))].sort();
+    const inSample = rows.filter((r) => r.in_sample).length;
     $("summary").textContent = `${shown} ${unit} shown · ${actionable} actionable` +
       (state.asOf ? ` · as of ${utc(state.asOf).slice(0, 16)} UTC` : "");
+    $("version").textContent = `${state.model} version ${versions.join(", ") || "—"}` +
+      (inSample ? ` · ${inSample} of ${rows.length} quotes in-sample` : " · out-of-sample");
     for (const b of document.querySelectorAll("#view button")) b.setAttribute("aria-pressed", String(b.value === state.view));
   }
 

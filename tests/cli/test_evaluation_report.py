@@ -21,7 +21,7 @@ FIRST_KEYS = ("n_graded", "n_bets", "hit_rate", "hit_rate_low", "hit_rate_high",
               "champion", "from", "to", "command", "models", "by_day")  # fmt: skip
 NEW_KEYS = ("hit_rate_boot_low", "hit_rate_boot_high", "roi_boot_low", "roi_boot_high", "mean_abs_edge",
             "share_recommended", "favourite_roi", "edge_buckets", "cumulative_profit", "stage", "bootstrap",
-            "brier_alone", "logloss_alone")  # fmt: skip
+            "brier_alone", "logloss_alone", "in_sample_left_out")  # fmt: skip
 MODELS = ("champion", "sh<b>adow")
 
 
@@ -72,6 +72,7 @@ def test_json_keeps_its_first_keys_and_adds_the_new_ones(tmp_path: Path) -> None
     assert list(payload)[: len(FIRST_KEYS)] == list(FIRST_KEYS)
     assert set(NEW_KEYS) <= set(payload)
     assert payload["n_graded"] == 240 and payload["models"]["champion"]["n_graded"] == 240
+    assert payload["in_sample_left_out"] == 0
     for model in payload["models"].values():
         assert {"calibration", "hit_rate_by_edge", "edge_buckets", "alone", "stage_by_day"} <= set(model)
     assert len(payload["by_day"]) == 6 and {"hit_rate_boot_low", "roi_boot_high", "min_edge"} <= set(

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from cli.health import schedule, slate_health
 from cli.main import main
+from monitoring.coverage import slate_health
+from monitoring.inputs import schedule
 from tests.stack import database, fetch, load, run_cli
 
 DAY = "2025-11-10"
@@ -41,6 +42,9 @@ _GRADED = """
 SELECT game_key, count(*) FROM (SELECT DISTINCT player_id, game_key, book, market FROM grades
 WHERE game_date = %s) g GROUP BY 1
 """
+
+# the newest arrival per game and book: when the worker emitted the latest predictions
+_ARRIVAL = "SELECT game_key, book, max(emitted_at) FROM predictions_latest WHERE game_date = %s GROUP BY 1, 2"
 
 _STALE = """
 SELECT game_key, book, count(*) FROM (
@@ -73,6 +77,12 @@ def test_health_counts_equal_the_tables(stack: dict[str, str], postgres_dsn: str
         == unsupported
     )
     assert {g: v["graded"] for g, v in games.items() if v["graded"]} == dict(fetch(db, _GRADED, (DAY,)))
+    arrivals = {
+        (g, b): datetime.fromisoformat(t)
+        for g, v in games.items()
+        for b, t in v["last_arrival_by_book"].items()
+    }
+    assert arrivals and arrivals == {(g, b): t for g, b, t in fetch(db, _ARRIVAL, (DAY,))}
     for game in games.values():  # every prop is predicted or has a reason, and has a book
         assert game["props"] == game["predicted"] + sum(game["without_prediction"].values())
         assert game["props"] == sum(game["props_by_book"].values())
@@ -124,6 +134,8 @@ def test_health_counts_equal_the_tables(stack: dict[str, str], postgres_dsn: str
         (game, book): n for game, book, n in fetch(db, _STALE, (DAY, at - timedelta(hours=1)))
     }
     assert all(set(g.stale_by_book) == set(g.props_by_book) for g in live.games)  # 0 where none
+    # and a predicted prop on a stale quote is one not to act on now, whatever the model said
+    assert sum(g.not_actionable.get("stale_quote", 0) for g in live.games) == sum(stale.values())
 
     table = run_cli(stack, "health", "--date", DAY, dsn=db).stdout
     assert "Props without a prediction" in table and "market:unsupported" in table

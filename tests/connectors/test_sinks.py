@@ -6,12 +6,13 @@ import random
 import subprocess
 import threading
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from connectors.adapters import Record
 from connectors.parquet import ParquetSink, read_grades, read_latest
 from connectors.postgres import MigrationError, PostgresSink, code_schema_version, migrate
 from connectors.sinks import SinkError
@@ -19,7 +20,7 @@ from scoring.evaluate import main_line_requests, make_model
 from scoring.grading import grade
 from scoring.scorer import Scorer
 from tests.conftest import REPO
-from vocabulary.events import DeadLetter
+from vocabulary.events import BoxScore, DeadLetter
 from vocabulary.records import Prediction, prediction_id
 
 COLUMNS = "model, player_id, game_key, book, market, prediction_id, as_of, line, p_over, recommendation"
@@ -111,6 +112,54 @@ def test_grades_and_dead_letters_are_idempotent(fresh_db: str, predictions: list
         )
         daily = conn.execute("SELECT model, n_graded FROM model_performance_daily ORDER BY 1").fetchall()
     assert daily == [("champion", 0)] or all(n == 0 for _, n in daily)  # all VOID: graded without box scores
+
+
+def test_version_in_sample_and_tipoff_land_in_both_sinks(
+    fresh_db: str, tmp_path: Path, predictions: list[Prediction], shipped_records: list[Record]
+) -> None:
+    """The test models are trained on every shipped game, so their predictions are in-sample;
+    half are relabelled out-of-sample: the daily view counts those only."""
+    assert all(p.in_sample and p.model_version for p in predictions)
+    tipoff = datetime(2025, 11, 11, 0, 30, tzinfo=UTC)
+    mixed = [
+        p.model_copy(update={"in_sample": i % 2 == 0, "tipoff": tipoff}) for i, p in enumerate(predictions)
+    ]
+    boxes = {(e.player_id, e.game_key): e for r in shipped_records if isinstance(e := r.event, BoxScore)}
+    grades = [grade(p, boxes.get((p.player_id, p.game_key))) for p in mixed]
+    with PostgresSink(fresh_db) as sink:
+        sink.write_batch([*mixed, *grades])
+    ParquetSink(tmp_path).write_batch([*mixed, *grades])
+    expected = sorted((p.prediction_id, p.model_version, p.in_sample, tipoff) for p in mixed)
+    with psycopg.connect(fresh_db) as conn:
+        for table in ("predictions_latest", "predictions_log"):
+            got = conn.execute(
+                f"SELECT prediction_id, model_version, in_sample, tipoff FROM {table}"
+            ).fetchall()
+            assert sorted(got) == expected
+        graded = conn.execute("SELECT prediction_id, model_version, in_sample FROM grades").fetchall()
+        daily = conn.execute("SELECT model, sum(n_graded) FROM model_performance_daily GROUP BY 1").fetchall()
+    assert sorted(graded) == [e[:3] for e in expected]
+    out_of_sample = {
+        m: sum(g.result != "VOID" and not g.in_sample for g in grades if g.model == m)
+        for m in ("champion", "shadow")
+    }
+    assert dict(daily) == out_of_sample and all(n > 100 for n in out_of_sample.values())
+    latest = read_latest(tmp_path).sort("prediction_id")
+    assert (
+        list(
+            zip(
+                latest["prediction_id"],
+                latest["model_version"],
+                latest["in_sample"],
+                latest["tipoff"],
+                strict=True,
+            )
+        )
+        == expected
+    )
+    assert sorted(
+        zip(*(read_grades(tmp_path)[c] for c in ("prediction_id", "model_version", "in_sample")), strict=True)
+    ) == [e[:3] for e in expected]
 
 
 def _services(command: str) -> None:

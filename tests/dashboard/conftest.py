@@ -1,9 +1,12 @@
 """A database filled by a replay of one shipped day, and the dashboard app over it; the live
-stack and the browser (tests/dashboard/browser.py)."""
+stack and the browser (tests/dashboard/browser.py). The dashboard's models: a champion trained
+on the games before the day (what it grades is out-of-sample) and a shadow trained on every
+shipped game (in-sample), so the pages show both kinds."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -11,11 +14,27 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from dashboard.app import DashboardConfig, create_app
-from tests.dashboard import DAY
+from scoring.evaluate import make_model
+from scoring.model import Registry
+from scoring.training import TrainingSet
+from tests.dashboard import DAY, NO_KAFKA_HEALTH
 from tests.dashboard.browser import browser, live, props
 from tests.stack import cli_env, database, reader_dsn, run_cli
 
 __all__ = ["browser", "live", "props"]
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory, history: tuple) -> Path:  # type: ignore[type-arg]
+    data: TrainingSet = history[0]
+    root = tmp_path_factory.mktemp("dashboard-models")
+    for name, kind, rows in (
+        ("champion", "sqrt_uncertainty", data.before(date.fromisoformat(DAY))),
+        ("shadow", "normal_uncertainty", data),
+    ):
+        model, catboost_model = make_model(name, kind, rows, {"iterations": 40})
+        Registry(root).save(catboost_model, model.meta)
+    return root
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +77,7 @@ def client(slate_db: str) -> Iterator[TestClient]:
         predictions_topic="unused",
         grades_topic="unused",
         default_model="champion",
+        health=NO_KAFKA_HEALTH,
     )
     with TestClient(create_app(config)) as test_client:
         yield test_client

@@ -145,8 +145,19 @@ def test_a_parameter_out_of_range_is_a_422_with_one_line(
     assert isinstance(detail, str) and "\n" not in detail and detail.startswith(name), detail
 
 
-def test_performance_is_the_daily_view(client: TestClient, slate_db: str) -> None:
-    body = client.get("/api/performance").json()
+def test_performance_is_the_daily_view_with_in_sample_grades_apart(client: TestClient, slate_db: str) -> None:
+    every = client.get("/api/performance").json()
+    body = [r for r in every if not r["in_sample"]]
+    in_sample = fetch(
+        slate_db,
+        "SELECT model, game_date, count(*) FILTER (WHERE result <> 'VOID') FROM grades WHERE in_sample "
+        "GROUP BY 1, 2 ORDER BY 2, 1",
+    )
+    assert [(r["model"], r["game_date"], r["n_graded"]) for r in every if r["in_sample"]] == [
+        (m, d.isoformat(), n) for m, d, n in in_sample
+    ]
+    assert {r["model"] for r in body} == {"champion"} and {m for m, *_ in in_sample} == {"shadow"}
+    assert all(r["model_versions"] for r in every)
     view = fetch(
         slate_db,
         "SELECT model, game_date, n_graded, hit_rate::float8, brier_model::float8, brier_market::float8 "

@@ -146,17 +146,37 @@ def test_the_model_panel_charts_each_model_beside_the_market_and_clv_per_market(
     page.goto(f"{live.url}/models")
     page.wait_for_selector("body[data-loaded^='all|']")
     assert page.locator(".uplot").count() == 4
-    totals = page.locator("#totals tbody tr")
-    assert sorted(totals.nth(i).get_attribute("data-model") for i in range(totals.count())) == [
-        "champion",
-        "shadow",
-    ]
+    totals = page.locator("#totals tbody tr")  # the shadow is trained on every game: all in-sample
+    assert [totals.nth(i).get_attribute("data-model") for i in range(totals.count())] == ["champion"]
     legend = page.inner_text("#brier-chart")
-    assert "market" in legend and "champion" in legend
-    graded_days = fetch(live.db, "SELECT count(DISTINCT (model, game_date)) FROM grades")[0][0]
-    assert page.locator("#daily tbody tr").count() == graded_days > 2  # per model and game date
+    assert "market" in legend and "champion" in legend and "shadow" not in legend
+    graded_days = fetch(live.db, "SELECT count(DISTINCT (model, game_date, in_sample)) FROM grades")[0][0]
+    assert page.locator("#daily tbody tr").count() == graded_days > 2  # per model, game date, in-sample
+    in_sample = fetch(live.db, "SELECT count(DISTINCT (model, game_date)) FROM grades WHERE in_sample")[0][0]
+    labelled = page.locator("#daily tbody tr[data-in-sample='true']")
+    assert labelled.count() == in_sample > 0 and "in-sample" in labelled.first.inner_text()
+    assert "left out of the totals and charts" in page.inner_text("#in-sample")
     assert "CLV" in page.inner_text("#totals thead") and "ROI" in page.inner_text("#totals thead")
     page.screenshot(path=str(SHOTS / "models.png"), full_page=True)
+    # the slate names the version and marks in-sample picks; its edges say they are calibrated
+    slate = open_slate(browser, live.url, "&model=shadow")
+    slate.wait_for_selector("#slate tbody tr.prop")
+    (version,) = fetch(
+        live.db, "SELECT DISTINCT model_version FROM predictions_latest WHERE model = 'shadow'"
+    )
+    assert f"shadow version {version[0]}" in slate.inner_text("#version") and "in-sample" in slate.inner_text(
+        "#version"
+    )
+    assert (
+        slate.locator("#slate tbody tr.prop .in-sample").count()
+        == slate.locator("#slate tbody tr.prop").count()
+    )
+    assert "Edge (cal.)" in slate.inner_text("#slate thead") and "PASS is graded" in slate.inner_text(
+        "#legend"
+    )
+    champion = open_slate(browser, live.url, "&model=champion")
+    champion.wait_for_selector("#slate tbody tr.prop")
+    assert "out-of-sample" in champion.inner_text("#version") and champion.locator(".in-sample").count() == 0
     page.select_option("#market", "rebounds")
     page.wait_for_selector("body[data-loaded='rebounds|0']")
     assert "no graded predictions yet in this market" in page.inner_text("#error")

@@ -8,6 +8,7 @@ import json
 import random
 import time
 import urllib.request
+from datetime import datetime
 from typing import Any
 
 from playwright.sync_api import Browser, Page
@@ -16,6 +17,7 @@ from dashboard.best import prop_rows
 from tests.dashboard import DAY
 from tests.dashboard.browser import CELL, SHOTS, Live, open_slate, prop_key, publish_move, wait_for_line
 from tests.dashboard.test_best import BOOKS, P_AT, quote
+from tests.stack import fetch
 from vocabulary.events import PropLine
 
 DECISION = ("pick", "edge", "ev")
@@ -167,6 +169,15 @@ def test_the_prop_page_legends_show_values_and_every_book_has_its_own_colour(
         assert len(books) == crowded["books"] >= 5, chart
         assert all(s["value"] not in ("--", "—", "") for s in legend[1:]), legend  # values without a hover
         assert len({s["color"] for s in books}) == len(books), books  # a colour per book
-    assert page.get_attribute("#lines-chart", "data-close")  # the close is marked
+    tipoff = {
+        t
+        for (t,) in fetch(
+            live.db,
+            "SELECT tipoff FROM predictions_log WHERE player_id = %s AND game_key = %s",
+            (int(player), game),
+        )
+    }
+    (at,) = tipoff  # the close is marked at the game's tip-off
+    assert datetime.fromisoformat(page.get_attribute("#lines-chart", "data-close") or "") == at
     assert page.locator("#clv tbody tr").count() >= crowded["books"]  # every book's CLV
     page.screenshot(path=str(SHOTS / "prop.png"), full_page=True)

@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from cli.settings import SHIPPED_DATA
 from connectors.adapters import Record
 from dashboard.app import DashboardConfig, create_app
-from tests.dashboard import DAY
+from tests.dashboard import DAY, NO_KAFKA_HEALTH
 from tests.stack import cli_env, database, reader_dsn, run_cli
 from vocabulary.events import PropLine
 
@@ -95,7 +95,9 @@ def moves_db(
 
 @pytest.fixture(scope="module")
 def moves_client(moves_db: str) -> Iterator[TestClient]:
-    config = DashboardConfig(SecretStr(reader_dsn(moves_db)), None, "unused", "unused", "champion")
+    config = DashboardConfig(
+        SecretStr(reader_dsn(moves_db)), None, "unused", "unused", "champion", NO_KAFKA_HEALTH
+    )
     with TestClient(create_app(config)) as client:
         yield client
 

@@ -77,6 +77,8 @@ def test_live_worker_equals_replay(stack: dict[str, str], postgres_dsn: str, tmp
     # the outputs and their latencies, and no lag once caught up
     events_in = metrics["propstream_events_in_total"]
     assert set(events_in) == {(("topic", t),) for t in INPUTS}
+    arrivals = metrics["propstream_input_last_arrival_seconds"]  # when each topic last delivered
+    assert set(arrivals) == set(events_in) and all(abs(a - time.time()) < 900 for a in arrivals.values())
     applied, dead = metrics["propstream_events_applied_total"], metrics["propstream_dead_letters_total"]
     assert sum(events_in.values()) == sum(applied.values()) + sum(dead.values())
     assert dead[(("reason", "unknown_player"),)] > 0

@@ -50,7 +50,9 @@ class _Engine:
     def __init__(self, fails: str | None = None) -> None:
         self.applied: list[InputEvent] = []
         self.fails = fails
-        self.state = SimpleNamespace(watermark=None, pending_ts=None, pending={}, pending_grades={})
+        self.state = SimpleNamespace(
+            watermark=None, pending_ts=None, pending={}, pending_grades={}, rewinds=0, late=[]
+        )
 
     def apply(self, event: InputEvent, emitted_at: datetime | None = None) -> list[Any]:
         if self.fails is not None and getattr(event, "player_name", None) == self.fails:
@@ -58,7 +60,10 @@ class _Engine:
         self.applied.append(event)
         return []
 
-    def flush(self, emitted_at: datetime | None = None) -> list[Any]:
+    def flush_time(self, emitted_at: datetime | None = None) -> list[Any]:
+        return []
+
+    def rewind(self, emitted_at: datetime | None = None) -> list[Any]:
         return []
 
 

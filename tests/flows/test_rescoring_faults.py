@@ -39,10 +39,12 @@ class FailsOn(Scorer):
         super().__init__(scorer.model, scorer.gate, scorer.min_edge, scorer.calibration)
         self.player_id = player_id
 
-    def _prediction(self, request: Request, loc: float, sigma: float, stamp: Stamp) -> Prediction:
+    def _prediction(  # type: ignore[override]
+        self, version: object, request: Request, loc: float, sigma: float, stamp: Stamp
+    ) -> Prediction:
         if request.vector.target.player_id == self.player_id:
             raise FloatingPointError(f"the model cannot score player {self.player_id}")
-        return super()._prediction(request, loc, sigma, stamp)
+        return super()._prediction(version, request, loc, sigma, stamp)  # type: ignore[arg-type]
 
 
 def _run(records: Sequence[Record], scorers: Sequence[Scorer]) -> tuple[list[BaseModel], RunCounts, Shard]:

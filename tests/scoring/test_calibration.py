@@ -147,11 +147,11 @@ def test_the_registry_keeps_the_stage_beside_the_model(
     registry = Registry(tmp_path)
     model, catboost_model = make_model("champion", "sqrt_uncertainty", history[0], {"iterations": 20})
     registry.save(catboost_model, model.meta)
-    assert registry.calibration("champion") == IDENTITY  # saved before stages existed: served as before
+    assert registry.calibration("champion") == IDENTITY  # a version saved without a stage: served as it is
     stage = fit_stage(_history(3, 800, days=10), START + timedelta(days=10))
     registry.save_calibration("champion", stage)
     assert registry.calibration("champion") == stage
-    (tmp_path / "champion" / "calibration.json").write_text(
+    (tmp_path / "champion" / "versions" / model.meta.version / "calibration.json").write_text(
         stage.model_copy(update={"inputs": ("market",)}).model_dump_json()
     )
     with pytest.raises(SchemaMismatchError, match="retrain"):

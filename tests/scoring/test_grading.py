@@ -51,6 +51,9 @@ def _prediction(
             "actionable": True,
             "reasons": (),
             "defaulted": (),
+            "model_version": "20251101T0400Z",
+            "in_sample": False,
+            "tipoff": None,
         }
     )
 

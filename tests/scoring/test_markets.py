@@ -68,6 +68,9 @@ def _prediction(prop: PropLine, player_id: int, market: str) -> Prediction:
             "actionable": True,
             "reasons": (),
             "defaulted": (),
+            "model_version": "20251101T0400Z",
+            "in_sample": False,
+            "tipoff": None,
         }
     )
 

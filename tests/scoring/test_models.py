@@ -61,21 +61,27 @@ def test_fast_evaluator_equals_catboost_on_all_shipped_data(
 
 
 def test_registry_refuses_a_mismatched_schema(registry: Registry, tmp_path: Path) -> None:
-    meta_path = registry.root / "champion" / "metadata.json"
-    meta = json.loads(meta_path.read_text())
+    (version,) = registry.version_names("champion")
+    folder = Path("champion") / "versions" / version
+    meta = json.loads((registry.root / folder / "metadata.json").read_text())
     assert meta["feature_schema_version"] == FEATURE_SCHEMA_VERSION and meta["rows"] > 20_000
     for i, change in enumerate(
         ({"feature_schema_version": "0"}, {"feature_names": meta["feature_names"][:-1]})
     ):
         copy = Registry(tmp_path / str(i))
-        (copy.root / "champion").mkdir(parents=True)
+        (copy.root / folder).mkdir(parents=True)
         for f in ("model.cbm", "model.json"):
-            (copy.root / "champion" / f).write_bytes((registry.root / "champion" / f).read_bytes())
-        (copy.root / "champion" / "metadata.json").write_text(json.dumps(meta | change))
+            (copy.root / folder / f).write_bytes((registry.root / folder / f).read_bytes())
+        (copy.root / folder / "metadata.json").write_text(json.dumps(meta | change))
         with pytest.raises(SchemaMismatchError, match="retrain it with `propstream train --name champion`"):
             copy.load("champion")
     with pytest.raises(ModelNotFoundError, match="champion, shadow"):
         registry.load("nope")
+    legacy = Registry(tmp_path / "legacy")  # a model saved before versions: says to retrain
+    (legacy.root / "champion").mkdir(parents=True)
+    (legacy.root / "champion" / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelNotFoundError, match="saved before model versions; retrain"):
+        legacy.load("champion")
 
 
 def test_scorer_outputs_hang_together(

@@ -7,10 +7,8 @@ tests/flows/test_fault_matrix.py)."""
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import logging
-import socket
 import threading
 import time
 from pathlib import Path
@@ -25,50 +23,8 @@ from connectors.postgres import PostgresSink
 from connectors.serde import decode
 from connectors.sinks import WAITING, SinkError
 from tests.conftest import consume
-from tests.stack import free_port
+from tests.stack import Gate, free_port
 from vocabulary.events import DeadLetter
-
-
-class Gate:
-    """127.0.0.1:`port` forwarded to `target` while open; refused while closed."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target, self.port = target, free_port()
-        self._server: socket.socket | None = None
-        self._links: list[socket.socket] = []
-
-    def open(self) -> None:
-        server = socket.create_server(("127.0.0.1", self.port), reuse_port=False)
-        self._server = server
-        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
-
-    def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        for link in self._links:
-            with contextlib.suppress(OSError):
-                link.close()
-        self._links.clear()
-
-    def _accept(self, server: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            self._links += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                sink.sendall(data)
-        with contextlib.suppress(OSError):
-            sink.close()
 
 
 def _letter(offset: int) -> DeadLetter:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import subprocess
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -19,7 +18,7 @@ from connectors.sinks import SinkError
 from scoring.evaluate import main_line_requests, make_model
 from scoring.grading import grade
 from scoring.scorer import Scorer
-from tests.conftest import REPO
+from tests.stack import Gate
 from vocabulary.events import BoxScore, DeadLetter
 from vocabulary.records import Prediction, prediction_id
 
@@ -162,21 +161,20 @@ def test_version_in_sample_and_tipoff_land_in_both_sinks(
     ) == [e[:3] for e in expected]
 
 
-def _services(command: str) -> None:
-    subprocess.run(
-        [str(REPO / "scripts" / "services.sh"), command], check=True, capture_output=True, timeout=120
-    )
-
-
 def test_postgres_outage_mid_run_loses_and_doubles_nothing(
     fresh_db: str, predictions: list[Prediction]
 ) -> None:
+    """The server goes away for 3 s in the middle of a run (through a gate: the shared server
+    others use is never stopped; tests/flows/test_fault_matrix.py stops a private one)."""
     stream = predictions + [moved(p, 30) for p in predictions]
-    sink = PostgresSink(fresh_db, retry_for_s=90)
-    sink.setup()
-    outage = threading.Thread(
-        target=lambda: (_services("postgres-stop"), time.sleep(3), _services("postgres-start"))
+    info = psycopg.conninfo.conninfo_to_dict(fresh_db)
+    gate = Gate((str(info.get("host", "127.0.0.1")), int(info.get("port", 5432))))
+    gate.open()
+    sink = PostgresSink(
+        psycopg.conninfo.make_conninfo(fresh_db, host="127.0.0.1", port=gate.port), retry_for_s=90
     )
+    sink.setup()
+    outage = threading.Thread(target=lambda: (gate.close(), time.sleep(3), gate.open()))
     try:
         for i, batch in enumerate(batches(stream, 50)):
             if i == 3:
@@ -186,6 +184,7 @@ def test_postgres_outage_mid_run_loses_and_doubles_nothing(
     finally:
         outage.join()
         sink.close()
+        gate.close()
     assert sink.retries > 0  # the outage really happened during the run
     assert len(rows(fresh_db, "predictions_log")) == len(stream)
     latest = rows(fresh_db, "predictions_latest")

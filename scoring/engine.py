@@ -324,11 +324,12 @@ class Engine:
     def _outputs(self, emitted_at: datetime | None, undo: _Undo) -> list[Output]:
         state = self.state
         changes, to_grade, _ = state.take_pending()
+        grading = set(to_grade)  # graded below with every prediction of the time: not twice
         stamp = Stamp(emitted_at, state.directory.name)
         predictions = self._new(self._predict(changes, stamp))
         out: list[Output] = [p for _, p in predictions]
         for signature, p in predictions:
-            if _remember(state, signature, p, undo) and (p.player_id, p.game_key) not in state.pending_grades:
+            if _remember(state, signature, p, undo) and (p.player_id, p.game_key) not in grading:
                 game = state.games[p.game_key]
                 out.append(grade(p, game.boxes.get(p.player_id), emitted_at))  # learnt late
         for player_id, game_key in to_grade:

@@ -36,7 +36,9 @@ def test_importing_a_runs_parquet_gives_the_tables_the_run_wrote(
 def test_importing_a_folder_that_is_not_an_output_folder_fails_clearly(
     postgres_dsn: str, kafka_bootstrap: str, models_dir: Path, tmp_path: Path
 ) -> None:
-    env = cli_env(kafka_bootstrap, "unused.", models_dir, tmp_path)
+    env = cli_env(kafka_bootstrap, "unused.", models_dir, tmp_path) | {
+        "PROPSTREAM_POSTGRES_DSN": postgres_dsn
+    }
     result = subprocess.run(
         [sys.executable, "-m", "cli.main", "db", "import", str(tmp_path)],
         env=env,

@@ -26,6 +26,12 @@ class GameContext:
     def __init__(self) -> None:
         self.lines: dict[str, GameLine] = {}
 
+    def copy(self) -> GameContext:
+        """An independent copy (the lines themselves are immutable and shared)."""
+        clone = GameContext()
+        clone.lines = dict(self.lines)
+        return clone
+
     def apply(self, line: GameLine) -> bool:
         current = self.lines.get(line.book)
         if current is not None and _line_key(line) <= _line_key(current):

@@ -72,6 +72,14 @@ class PropMarket:
     def of(cls, prop: PropLine) -> PropMarket:
         return cls(prop.game_date, prop.home_team, prop.away_team)
 
+    def copy(self) -> PropMarket:
+        """An independent copy (the quotes themselves are immutable and shared)."""
+        books = {
+            book: BookLadder(dict(b.quotes), b.first_ts, b.first_main, b.main, b.main_ts)
+            for book, b in self.books.items()
+        }
+        return PropMarket(self.game_date, self.home_team, self.away_team, books)
+
     def apply(self, prop: PropLine) -> bool:
         """Apply one quote; True when the book's main quote or its time changed (the rescoring rule)."""
         quote = Quote.of(prop)

@@ -40,6 +40,17 @@ class TeamResults:
         self._versions.insert(i, version)
         return True
 
+    def copy(self) -> TeamResults:
+        """An independent copy (its entries are immutable and shared)."""
+        clone = TeamResults()
+        clone._dates, clone._scores = list(self._dates), list(self._scores)
+        clone._times, clone._versions = list(self._times), list(self._versions)
+        return clone
+
+    def expires(self, before: date) -> bool:
+        """Whether `expire(before)` would drop anything."""
+        return bool(self._dates) and self._dates[0] < before
+
     def form(self, before: date) -> tuple[float, float, datetime | None]:
         """Mean points allowed and mean combined points (a pace proxy) over the last
         TEAM_WINDOW games before `before` (NaN when there are none), and their newest time."""

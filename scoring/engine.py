@@ -42,7 +42,8 @@ import pickle
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from itertools import islice
 from typing import Any, Literal
 
 from features.identity import PlayerDirectory
@@ -57,6 +58,8 @@ from vocabulary.records import Prediction
 __all__ = ["RETENTION_DAYS", "Engine", "EngineState", "FlushFailure", "GameState", "Output"]
 
 RETENTION_DAYS = 3  # games dated this many days before the watermark's date are expired
+_CHECKPOINTS = 8  # forks of the state within the journal that rewinds start from
+_BEFORE_ALL = datetime.min.replace(tzinfo=UTC)  # the position of a state that applied nothing
 _Slot = tuple[str, str, str]  # (model, book, market): one graded prediction per player and game
 _Key = tuple[str, int, str, str]  # (model, player, book, market) within a game
 _ABSENT = object()  # in a flush's undo log: the key was not there before
@@ -121,6 +124,7 @@ class EngineState:
     lagging: EngineState | None = None
     late: list[tuple[InputEvent, int | None]] = field(default_factory=list)  # rewound at `flush`
     rewinds: int = 0  # how many rewinds the engine has done (an operator's count)
+    checkpoints: list[EngineState] = field(default_factory=list)  # forks within the journal
 
     def take_pending(self) -> tuple[list[Change], list[tuple[int, str]], list[tuple[InputEvent, int | None]]]:
         """What the pending event time changed, finished and held; nothing is pending after."""
@@ -128,20 +132,24 @@ class EngineState:
         self.pending, self.pending_grades, self.pending_ts, self.pending_events = {}, {}, None, []
         return taken
 
-    def copy(self) -> EngineState:
-        """An independent copy for a rewind to start from: the store shares the players'
-        histories (copied on write), the games share their records (immutable); the rest
-        round-trips through pickle. Measured on 60k shipped events with a rewind every 200
-        (2026-11-27): a whole-state pickle round trip was 66 of the rewinds' 78 s."""
-        store, games = self.store, self.games
-        self.store, self.games = FeatureStore(), {}
-        try:
-            clone: EngineState = pickle.loads(pickle.dumps(self, pickle.HIGHEST_PROTOCOL))  # noqa: S301 (ours)
-        finally:
-            self.store, self.games = store, games
-        clone.store = store.sharing_histories()
-        clone.games = {key: game.copy() for key, game in games.items()}
-        return clone
+    def fork(self) -> EngineState:
+        """The flushed state (no pending work, journal, lagging state or checkpoints) as an
+        independent copy for a rewind to start from: the store is forked (entries copied on
+        write), the games copy their dictionaries over the same immutable records, and the
+        directory is shared, since what it knows does not depend on the order it learnt it."""
+        if self.pending_ts is not None:
+            raise RuntimeError("only a flushed state can be forked")
+        return EngineState(
+            self.store.fork(),
+            self.directory,
+            {key: game.copy() for key, game in self.games.items()},
+            self.watermark,
+            self.expired_before,
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the checkpoints: a cache that rewinds rebuild."""
+        return {**self.__dict__, "checkpoints": []}
 
     def size_bytes(self) -> tuple[int, int]:
         """(the largest single player's or game's state, the whole state) pickled, in bytes."""
@@ -373,15 +381,19 @@ class Engine:
     # ------------------------------------------------------------------ late input
     def _lag(self, state: EngineState) -> None:
         """Bring the lagging state up to the retention behind the watermark: the journal's
-        oldest event times are applied to it (no scoring: their predictions are remembered)."""
+        oldest event times are applied to it (no scoring: their predictions are remembered),
+        and checkpoints older than it are dropped (the steps after them are gone)."""
         if state.watermark is None:
             return
         horizon = state.watermark - self.retention
         if state.late:  # never past a late event waiting for its rewind
             horizon = min(horizon, *(e.ts for e, _ in state.late))
+        if not (state.journal and state.journal[0].ts < horizon):
+            return
+        lagging = state.lagging = state.lagging or EngineState()
         while state.journal and state.journal[0].ts < horizon:
-            state.lagging = state.lagging or EngineState()
-            self._retrace(state.lagging, state.journal.popleft())
+            self._retrace(lagging, state.journal.popleft())
+        state.checkpoints = [c for c in state.checkpoints if _position(c) >= _position(lagging)]
 
     def _retrace(self, state: EngineState, step: Step) -> None:
         """Apply a journal step's events to `state` and remember what it emitted, without
@@ -394,29 +406,73 @@ class Engine:
         state.take_pending()
 
     def _rewind(self, late: list[tuple[InputEvent, int | None]], emitted_at: datetime | None) -> list[Output]:
-        """Replay the journal from the lagging state with the late events in their places; emit
-        what differs."""
+        """Replay the journal with the late events in their places, from the newest state known
+        before the first of them (a checkpoint, else the lagging state); emit what differs. The
+        state just before the first late event becomes a checkpoint, so that the next rewind,
+        usually of an event as late as this one, starts there instead of a retention back."""
         before = self.state
-        after = before.lagging.copy() if before.lagging is not None else EngineState()
-        after.lagging = before.lagging
-        after.rewinds = before.rewinds + 1
-        self.state = after
         since = min(e.ts for e, _ in late)
+        checkpoints = [c for c in before.checkpoints if _position(c) < since]  # later ones lack `late`
+        base = checkpoints[-1] if checkpoints else before.lagging
+        journal = before.journal
+        tail = _take_since(journal, since)
+        kept = len(journal)
+        after = base.fork() if base is not None else EngineState()
+        after.journal, after.lagging, after.rewinds = journal, before.lagging, before.rewinds + 1
+        self.state = after
         replayed: list[Output] = []
         try:
-            for step in with_events(before.journal, late):
-                if step.ts < since:  # before every late event: the same as the journal says
-                    self._retrace(after, step)
-                    after.journal.append(step)
-                    continue
+            for step in _steps_after(journal, _position(after)):  # unchanged: as the journal says
+                self._retrace(after, step)
+            if base is None or after.watermark != base.watermark:
+                checkpoints.append(after.fork())
+            for step in with_events(tail, late):
                 for e, pid in step.events:
                     self._apply(after, e, pid)
                 replayed += self._flush_pending(emitted_at, lag=False)
         except BaseException:
-            self.state = before  # a failed rewind changes nothing (the lagging state included)
+            while len(journal) > kept:  # a failed rewind changes nothing (the journal included)
+                journal.pop()
+            journal.extend(tail)
+            self.state = before
             raise
+        after.checkpoints = checkpoints[-_CHECKPOINTS:]
+        earlier = islice(reversed(journal), len(journal) - kept, None)
+        out = corrections(
+            tail, earlier, replayed, since, last_emitted=lambda p: _emitted(after, p), emitted_at=emitted_at
+        )
         self._lag(after)
-        return corrections(before.journal, replayed, since, _last_emitted(after), emitted_at)
+        return out
+
+
+def _position(state: EngineState) -> datetime:
+    """The event time up to which `state` has applied the journal."""
+    return state.watermark or _BEFORE_ALL
+
+
+def _take_since(journal: deque[Step], since: datetime) -> list[Step]:
+    """Remove and return the journal's steps at or after `since`, in order."""
+    tail: list[Step] = []
+    while journal and journal[-1].ts >= since:
+        tail.append(journal.pop())
+    return tail[::-1]
+
+
+def _steps_after(journal: deque[Step], position: datetime) -> list[Step]:
+    """The journal's steps after `position`, in order (read from the newest end)."""
+    steps: list[Step] = []
+    for step in reversed(journal):
+        if step.ts <= position:
+            break
+        steps.append(step)
+    return steps[::-1]
+
+
+def _emitted(state: EngineState, p: Prediction) -> Prediction | None:
+    """The prediction last emitted for `p`'s key (model, player, game, book, market)."""
+    game = state.games.get(p.game_key)
+    held = game.emitted.get((p.model, p.player_id, p.book, p.market)) if game is not None else None
+    return held[1] if held is not None else None
 
 
 def _game(state: EngineState, event: InputEvent) -> GameState:
@@ -448,12 +504,3 @@ def _put(table: dict[Any, Any], key: Any, value: Any, undo: _Undo | None) -> Non
     if undo is not None:
         undo.append((table, key, table.get(key, _ABSENT)))
     table[key] = value
-
-
-def _last_emitted(state: EngineState) -> dict[tuple[str, ...], Prediction]:
-    """The last prediction emitted per key (`KEY` order), of every game the state holds."""
-    return {
-        (p.model, str(p.player_id), game_key, p.book, p.market): p
-        for game_key, game in state.games.items()
-        for _, p in game.emitted.values()
-    }

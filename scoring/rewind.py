@@ -8,7 +8,7 @@ untouched, and every id as of it or after is in the journal (the lagging state i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
@@ -51,18 +51,22 @@ def with_events(journal: Iterable[Step], late: Iterable[tuple[InputEvent, int | 
 
 
 def corrections(
-    journal: Iterable[Step],
+    tail: Sequence[Step],
+    earlier: Iterable[Step],
     replayed: Iterable[Output],
     since: datetime,
-    last_emitted: Mapping[tuple[str, ...], Prediction],
+    *,
+    last_emitted: Callable[[Prediction], Prediction | None],
     emitted_at: datetime | None,
 ) -> list[Output]:
-    """What to emit so that sinks holding the journal's emissions hold the replay's: ids as of
-    `since` or later no longer made, withdrawn (each followed by the prediction now last for
-    its key, which a latest table must show again); predictions new or changed; grades changed."""
-    journal = list(journal)
+    """What to emit so that sinks holding the journal's emissions hold the replay's. `tail` is
+    the journal's steps at or after `since` (what the replay replaces), `earlier` the steps
+    before it, newest first (read only for the grades a regrade may repeat). Ids as of `since`
+    or later no longer made are withdrawn, each followed by the prediction now last for its key
+    (`last_emitted`: a latest table must show it again); predictions new or changed; grades
+    changed."""
     before = _last_by(
-        (r for s in journal for r in s.outputs if isinstance(r, Prediction) and r.as_of >= since),
+        (r for s in tail for r in s.outputs if isinstance(r, Prediction) and r.as_of >= since),
         lambda p: p.prediction_id,
     )
     after = _last_by(
@@ -74,13 +78,32 @@ def corrections(
         if i in after:
             continue
         withdrawn.append(construct(Prediction, {**p.__dict__, "withdrawn": True, "emitted_at": emitted_at}))
-        restored = last_emitted.get(_key(p))
+        restored = last_emitted(p)
         if restored is not None and restored.prediction_id not in after:
             withdrawn.append(restored)
-    graded = _last_by((r for s in journal for r in s.outputs if isinstance(r, Grade)), _key)
     regraded = _last_by((r for r in replayed if isinstance(r, Grade)), _key)
+    graded = _graded(tail, earlier, set(regraded))
     grades = [g for k, g in regraded.items() if k not in graded or content(graded[k]) != content(g)]
     return [*withdrawn, *changed, *grades]
+
+
+def _graded(tail: Sequence[Step], earlier: Iterable[Step], keys: set[Hashable]) -> dict[Hashable, Grade]:
+    """The last grade the journal emitted for each of `keys`: from the tail, else the newest
+    earlier step that has one (read back only as far as a key is still missing)."""
+    graded = {
+        k: g
+        for k, g in _last_by((r for s in tail for r in s.outputs if isinstance(r, Grade)), _key).items()
+        if k in keys
+    }
+    missing = keys - graded.keys()
+    for step in earlier if missing else ():
+        for r in reversed(step.outputs):
+            if isinstance(r, Grade) and (k := _key(r)) in missing:
+                graded[k] = r
+                missing.discard(k)
+        if not missing:
+            break
+    return graded
 
 
 def _key(record: Output) -> tuple[str, ...]:

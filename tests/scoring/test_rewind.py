@@ -38,8 +38,26 @@ def test_unchanged_ids_are_not_said_again_and_changed_ones_are(slate: list[Predi
     since = min(p.as_of for p in slate)
     journal = [Step(since, [], [*slate, *(grade(p, None) for p in slate)])]
     changed = slate[0].model_copy(update={"p_over": 1 - slate[0].p_over})
-    out = corrections(journal, [changed, *slate[1:], *(grade(p, None) for p in slate)], since, {}, _NOW)
+    replayed = [changed, *slate[1:], *(grade(p, None) for p in slate)]
+    out = corrections(journal, [], replayed, since, last_emitted=lambda _: None, emitted_at=_NOW)
     assert out == [changed]
+
+
+def test_a_regrade_is_said_only_when_it_differs_from_the_last_grade_before_the_late_event(
+    slate: list[Prediction],
+) -> None:
+    """Grades emitted before the rewound steps are read back (newest first) to compare with."""
+    since = max(p.as_of for p in slate) + timedelta(minutes=1)
+    graded = [grade(p, None) for p in slate]
+    earlier = [
+        Step(since - timedelta(minutes=2), [], graded[:3]),
+        Step(since - timedelta(minutes=1), [], graded[3:]),
+    ]
+    regraded = graded[0].model_copy(update={"result": "PUSH"})
+    out = corrections(
+        [], earlier[::-1], [regraded, *graded[1:]], since, last_emitted=lambda _: None, emitted_at=_NOW
+    )
+    assert out == [regraded]
 
 
 def test_an_id_no_replay_makes_is_withdrawn_and_the_one_it_displaced_comes_back(
@@ -50,6 +68,9 @@ def test_an_id_no_replay_makes_is_withdrawn_and_the_one_it_displaced_comes_back(
     later = _later(earlier, 30)
     graded = grade(later, None)
     journal = [Step(since, [], [later, graded])]
-    out = corrections(journal, [grade(earlier, None)], since, {_key(earlier): earlier}, _NOW)
+    last = {_key(earlier): earlier}
+    out = corrections(
+        journal, [], [grade(earlier, None)], since, last_emitted=lambda p: last.get(_key(p)), emitted_at=_NOW
+    )
     withdrawn = later.model_copy(update={"withdrawn": True, "emitted_at": _NOW})
     assert out == [withdrawn, earlier, grade(earlier, None)]

@@ -22,6 +22,7 @@ from bench import (
     fault_bench,
     features_bench,
     flow_bench,
+    rewind_bench,
     scoring_bench,
     sinks_bench,
     state_bench,
@@ -64,6 +65,7 @@ def _flow(stream: list[tuple[InputEvent, int | None]]) -> dict[str, float]:
         props = [(pid, e) for e, pid in stream if isinstance(e, PropLine) and pid is not None and e.is_main]
         return (
             state_bench.run(events, scorers)
+            | rewind_bench.run(events, scorers)
             | flow_bench.run(Settings(), Path(tmp), scorers, props[-2000:])
             | fault_bench.run(Path(tmp))
         )

@@ -7,9 +7,11 @@ in an in-order run each prediction id is emitted with one content (DESIGN §3).
 
 A late event (stamped before the pending event time, or at or before one already flushed)
 is held until the next `flush` (the end of the caller's batch), which rewinds once for all of
-them: the engine keeps the journal of the event times it flushed within the retention and a
-lagging copy of its state as it stood before them (`scoring.rewind`); it replays the journal
-from that copy with the late events in their places and emits the difference: predictions
+them: the engine keeps the journal of the event times it flushed within the retention and
+forks of its state within it (copied on write): a fork every `FORK_EVERY` of event time, the
+oldest of which a retention behind is the *base* the journal starts after, and one at the
+first late event of each rewind. It replays the journal from the newest fork before the
+late events, with them in their places (`scoring.rewind`), and emits the difference: predictions
 whose content changed, corrected under the same ids; ids no in-order run would have made,
 `withdrawn`, with the prediction each had displaced; grades that changed. The tables then hold exactly what an
 in-order run of the same events writes.
@@ -32,7 +34,7 @@ records of the others, so the caller can dead-letter the input that asked for a 
 
 State is bounded: the watermark is the newest event time applied; games dated more than
 `retention_days` before it are expired with everything kept for them, and an event about such
-a game, or stamped before the lagging copy, is refused (`BeyondRetentionError`), never applied
+a game, or stamped at or before the base, is refused (`BeyondRetentionError`), never applied
 to missing state.
 """
 
@@ -58,7 +60,8 @@ from vocabulary.records import Prediction
 __all__ = ["RETENTION_DAYS", "Engine", "EngineState", "FlushFailure", "GameState", "Output"]
 
 RETENTION_DAYS = 3  # games dated this many days before the watermark's date are expired
-_CHECKPOINTS = 8  # forks of the state within the journal that rewinds start from
+FORK_EVERY = timedelta(hours=12)  # of event time between the checkpoints a live engine forks
+RECENT_CHECKPOINTS = 8  # the rewinds' own checkpoints kept near the live edge
 _BEFORE_ALL = datetime.min.replace(tzinfo=UTC)  # the position of a state that applied nothing
 _Slot = tuple[str, str, str]  # (model, book, market): one graded prediction per player and game
 _Key = tuple[str, int, str, str]  # (model, player, book, market) within a game
@@ -108,7 +111,7 @@ class GameState:
 @dataclass
 class EngineState:
     """Everything an engine keeps (picklable, no models): the shard's recovery snapshot. The
-    journal holds the event times flushed since `lagging`, the state as it stood before them
+    journal holds the event times flushed since `base`, the state as it stood before them
     (`None`: before any event); a rewind replays one from the other."""
 
     store: FeatureStore = field(default_factory=FeatureStore)
@@ -121,7 +124,7 @@ class EngineState:
     pending_grades: dict[tuple[int, str], None] = field(default_factory=dict)
     pending_events: list[tuple[InputEvent, int | None]] = field(default_factory=list)
     journal: deque[Step] = field(default_factory=deque)
-    lagging: EngineState | None = None
+    base: EngineState | None = None
     late: list[tuple[InputEvent, int | None]] = field(default_factory=list)  # rewound at `flush`
     rewinds: int = 0  # how many rewinds the engine has done (an operator's count)
     checkpoints: list[EngineState] = field(default_factory=list)  # forks within the journal
@@ -133,7 +136,7 @@ class EngineState:
         return taken
 
     def fork(self) -> EngineState:
-        """The flushed state (no pending work, journal, lagging state or checkpoints) as an
+        """The flushed state (no pending work, journal, base or checkpoints) as an
         independent copy for a rewind to start from: the store is forked (entries copied on
         write), the games copy their dictionaries over the same immutable records, and the
         directory is shared, since what it knows does not depend on the order it learnt it."""
@@ -203,7 +206,7 @@ class Engine:
                     f"game of {event.game_date} is older than the retention ({self.retention.days} days "
                     f"before the watermark {state.watermark.isoformat()}); its state has expired"
                 )
-        horizon = state.lagging.watermark if state.lagging is not None else None
+        horizon = state.base.watermark if state.base is not None else None
         if horizon is not None and event.ts <= horizon:
             raise BeyondRetentionError(
                 f"stamped {event.ts.isoformat()}, more than the retention ({self.retention.days} days) "
@@ -216,7 +219,7 @@ class Engine:
         return state.directory.resolve(event.player_name, at=event.ts)
 
     def _apply(self, state: EngineState, event: InputEvent, player_id: int | None) -> None:
-        """Apply an admitted event to `state` (the live one, or the lagging one catching up)."""
+        """Apply an admitted event to `state` (the live one, or a fork a rewind brings forward)."""
         self._advance(state, event.ts)
         game = _game(state, event)
         if isinstance(event, BoxScore):
@@ -263,13 +266,13 @@ class Engine:
         late, self.state.late = self.state.late, []
         return self._rewind(late, emitted_at) if late else []
 
-    def _flush_pending(self, emitted_at: datetime | None, *, lag: bool = True) -> list[Output]:
+    def _flush_pending(self, emitted_at: datetime | None, *, live: bool = True) -> list[Output]:
         state = self.state
         if state.pending_ts is None:
             return []
         ts, events = state.pending_ts, state.pending_events
         out = self._attempt(emitted_at)
-        self._record(ts, events, out, lag=lag)
+        self._record(ts, events, out, live=live)
         return out
 
     def flush_each(self, emitted_at: datetime | None = None) -> tuple[list[Output], list[FlushFailure]]:
@@ -304,13 +307,13 @@ class Engine:
         events: list[tuple[InputEvent, int | None]],
         out: list[Output],
         *,
-        lag: bool = True,
+        live: bool = True,
     ) -> None:
-        """The event time joins the journal (and the lagging state follows, unless a rewind is
-        under way: it moves it once at the end)."""
+        """The event time joins the journal; a live one may fork a checkpoint and move the base
+        (a rewind does both once at its end)."""
         self.state.journal.append(Step(ts, events, out))
-        if lag:
-            self._lag(self.state)
+        if live:
+            self._checkpoint(self.state)
 
     def _attempt(self, emitted_at: datetime | None) -> list[Output]:
         """The pending work's records; if anything raises, its writes are undone and the
@@ -379,21 +382,24 @@ class Engine:
         return out
 
     # ------------------------------------------------------------------ late input
-    def _lag(self, state: EngineState) -> None:
-        """Bring the lagging state up to the retention behind the watermark: the journal's
-        oldest event times are applied to it (no scoring: their predictions are remembered),
-        and checkpoints older than it are dropped (the steps after them are gone)."""
+    def _checkpoint(self, state: EngineState) -> None:
+        """Fork the state every `FORK_EVERY` of event time (not while late events wait: it would
+        lack them), then move the base to the newest checkpoint a retention behind the
+        watermark and drop the journal's steps it holds."""
         if state.watermark is None:
             return
+        newest = state.checkpoints[-1] if state.checkpoints else state.base
+        forked = _position(newest) if newest else state.journal[0].ts if state.journal else state.watermark
+        if not state.late and state.watermark - forked >= FORK_EVERY:
+            state.checkpoints.append(state.fork())
         horizon = state.watermark - self.retention
         if state.late:  # never past a late event waiting for its rewind
             horizon = min(horizon, *(e.ts for e, _ in state.late))
-        if not (state.journal and state.journal[0].ts < horizon):
-            return
-        lagging = state.lagging = state.lagging or EngineState()
-        while state.journal and state.journal[0].ts < horizon:
-            self._retrace(lagging, state.journal.popleft())
-        state.checkpoints = [c for c in state.checkpoints if _position(c) >= _position(lagging)]
+        while state.checkpoints and _position(state.checkpoints[0]) <= horizon:
+            state.base = state.checkpoints.pop(0)
+        if state.base is not None:
+            while state.journal and state.journal[0].ts <= _position(state.base):
+                state.journal.popleft()
 
     def _retrace(self, state: EngineState, step: Step) -> None:
         """Apply a journal step's events to `state` and remember what it emitted, without
@@ -407,42 +413,57 @@ class Engine:
 
     def _rewind(self, late: list[tuple[InputEvent, int | None]], emitted_at: datetime | None) -> list[Output]:
         """Replay the journal with the late events in their places, from the newest state known
-        before the first of them (a checkpoint, else the lagging state); emit what differs. The
-        state just before the first late event becomes a checkpoint, so that the next rewind,
-        usually of an event as late as this one, starts there instead of a retention back."""
+        before the first of them (a checkpoint, else the base); emit what differs. The state
+        just before the first late event becomes a checkpoint, so that the next rewind, usually
+        of an event about as late, starts there instead of up to a retention back."""
         before = self.state
         since = min(e.ts for e, _ in late)
         checkpoints = [c for c in before.checkpoints if _position(c) < since]  # later ones lack `late`
-        base = checkpoints[-1] if checkpoints else before.lagging
+        start = checkpoints[-1] if checkpoints else before.base
         journal = before.journal
         tail = _take_since(journal, since)
         kept = len(journal)
-        after = base.fork() if base is not None else EngineState()
-        after.journal, after.lagging, after.rewinds = journal, before.lagging, before.rewinds + 1
+        after = start.fork() if start is not None else EngineState()
+        after.journal, after.base, after.rewinds = journal, before.base, before.rewinds + 1
         self.state = after
         replayed: list[Output] = []
         try:
             for step in _steps_after(journal, _position(after)):  # unchanged: as the journal says
                 self._retrace(after, step)
-            if base is None or after.watermark != base.watermark:
+            if start is None or after.watermark != start.watermark:
                 checkpoints.append(after.fork())
             for step in with_events(tail, late):
                 for e, pid in step.events:
                     self._apply(after, e, pid)
-                replayed += self._flush_pending(emitted_at, lag=False)
+                replayed += self._flush_pending(emitted_at, live=False)
         except BaseException:
             while len(journal) > kept:  # a failed rewind changes nothing (the journal included)
                 journal.pop()
             journal.extend(tail)
             self.state = before
             raise
-        after.checkpoints = checkpoints[-_CHECKPOINTS:]
+        after.checkpoints = _thin(checkpoints)
         earlier = islice(reversed(journal), len(journal) - kept, None)
         out = corrections(
             tail, earlier, replayed, since, last_emitted=lambda p: _emitted(after, p), emitted_at=emitted_at
         )
-        self._lag(after)
+        self._checkpoint(after)
         return out
+
+
+def _thin(checkpoints: list[EngineState]) -> list[EngineState]:
+    """The newest `RECENT_CHECKPOINTS`, and of the older ones the first of each `FORK_EVERY` of
+    event time: recent rewinds start near the live edge, older ones at most that far back."""
+    older, recent = checkpoints[:-RECENT_CHECKPOINTS], checkpoints[-RECENT_CHECKPOINTS:]
+    kept: list[EngineState] = []
+    for c in older:
+        if not kept or _period(c) != _period(kept[-1]):
+            kept.append(c)
+    return kept + recent
+
+
+def _period(state: EngineState) -> int:
+    return (_position(state) - _BEFORE_ALL) // FORK_EVERY
 
 
 def _position(state: EngineState) -> datetime:

@@ -3,7 +3,7 @@ was emitted and what a replay with a late event emits.
 
 The difference is exact because a prediction's content is a function of its identity and of
 the events stamped at or before its `as_of` (DESIGN §3): ids as of before the late event are
-untouched, and every id as of it or after is in the journal (the lagging state is older).
+untouched, and every id as of it or after is in the journal (the state it starts from is older).
 """
 
 from __future__ import annotations

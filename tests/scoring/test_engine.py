@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from connectors.adapters import Record
 from features.store import Change
-from scoring.engine import Engine, Output
+from scoring.engine import FORK_EVERY, Engine, Output
 from scoring.grading import grade
 from scoring.scorer import Scorer
 from tests.features.streams import interleavings, streams
@@ -101,9 +101,10 @@ def test_late_inputs_end_in_the_tables_of_an_in_order_run(
     topics: dict[str, list],  # type: ignore[type-arg]
 ) -> None:
     """Every topic's events in any order (late and re-sent ones included), topics interleaved
-    at random, batches ending anywhere: the log, the latest predictions and the grades equal those of the same events
-    in time order. A late input corrects what it should have informed under the same ids and
-    withdraws, marked in the log, what no in-order run would have made (docs/storage.md)."""
+    at random, batches ending anywhere: the log, the latest predictions and the grades equal
+    those of the same events in time order. A late input corrects what it should have
+    informed under the same ids and withdraws, marked in the log, what no in-order run would
+    have made (docs/storage.md)."""
     events = _events(topics)
     arrived = data.draw(interleavings(events))
     arrived = data.draw(st.permutations(arrived)) if data.draw(st.booleans()) else arrived
@@ -215,6 +216,19 @@ def test_an_event_beyond_the_retention_is_refused_and_old_games_expire(
     )
     with pytest.raises(BeyondRetentionError, match="older than the retention"):
         engine.apply(old)
+    # a late event about a kept game rewinds from a fork, unless it is stamped at or before the base
+    assert state.base is not None and state.base.watermark is not None and state.watermark is not None
+    behind = state.watermark - state.base.watermark
+    assert engine.retention <= behind < engine.retention + FORK_EVERY
+    prop = _resolvable(engine, props)[0]
+    with pytest.raises(BeyondRetentionError, match="too late to rewind to"):
+        engine.apply(prop.model_copy(update={"ts": state.base.watermark}))
+    engine.apply(
+        prop.model_copy(update={"ts": state.base.watermark + timedelta(seconds=1), "line": prop.line + 7})
+    )
+    rewinds = state.rewinds
+    engine.flush()
+    assert engine.state.rewinds == rewinds + 1
     largest, total = state.size_bytes()
     assert 0 < largest < 250_000 < total < 20_000_000  # a game of props, or two seasons of a player
 

@@ -41,7 +41,7 @@ from connectors.sinks import Sink
 from flows import stopping
 from flows.outputs import SinkAdapter
 from flows.progress import Watch
-from scoring.engine import Engine, FlushFailure
+from scoring.engine import STATE_LAYOUT, Engine, FlushFailure
 from vocabulary.errors import DecodeError, EventError, PropstreamError
 from vocabulary.events import DeadLetter, InputEvent
 from vocabulary.keys import message_key
@@ -390,7 +390,8 @@ class _ShardPartition(StatefulSourcePartition[BaseModel, bytes]):
             return _NO_SNAPSHOT
         self._commit(self._snapshotted)
         self._snapshotted = self._shard.reader.positions
-        return pickle.dumps((self._snapshotted, self._shard.engine.state), pickle.HIGHEST_PROTOCOL)
+        state = (STATE_LAYOUT, self._snapshotted, self._shard.engine.state)
+        return pickle.dumps(state, pickle.HIGHEST_PROTOCOL)
 
     def _commit(self, positions: Any, *, wait: bool = False) -> None:
         """Show operators' lag tools the positions one snapshot behind (that epoch's output is
@@ -451,7 +452,14 @@ class ShardSource(FixedPartitionedSource[BaseModel, bytes]):
         positions = None
         if resume_state is not None:
             # our own snapshot from the recovery store, which Bytewax itself reads with pickle
-            positions, engine.state = pickle.loads(resume_state)  # noqa: S301
+            snapshot = pickle.loads(resume_state)  # noqa: S301
+            if len(snapshot) != 3 or snapshot[0] != STATE_LAYOUT:
+                raise RecoveryError(
+                    "the recovery store holds a snapshot of the engine state as an older propstream "
+                    "laid it out; remove the recovery directory and start the worker with "
+                    "--start-at earliest to rebuild the state from the topics"
+                )
+            _, positions, engine.state = snapshot
         reader = self._open(index, self.shards, positions)
         shard = Shard(
             index, self.shards, reader, engine, self._window, future_tolerance_s=self._future_tolerance_s

@@ -57,8 +57,9 @@ from vocabulary.errors import BeyondRetentionError, UnsupportedMarketError
 from vocabulary.events import BoxScore, Game, InputEvent, PropLine, us_game_date
 from vocabulary.records import Prediction
 
-__all__ = ["RETENTION_DAYS", "Engine", "EngineState", "FlushFailure", "GameState", "Output"]
+__all__ = ["RETENTION_DAYS", "STATE_LAYOUT", "Engine", "EngineState", "FlushFailure", "GameState", "Output"]
 
+STATE_LAYOUT = 2  # of `EngineState` in a snapshot: 2 since the base replaced the lagging copy
 RETENTION_DAYS = 3  # games dated this many days before the watermark's date are expired
 FORK_EVERY = timedelta(hours=12)  # of event time between the checkpoints a live engine forks
 RECENT_CHECKPOINTS = 8  # the rewinds' own checkpoints kept near the live edge

@@ -139,7 +139,7 @@ def _mid_catch_up(m: Matrix, db: str, worker: subprocess.Popen[str]) -> int:
 
 def _resumable(recovery: Path) -> bool:
     """Whether a restart would resume past the first input rather than start over: Bytewax
-    0.21's SQLite store holds a snapshot (our (positions, engine state) pickle inside its own)
+    0.21's SQLite store holds a snapshot (our (layout, positions, engine state) pickle inside its own)
     that has read input, of an epoch the worker's frontier has passed."""
     for path in recovery.glob("*.sqlite3"):
         with (
@@ -149,7 +149,7 @@ def _resumable(recovery: Path) -> bool:
             frontier = db.execute("SELECT coalesce(max(worker_frontier), 0) FROM fronts").fetchone()[0]
             query = "SELECT ser_change FROM snaps WHERE ser_change IS NOT NULL AND snap_epoch < ?"
             for (blob,) in db.execute(query, (frontier,)):
-                positions, _ = pickle.loads(pickle.loads(blob))
+                _, positions, _ = pickle.loads(pickle.loads(blob))
                 if sum(positions.values()) > 0:
                     return True
     return False

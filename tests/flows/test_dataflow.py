@@ -4,6 +4,9 @@ emitted with two contents."""
 
 from __future__ import annotations
 
+import contextlib
+import pickle
+import sqlite3
 import traceback
 from datetime import datetime
 from pathlib import Path
@@ -39,11 +42,14 @@ def _replay(
     batch: int = 1000,
     window: Window | None = None,
     recovery: Path | None = None,
+    snapshots: bool = False,
 ) -> Path:
     def open_reader(shard: int, n: int, position: int | None) -> FileReader:
         return FileReader(records, TOPICS, shard=shard, shards=n, position=position or 0)
 
-    source = ShardSource(open_reader, lambda: Engine(scorers), shards=shards, window=window, batch=batch)
+    source = ShardSource(
+        open_reader, lambda: Engine(scorers), shards=shards, window=window, batch=batch, snapshots=snapshots
+    )
     flow = build_flow(source, [lambda: ParquetSink(out)])
     execute(flow, Cluster(workers=shards), recovery_dir=recovery, epoch_s=5)
     return out
@@ -180,3 +186,30 @@ def test_a_flow_built_without_snapshots_refuses_to_resume(
     with pytest.raises(Exception) as raised:
         _replay(tmp_path / "out", day, scorers, recovery=recovery)
     assert "snapshots=False" in "".join(traceback.format_exception(raised.value))
+
+
+def test_a_snapshot_of_an_older_state_layout_is_refused_with_what_to_do(
+    tmp_path: Path, shipped_records: list[Record], scorers: list[Scorer]
+) -> None:
+    """A worker upgraded across a change of the engine state's layout must not resume from the
+    old snapshot (it would fail deep inside a rewind, or worse): one error that says what to do."""
+    recovery = tmp_path / "recovery"
+    day = [
+        r
+        for r in shipped_records
+        if r.event is not None and r.event.ts < datetime.fromisoformat("2024-11-01T00:00:00+00:00")
+    ]
+    _replay(tmp_path / "out", day, scorers, recovery=recovery, snapshots=True)
+    rewritten = 0
+    for path in recovery.glob("*.sqlite3"):  # as the previous layout wrote them: (positions, state)
+        with contextlib.closing(sqlite3.connect(path)) as db, db:
+            rows = db.execute("SELECT rowid, ser_change FROM snaps WHERE ser_change IS NOT NULL").fetchall()
+            for rowid, blob in rows:
+                _, positions, state = pickle.loads(pickle.loads(blob))
+                old = pickle.dumps(pickle.dumps((positions, state)))
+                db.execute("UPDATE snaps SET ser_change = ? WHERE rowid = ?", (old, rowid))
+                rewritten += 1
+    assert rewritten
+    with pytest.raises(Exception) as raised:
+        _replay(tmp_path / "out", day, scorers, recovery=recovery, snapshots=True)
+    assert "--start-at earliest" in "".join(traceback.format_exception(raised.value))

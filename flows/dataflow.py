@@ -35,7 +35,6 @@ from prometheus_client import Counter, Gauge, Histogram
 from pydantic import BaseModel
 
 from connectors.inputs import Raw
-from connectors.kafka_input import IDLE_POLL
 from connectors.serde import decode
 from connectors.sinks import Sink
 from flows import stopping
@@ -352,7 +351,6 @@ class _ShardPartition(StatefulSourcePartition[BaseModel, bytes]):
     ) -> None:
         self._shard, self._batch, self._snapshots, self._progress = shard, batch, snapshots, progress
         self._watch = watch or Watch(shard.index, 10.0)
-        self._awake: datetime | None = None
         self._snapshotted: Any = None  # the positions of the last snapshot
 
     def next_batch(self) -> list[BaseModel]:
@@ -375,12 +373,7 @@ class _ShardPartition(StatefulSourcePartition[BaseModel, bytes]):
             gc.freeze()
         if self._progress is not None:
             self._progress(shard.read - read)
-        # idle: look again in IDLE_POLL without blocking the worker (Bytewax's cooperative wait)
-        self._awake = datetime.now(UTC) + IDLE_POLL if shard.read == read else None
         return out
-
-    def next_awake(self) -> datetime | None:
-        return self._awake
 
     def snapshot(self) -> bytes:
         """Input positions and engine state together: a resume continues both at one point.

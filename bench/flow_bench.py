@@ -1,12 +1,13 @@
 """Dataflow benchmarks on the real broker: replay throughput (Parquet, Postgres, two processes)
 beside a plain confluent-kafka consumer (the I/O floor), and line-move latency with a live
-worker while 200 line updates a second are published."""
+worker while 1,000 line updates a second are published."""
 
 from __future__ import annotations
 
 import os
 import re
 import resource
+import shutil
 import socket
 import statistics
 import subprocess
@@ -14,12 +15,13 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
 from bench.scratch import scratch_database
 from cli.settings import Settings
@@ -34,6 +36,7 @@ from scoring.engine import Engine
 from scoring.scorer import Scorer
 from vocabulary.events import PropLine
 from vocabulary.keys import message_key
+from vocabulary.records import Prediction
 from vocabulary.window import Window
 
 __all__ = ["run"]
@@ -162,6 +165,41 @@ def _consume_floor(settings: Settings) -> float:
     return total / elapsed
 
 
+@dataclass(frozen=True)
+class LineMoves:
+    """What came back from a latency run: per prediction of a counted move, the producer's
+    timestamp, the `emitted_at` the worker stamped on it (its wall clock at the start of the
+    batch that took the move) and when the bench's consumer received it, in epoch seconds;
+    and the worst latency of the warm-up."""
+
+    samples: list[tuple[float, float, float]]
+    warmup_max_ms: float
+
+    def _ms(self, of: int, since: int) -> list[float]:
+        return sorted(1000 * (s[of] - s[since]) for s in self.samples)
+
+    @property
+    def latencies_ms(self) -> list[float]:
+        """Producer timestamp to arrival on the output topic: the bench's figure."""
+        return self._ms(2, 0)
+
+    @property
+    def to_batch_ms(self) -> list[float]:
+        """Producer timestamp to the start of the worker's batch that took the move."""
+        return self._ms(1, 0)
+
+    @property
+    def from_batch_ms(self) -> list[float]:
+        """Start of that batch to arrival on the output topic (the batch, the sinks before the
+        Kafka output, the output producer and broker)."""
+        return self._ms(2, 1)
+
+
+def percentiles(ms: list[float]) -> tuple[float, float]:
+    """p50 and p99 of sorted milliseconds."""
+    return statistics.median(ms), ms[int(0.99 * (len(ms) - 1))]
+
+
 def _latency(
     settings: Settings,
     dsn: str,
@@ -170,35 +208,45 @@ def _latency(
     seconds: float = 15,
     warmup_s: float = 3,
     rate: float = 1000,
-) -> tuple[float, float, float]:
+    log: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> LineMoves:
     """Producer timestamp of a line move to its prediction on the output topic, at `rate` a
     second, in
     steady state: moves published in the first `warmup_s` are not counted (the worker's first
     batches open its sinks' connections and touch every player's state for the first time:
     about half a second, which alone was the whole p99 before). The worker first catches up
     on the whole history, as a deployed one would (its players and their features come from
-    it), and the moves start once its output has been quiet for five seconds."""
+    it), and the moves start once its output has been quiet for five seconds. The worker's
+    log goes to `log` if given; `env` adds settings to its environment."""
     recovery = Path(tempfile.mkdtemp()) / "recovery"
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cli.main",
-            "worker",
-            "--start-at",
-            "earliest",
-            "--recovery-dir",
-            str(recovery),
-        ],
-        env=_env(settings, PROPSTREAM_POSTGRES_DSN=dsn),
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with open(log or os.devnull, "wb") as log_file:
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "cli.main",
+                "worker",
+                "--start-at",
+                "earliest",
+                "--recovery-dir",
+                str(recovery),
+            ],
+            env=_env(settings, PROPSTREAM_POSTGRES_DSN=dsn, **(env or {})),
+            cwd=REPO,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
     out_topic = settings.topic("predictions")
     consumer = Consumer(
         {"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"lat-{uuid.uuid4().hex}"}
     )
+    received: list[tuple[float, float, bytes]] = []  # (sent, received, payload): parsed afterwards
+
+    def take(messages: list[Message]) -> None:
+        now = time.time()
+        received.extend((m.timestamp()[1] / 1000, now, m.value() or b"") for m in messages if not m.error())
+
     try:
         consumer.assign([TopicPartition(out_topic, p, OFFSET_BEGINNING) for p in range(settings.partitions)])
         seen, quiet_since, deadline = 0, time.monotonic(), time.monotonic() + 600
@@ -206,8 +254,6 @@ def _latency(
             batch = [m for m in consumer.consume(1000, timeout=0.5) if not m.error()]
             if batch:
                 seen, quiet_since = seen + len(batch), time.monotonic()
-        latencies: list[float] = []
-        warmup: list[float] = []
         with Publisher(settings.kafka_bootstrap, linger_ms=0) as publisher:
             interval, start, i = 1 / rate, time.monotonic(), 0
             measured_from = time.time() + warmup_s
@@ -222,25 +268,25 @@ def _latency(
                     settings.topic("props"), message_key(moved), encode(moved), int(now.timestamp() * 1000)
                 )
                 i += 1
-                for message in consumer.consume(100, timeout=0):
-                    if not message.error():
-                        sent = message.timestamp()[1] / 1000
-                        (latencies if sent >= measured_from else warmup).append(time.time() - sent)
+                take(consumer.consume(100, timeout=0))
                 time.sleep(max(0.0, start + i * interval - time.monotonic()))
         drain = time.monotonic() + 10
         while time.monotonic() < drain:
-            for m in consumer.consume(500, timeout=0.5):
-                if not m.error():
-                    sent = m.timestamp()[1] / 1000
-                    (latencies if sent >= measured_from else warmup).append(time.time() - sent)
+            take(consumer.consume(500, timeout=0.5))
     finally:
         worker.kill()
         worker.wait(timeout=30)
         consumer.close()
-    if len(latencies) < rate:
-        raise RuntimeError(f"only {len(latencies)} predictions came back from the worker")
-    ms = sorted(1000 * x for x in latencies)
-    return statistics.median(ms), ms[int(0.99 * (len(ms) - 1))], 1000 * max(warmup, default=0.0)
+        shutil.rmtree(recovery.parent, ignore_errors=True)
+    samples = [
+        (sent, Prediction.model_validate_json(value).emitted_at.timestamp(), at)  # type: ignore[union-attr]
+        for sent, at, value in received
+        if sent >= measured_from
+    ]
+    warmup = [at - sent for sent, at, _ in received if sent < measured_from]
+    if len(samples) < rate:
+        raise RuntimeError(f"only {len(samples)} predictions came back from the worker")
+    return LineMoves(samples, 1000 * max(warmup, default=0.0))
 
 
 def run(
@@ -279,7 +325,8 @@ def run(
         _replay_rate(settings, scorers, lambda: ParquetSink(Path(tmp) / "window"), window)
         one, one_cpu = _replays(settings, two_dsn, Path(tmp) / "p1proc", 1)
         two, two_cpu = _replays(settings, two_dsn, Path(tmp) / "p2", 2)
-        p50, p99, warmup_max = _latency(settings, lat_dsn, props)
+        moves = _latency(settings, lat_dsn, props)
+        p50, p99 = percentiles(moves.latencies_ms)
         duplicates = _two_contents(Path(tmp) / "p1")
         window_equal = _window_equal(Path(tmp) / "p1", Path(tmp) / "window", window)
     return {
@@ -293,7 +340,7 @@ def run(
         "kafka_consume_floor_events_per_s": floor,
         "line_move_latency_p50_ms": p50,
         "line_move_latency_p99_ms": p99,
-        "line_move_latency_warmup_max_ms": warmup_max,
+        "line_move_latency_warmup_max_ms": moves.warmup_max_ms,
         "replay_duplicate_content_ids": float(duplicates),
         "window_replay_rows_equal": float(window_equal),
     }

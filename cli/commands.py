@@ -137,7 +137,7 @@ def _source(
         lambda: Engine(models, settings.retention_days),
         shards=cluster.shards,
         window=window,
-        snapshots=settings.snapshots,
+        checkpoints=settings.recovery_dir,
         progress=progress,
         future_tolerance_s=settings.future_tolerance_s,
         progress_every_s=settings.progress_interval_s,

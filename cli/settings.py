@@ -134,11 +134,6 @@ class Settings(BaseSettings):
             return dict(_DEFAULT_MARKET_MODELS[market])
         return dict(self.models)
 
-    @property
-    def snapshots(self) -> bool:
-        """Whether a run snapshots its keyed state: only with a recovery store to keep it."""
-        return self.recovery_dir is not None
-
     def topic(self, logical: str) -> str:
         """The full topic name for a logical one (`props`, `game_lines`, `games`, `box_scores`,
         `predictions`, `grades`, `dlq`), with the prefix."""

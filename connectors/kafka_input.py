@@ -27,13 +27,13 @@ from connectors.inputs import Raw
 from connectors.merge import TimeMerge
 from vocabulary.topics import PLAYER_TOPICS
 
-__all__ = ["IDLE_POLL", "KafkaReader", "Part", "Start", "commit_positions", "shard_partitions"]
+__all__ = ["IDLE_WAIT_S", "KafkaReader", "Part", "Start", "commit_positions", "shard_partitions"]
 
 logger = logging.getLogger(__name__)
 
 Start = Literal["earliest", "latest"]
 Part = tuple[str, int]  # (topic, partition)
-IDLE_POLL = timedelta(milliseconds=10)
+IDLE_WAIT_S = 0.01  # how long a take waits for a message when none is ready
 _BUFFER_LIMIT = 10_000  # messages buffered per partition before it is paused
 _MAX_SILENCE = timedelta(seconds=5)  # a tailing partition silent this long stops holding others back
 
@@ -139,14 +139,21 @@ class KafkaReader:
         }
 
     def take(self, limit: int) -> list[Raw]:
-        """Whatever is ready, in timestamp order, never blocking (fetch what the consumer has)."""
+        """Whatever is ready, in timestamp order; when nothing is, what arrives within
+        `IDLE_WAIT_S`. The wait is the consumer's (the GIL released), so a line move is taken
+        the moment it arrives: the source slept 10 ms between empty looks before (Bytewax's
+        `next_awake`), which was up to 10 ms of every move's latency."""
         self._fetch(limit)
         out = self._merge.take(limit)
+        if not out:  # `consume(n, timeout)` waits for all n: wait for one, then take what is there
+            self._fetch(1, IDLE_WAIT_S)
+            self._fetch(limit)
+            out = self._merge.take(limit)
         self._release_silent()
         return out
 
-    def _fetch(self, limit: int) -> None:
-        for message in self._consumer.consume(limit, timeout=0):
+    def _fetch(self, limit: int, wait_s: float = 0) -> None:
+        for message in self._consumer.consume(limit, timeout=wait_s):
             part = (str(message.topic()), int(message.partition() or 0))
             error, offset = message.error(), int(message.offset() or 0)
             if error is None:

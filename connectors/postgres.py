@@ -221,6 +221,7 @@ class PostgresSink(Sink):
     """Writes predictions (latest and log), grades and dead letters; one transaction a batch."""
 
     accepts = (Prediction, Grade, DeadLetter)
+    pacing = "thread"  # a commit waits on the server's disk: the flow goes on meanwhile
 
     def __init__(
         self, dsn: str, retry_for_s: float = 60.0, max_backoff_s: float = 2.0, *, wait: bool = False

@@ -18,6 +18,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from types import TracebackType
+from typing import Literal
 
 from prometheus_client import Gauge
 from pydantic import BaseModel
@@ -41,6 +42,12 @@ class SinkError(PropstreamError):
 
 class Sink(ABC):
     accepts: tuple[type[BaseModel], ...] = ()  # record types it writes; the flow sends only these
+    # how the flow drives it (flows/outputs.py): "batch": `write_batch` then `flush` for each
+    # batch; "thread": the same on a thread of its own, for a sink that mostly waits on a server
+    # (PostgreSQL); "snapshot": `write_batch` for each batch, `flush` only when the flow needs
+    # its records durable (a snapshot, the end), for a sink whose writes leave at once and whose
+    # flush only waits for their acknowledgement (Kafka)
+    pacing: Literal["batch", "thread", "snapshot"] = "batch"
 
     def setup(self) -> None:  # noqa: B027 (optional hook)
         """Prepare the destination (connect, create folders); called once before writing."""

@@ -26,6 +26,7 @@ import logging
 import pickle
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 import bytewax.operators as op
@@ -35,10 +36,11 @@ from prometheus_client import Counter, Gauge, Histogram
 from pydantic import BaseModel
 
 from connectors.inputs import Raw
-from connectors.kafka_input import IDLE_POLL
 from connectors.serde import decode
 from connectors.sinks import Sink
 from flows import stopping
+from flows.checkpoints import Checkpoints, load_state
+from flows.ledger import Ledger
 from flows.outputs import SinkAdapter
 from flows.progress import Watch
 from scoring.engine import STATE_LAYOUT, Engine, FlushFailure
@@ -346,13 +348,16 @@ class _ShardPartition(StatefulSourcePartition[BaseModel, bytes]):
         self,
         shard: Shard,
         batch: int,
-        snapshots: bool,
+        checkpoints: Checkpoints | None,
         progress: Callable[[int], None] | None,
         watch: Watch | None = None,
+        *,
+        ledger: Ledger | None = None,
     ) -> None:
-        self._shard, self._batch, self._snapshots, self._progress = shard, batch, snapshots, progress
+        self._shard, self._batch, self._checkpoints, self._progress = shard, batch, checkpoints, progress
         self._watch = watch or Watch(shard.index, 10.0)
-        self._awake: datetime | None = None
+        self._ledger = ledger or Ledger(0)
+        self._emitted = 0  # items this worker's source has emitted (the ledger's count)
         self._snapshotted: Any = None  # the positions of the last snapshot
 
     def next_batch(self) -> list[BaseModel]:
@@ -364,6 +369,7 @@ class _ShardPartition(StatefulSourcePartition[BaseModel, bytes]):
             if not out:
                 self._watch.tick(shard.read, shard.reader.lag(), at_end=True)
                 raise StopIteration
+            self._emitted = self._ledger.emitted(len(out))
             return out
         read, behind = shard.read, not self._watch.caught_up
         out = shard.step(self._batch)
@@ -375,23 +381,26 @@ class _ShardPartition(StatefulSourcePartition[BaseModel, bytes]):
             gc.freeze()
         if self._progress is not None:
             self._progress(shard.read - read)
-        # idle: look again in IDLE_POLL without blocking the worker (Bytewax's cooperative wait)
-        self._awake = datetime.now(UTC) + IDLE_POLL if shard.read == read else None
+        self._emitted = self._ledger.emitted(len(out))
         return out
 
-    def next_awake(self) -> datetime | None:
-        return self._awake
-
     def snapshot(self) -> bytes:
-        """Input positions and engine state together: a resume continues both at one point.
+        """Input positions and engine state together: a resume continues both at one point. A
+        forked child writes the state, and the snapshot names the newest checkpoint written
+        whose outputs are durable (flows/checkpoints.py), but at the end of a run (a stop, the
+        end of the input), where it holds the state itself once the outputs are drained.
         Without a recovery store Bytewax still asks at every epoch and drops the answer: an
         empty marker instead, which a resume refuses rather than starting from nothing."""
-        if not self._snapshots:
+        if self._checkpoints is None:
             return _NO_SNAPSHOT
         self._commit(self._snapshotted)
-        self._snapshotted = self._shard.reader.positions
-        state = (STATE_LAYOUT, self._snapshotted, self._shard.engine.state)
-        return pickle.dumps(state, pickle.HIGHEST_PROTOCOL)
+        shard, positions = self._shard, self._shard.reader.positions
+        if stopping.requested() or shard.reader.exhausted:
+            take, durable = self._checkpoints.final, self._ledger.drain()
+        else:
+            take, durable = self._checkpoints.snapshot, self._ledger.durable()
+        self._snapshotted, snapshot = take(positions, shard.engine.state, self._emitted, durable)
+        return snapshot
 
     def _commit(self, positions: Any, *, wait: bool = False) -> None:
         """Show operators' lag tools the positions one snapshot behind (that epoch's output is
@@ -421,22 +430,25 @@ class ShardSource(FixedPartitionedSource[BaseModel, bytes]):
         shards: int = 1,
         window: Window | None = None,
         batch: int = 1000,
-        snapshots: bool = False,
+        checkpoints: Path | None = None,
         progress: Callable[[int], None] | None = None,
         future_tolerance_s: float | None = DEFAULT_FUTURE_TOLERANCE_S,
         progress_every_s: float = 10.0,
     ) -> None:
+        """`checkpoints`: the recovery store's folder, to take snapshots (forked children write
+        the engine state there: flows/checkpoints.py); None: a run without a recovery store."""
         if shards < 1:
             raise ValueError(f"shards must be at least 1, got {shards}")
         self._open, self._new_engine, self.shards = open_reader, new_engine, shards
-        self._window, self._batch, self._snapshots, self._progress = (
+        self._window, self._batch, self._checkpoints, self._progress = (
             window or Window(),
             batch,
-            snapshots,
+            checkpoints,
             progress,
         )
         self._future_tolerance_s = future_tolerance_s
         self._progress_every_s = progress_every_s
+        self.ledger = Ledger(0)  # build_flow gives the flow's, which knows its outputs
 
     def list_parts(self) -> list[str]:
         return [f"shard-{i}" for i in range(self.shards)]
@@ -444,12 +456,12 @@ class ShardSource(FixedPartitionedSource[BaseModel, bytes]):
     def build_part(self, step_id: str, for_part: str, resume_state: bytes | None) -> _ShardPartition:
         if resume_state == _NO_SNAPSHOT:
             raise RecoveryError(
-                "the recovery store holds state from a flow built with snapshots=False; it "
+                "the recovery store holds state from a flow built without checkpoints; it "
                 "cannot be resumed: start from an empty recovery directory"
             )
         index = int(for_part.removeprefix("shard-"))
         engine = self._new_engine()
-        positions = None
+        positions, path = None, None
         if resume_state is not None:
             # our own snapshot from the recovery store, which Bytewax itself reads with pickle
             snapshot = pickle.loads(resume_state)  # noqa: S301
@@ -459,20 +471,27 @@ class ShardSource(FixedPartitionedSource[BaseModel, bytes]):
                     "laid it out; remove the recovery directory and start the worker with "
                     "--start-at earliest to rebuild the state from the topics"
                 )
-            _, positions, engine.state = snapshot
+            _, positions, held = snapshot
+            state, path = load_state(held)  # the state itself, or the checkpoint file it names
+            if state is not None:
+                engine.state = state
         reader = self._open(index, self.shards, positions)
         shard = Shard(
             index, self.shards, reader, engine, self._window, future_tolerance_s=self._future_tolerance_s
         )
         watch = Watch(index, self._progress_every_s)
-        return _ShardPartition(shard, self._batch, self._snapshots, self._progress, watch)
+        checkpoints = None
+        if self._checkpoints is not None:
+            checkpoints = Checkpoints(self._checkpoints, index, STATE_LAYOUT, reader.positions, path)
+        return _ShardPartition(shard, self._batch, checkpoints, self._progress, watch, ledger=self.ledger)
 
 
 def build_flow(
     source: ShardSource, sinks: Sequence[Callable[[], Sink]], name: str = "propstream"
 ) -> Dataflow:
     flow = Dataflow(name)
+    source.ledger = ledger = Ledger(len(sinks))
     records = op.input("input", flow, source)
     for i, factory in enumerate(sinks):
-        op.output(f"sink_{i}", records, SinkAdapter(factory))
+        op.output(f"sink_{i}", records, SinkAdapter(factory, i, ledger))
     return flow

@@ -2,11 +2,25 @@
 
 Each worker builds its own sink; Bytewax hands it batches and the sink's idempotent,
 monotonic writes make Bytewax's at-least-once delivery safe (see connectors.sinks).
+
+A sink's `pacing` says how it is driven. "batch" (Parquet): written and flushed batch by
+batch, as Bytewax expects. "thread" (PostgreSQL): written on a thread of its own; the worker
+hands it a batch and goes on with the next one while the database commits, and the thread
+writes everything that queued meanwhile as one batch. A commit took 5-10 ms and at times
+0.2-0.7 s on a busy disk, and each held every line move behind it (docs/operations.md); the
+input now waits for the thread only when it holds more than `_QUEUE_LIMIT` records
+(backpressure, as before: a database that is away holds the input). "snapshot" (Kafka): each
+batch handed to the producer, which sends it at once; flushed (the broker's acknowledgement
+awaited) only when the flow needs it durable. The sinks' guarantees hold (one batch is applied
+whole; several batches written as one give what writing them in order gives, the sinks being
+idempotent and monotonic); what changes is when a record is durable, which the flow's ledger
+tracks for its checkpoints (flows/ledger.py), and a resume redoes what was not.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -14,38 +28,150 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from pydantic import BaseModel
 
 from connectors.sinks import Sink
+from flows.ledger import Ledger
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["SinkAdapter"]
 
+_QUEUE_LIMIT = 20_000  # records queued for a background writer before the input waits for it
 
-class _Partition(StatelessSinkPartition[Any]):
+
+class _Background:
+    """A sink's writes on a thread of its own, in order, what queued meanwhile as one batch; a
+    failure is raised to the worker at its next call."""
+
     def __init__(self, sink: Sink) -> None:
         self._sink = sink
+        self._queue: list[BaseModel] = []
+        self._queued = 0  # the stream's item count the queue reaches
+        self._taken = 0  # the stream's item count the writer has taken
+        self.durable = 0  # the stream's item count written durably
+        self._error: BaseException | None = None
+        self._closing = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name=f"{type(sink).__name__}-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, records: list[BaseModel], upto: int) -> None:
+        """Queue `records`, the stream's items up to `upto`; waits while the queue is full."""
+        with self._changed:
+            while len(self._queue) >= _QUEUE_LIMIT and self._error is None:
+                self._changed.wait()
+            self._raise()
+            self._queue += records
+            self._queued = upto
+            self._changed.notify_all()
+
+    def drain(self) -> None:
+        """Wait until everything queued is written (or raise what failed)."""
+        with self._changed:
+            while self.durable < self._queued and self._error is None:
+                self._changed.wait()
+            self._raise()
+
+    def close(self) -> None:
+        try:
+            self.drain()
+        finally:
+            with self._changed:
+                self._closing = True
+                self._changed.notify_all()
+            self._thread.join()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise RuntimeError(f"{type(self._sink).__name__} failed in its writer thread") from self._error
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while self._taken == self._queued and not self._closing:
+                    self._changed.wait()
+                if self._taken == self._queued:  # closing, and nothing left
+                    return
+                batch, self._taken, self._queue = self._queue, self._queued, []
+                upto = self._taken
+                self._changed.notify_all()
+            try:
+                if batch:
+                    self._sink.write_batch(batch)
+                    self._sink.flush()
+            except BaseException as exc:
+                logger.exception("%s failed to write %s records", type(self._sink).__name__, len(batch))
+                with self._changed:
+                    self._error = exc
+                    self._changed.notify_all()
+                return
+            with self._changed:
+                self.durable = upto
+                self._changed.notify_all()
+
+
+class _Partition(StatelessSinkPartition[Any]):
+    """One worker's output: its sink driven as its `pacing` says, and what of the stream it
+    has made durable, for the flow's ledger."""
+
+    def __init__(self, sink: Sink, output: int, ledger: Ledger | None) -> None:
+        self._sink, self._output, self._ledger = sink, output, ledger
         self._sink.setup()
+        self._seen = 0  # items of the stream handed to this output so far
+        self._durable = 0  # of those, written durably (a "thread" sink counts its own)
+        self._background = _Background(sink) if sink.pacing == "thread" else None
+        self._registered = False
 
     def write_batch(self, items: list[BaseModel]) -> None:
+        if not self._registered and self._ledger is not None:  # on the worker's own thread
+            self._ledger.register(self._output, self._durable_count, self._drain)
+            self._registered = True
+        self._seen += len(items)
         mine = [item for item in items if isinstance(item, self._sink.accepts)]
-        if not mine:
+        if self._background is not None:
+            self._background.submit(mine, self._seen)
             return
         try:
-            self._sink.write_batch(mine)
-            self._sink.flush()
+            if mine:
+                self._sink.write_batch(mine)
+            if self._sink.pacing == "batch":
+                self._sink.flush()
+                self._durable = self._seen
         except Exception:
             # Bytewax reports an exception here only as a Rust panic: say what failed first.
             logger.exception("%s failed to write %s records", type(self._sink).__name__, len(mine))
             raise
 
+    def _durable_count(self) -> int:
+        """What is durable; a "snapshot" sink is flushed for it (what it sent is acknowledged
+        by now, so this waits little)."""
+        if self._background is not None:
+            return self._background.durable
+        if self._durable < self._seen:
+            self._drain()
+        return self._durable
+
+    def _drain(self) -> None:
+        if self._background is not None:
+            self._background.drain()
+        elif self._durable < self._seen:
+            seen = self._seen
+            self._sink.flush()
+            self._durable = seen
+
     def close(self) -> None:
-        self._sink.close()
+        try:
+            self._drain()
+        finally:
+            if self._background is not None:
+                self._background.close()
+            self._sink.close()
 
 
 class SinkAdapter(DynamicSink[Any]):
-    """`op.output("pg", stream, SinkAdapter(lambda: PostgresSink(dsn)))`."""
+    """`op.output("pg", stream, SinkAdapter(lambda: PostgresSink(dsn)))`; with a `ledger`, the
+    output's durable writes count as output number `output` of each worker."""
 
-    def __init__(self, factory: Callable[[], Sink]) -> None:
-        self._factory = factory
+    def __init__(self, factory: Callable[[], Sink], output: int = 0, ledger: Ledger | None = None) -> None:
+        self._factory, self._output, self._ledger = factory, output, ledger
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _Partition:
-        return _Partition(self._factory())
+        return _Partition(self._factory(), self._output, self._ledger)

@@ -48,7 +48,12 @@ def _replay(
         return FileReader(records, TOPICS, shard=shard, shards=n, position=position or 0)
 
     source = ShardSource(
-        open_reader, lambda: Engine(scorers), shards=shards, window=window, batch=batch, snapshots=snapshots
+        open_reader,
+        lambda: Engine(scorers),
+        shards=shards,
+        window=window,
+        batch=batch,
+        checkpoints=recovery if snapshots else None,
     )
     flow = build_flow(source, [lambda: ParquetSink(out)])
     execute(flow, Cluster(workers=shards), recovery_dir=recovery, epoch_s=5)
@@ -171,10 +176,10 @@ def test_dead_letters_spanning_several_rows_reconcile(
     assert run.reconciles
 
 
-def test_a_flow_built_without_snapshots_refuses_to_resume(
+def test_a_flow_built_without_checkpoints_refuses_to_resume(
     tmp_path: Path, shipped_records: list[Record], scorers: list[Scorer]
 ) -> None:
-    """Run with a recovery store, a flow built with snapshots=False stores empty markers; a
+    """Run with a recovery store, a flow built without checkpoints stores empty markers; a
     resume from them must fail loudly, not restart every shard from nothing."""
     recovery = tmp_path / "recovery"
     day = [
@@ -185,7 +190,7 @@ def test_a_flow_built_without_snapshots_refuses_to_resume(
     _replay(tmp_path / "out", day, scorers, recovery=recovery)
     with pytest.raises(Exception) as raised:
         _replay(tmp_path / "out", day, scorers, recovery=recovery)
-    assert "snapshots=False" in "".join(traceback.format_exception(raised.value))
+    assert "built without checkpoints" in "".join(traceback.format_exception(raised.value))
 
 
 def test_a_snapshot_of_an_older_state_layout_is_refused_with_what_to_do(

@@ -138,7 +138,7 @@ def _dead(raw: Raw, error: EventError) -> DeadLetter:
     """The dead letter of one input; if even that cannot be built, a bare one that still keeps
     the bytes (a dead letter is never dropped)."""
     try:
-        return DeadLetter(
+        return DeadLetter.of(
             source=raw.topic,
             partition=raw.partition,
             offset=raw.offset,

@@ -18,15 +18,19 @@ from __future__ import annotations
 import errno
 import hashlib
 import logging
+import operator
 import os
 import time
 from collections.abc import Iterator, Sequence
+from datetime import date
 from pathlib import Path
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 
 from connectors.sinks import Backpressure, Sink, SinkError
 from vocabulary.events import DeadLetter
@@ -70,30 +74,33 @@ class ParquetSink(Sink):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
 
     def write_batch(self, records: Sequence[BaseModel]) -> None:
-        groups: dict[tuple[str, str], list[dict[str, object]]] = {}
+        groups: dict[tuple[str, date | None], list[BaseModel]] = {}
         for record in _last_per_identity(records):
             folder = _FOLDERS.get(type(record))
             if folder is None:
                 raise SinkError(f"ParquetSink cannot write {type(record).__name__}")
-            row = dict(record.__dict__)  # a frozen record's fields, as they are: no model_dump
-            if folder == "predictions":
-                row["reasons"], row["defaulted"] = list(row["reasons"]), list(row["defaulted"])  # type: ignore[call-overload]
-            day = "" if folder == "dead_letters" else row["game_date"].isoformat()  # type: ignore[attr-defined]
-            groups.setdefault((folder, day), []).append(row)
-        for (folder, day), rows in sorted(groups.items()):
-            self._write(folder, day, rows)
+            day = None if folder == "dead_letters" else record.game_date  # type: ignore[attr-defined]
+            groups.setdefault((folder, day), []).append(record)
+        for (folder, day), members in sorted(groups.items(), key=lambda item: item[0]):
+            self._write(folder, day, members)
 
-    def _write(self, folder: str, day: str, rows: list[dict[str, object]]) -> None:
-        if day:
-            ids = sorted(f"{r['prediction_id']}|{r['as_of']}" for r in rows)
-            directory = self.root / folder / f"game_date={day}"
+    def _write(self, folder: str, day: date | None, records: list[BaseModel]) -> None:
+        table = _table(_SCHEMAS[folder], records)
+        if day is not None:
+            times: dict[object, str] = {}  # a batch's records share few event times
+            ids = sorted(
+                f"{r.prediction_id}|{times.get(r.as_of) or times.setdefault(r.as_of, str(r.as_of))}"  # type: ignore[attr-defined]
+                for r in records
+            )
+            directory = self.root / folder / f"game_date={day.isoformat()}"
         else:
-            ids = sorted("|".join(str(r[k]) for k in _DEAD_KEY) for r in rows)
+            keys = zip(*(table.column(k).to_pylist() for k in _DEAD_KEY), strict=True)
+            ids = sorted("|".join(map(str, key)) for key in keys)
             directory = self.root / folder
         digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:24]
         target = directory / f"part-{digest}.parquet"
         temporary = directory / f".part-{digest}.parquet.tmp"
-        table, delay = pa.Table.from_pylist(rows), 0.1
+        delay = 0.1
         while True:
             try:
                 directory.mkdir(parents=True, exist_ok=True)
@@ -106,10 +113,10 @@ class ParquetSink(Sink):
                     raise SinkError(f"cannot write {target}: {exc}") from exc
                 if not self._wait:
                     raise SinkError(
-                        f"the disk of {self.root} is full ({exc}): {len(rows)} records not written"
+                        f"the disk of {self.root} is full ({exc}): {len(records)} records not written"
                     ) from exc
                 self._backpressure.hold(
-                    f"the disk of {self.root} is full ({exc}): holding {len(rows)} records and the input "
+                    f"the disk of {self.root} is full ({exc}): holding {len(records)} records and the input "
                     "(backpressure) until there is room"
                 )
                 time.sleep(delay)
@@ -134,6 +141,51 @@ def _last_per_identity(records: Sequence[BaseModel]) -> list[BaseModel]:
         else:
             kept[("other", id(record))] = record
     return list(kept.values())
+
+
+_ARROW: dict[object, pa.DataType] = {
+    str: pa.string(),
+    int: pa.int64(),
+    float: pa.float64(),
+    bool: pa.bool_(),
+    date: pa.date32(),
+    AwareDatetime: pa.timestamp("us", tz="UTC"),
+    bytes: pa.binary(),
+}
+
+
+def _arrow_type(annotation: Any) -> pa.DataType:
+    """The Arrow type of a record field: optional fields are nullable columns of their type,
+    tuples lists, literals of their values' type."""
+    origin, args = get_origin(annotation), [a for a in get_args(annotation) if a is not type(None)]
+    if origin is Literal:
+        return _ARROW[type(args[0])]
+    if origin is tuple:
+        return pa.list_(_arrow_type(args[0]))
+    if origin in (Union, UnionType):
+        return _arrow_type(args[0])
+    return _ARROW[annotation]
+
+
+def _schema(model: type[BaseModel]) -> pa.Schema:
+    return pa.schema([(name, _arrow_type(f.annotation)) for name, f in model.model_fields.items()])
+
+
+# one schema per folder, from the record type: a column is typed even when a batch holds only
+# nulls in it (inferred from the values, it was a null column in that file)
+_SCHEMAS = {folder: _schema(model) for folder, model in _MODELS.items()}
+
+
+def _table(schema: pa.Schema, records: Sequence[BaseModel]) -> pa.Table:
+    """The records as columns: their fields (a frozen record's, as they are: no model_dump)
+    read in C and transposed, each column converted once (a third less than a row-wise
+    `from_pylist`)."""
+    values = operator.itemgetter(*schema.names)
+    columns = zip(*(values(record.__dict__) for record in records), strict=True)
+    return pa.Table.from_arrays(
+        [pa.array(column, type=field.type) for column, field in zip(columns, schema, strict=True)],
+        schema=schema,
+    )
 
 
 def _files(root: Path, folder: str) -> list[Path]:
@@ -183,11 +235,13 @@ def read_emissions(root: Path) -> pl.DataFrame:
 
 def read_predictions_log(root: Path) -> pl.DataFrame:
     """One row per prediction id, its last emission (a correction replaces what it corrects):
-    the rows of `predictions_log`."""
+    the rows of `predictions_log`. At one emit time a withdrawal is the later (only an emitted
+    id is withdrawn); the order of the files, named by hashes, says nothing."""
     frame = read_emissions(root)
     if frame.is_empty():
         return frame
-    frame = frame.sort(["prediction_id", "emitted_at"], nulls_last=False)
+    order = ["prediction_id", "emitted_at", *(["withdrawn"] if "withdrawn" in frame.columns else [])]
+    frame = frame.sort(order, nulls_last=False, maintain_order=True)
     return frame.unique("prediction_id", keep="last", maintain_order=True).sort(["prediction_id"])
 
 

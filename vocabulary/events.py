@@ -7,7 +7,6 @@ rules. Each rule raises an error whose `type` is a short code (for example
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 from datetime import UTC, date, datetime
@@ -405,7 +404,14 @@ class DeadLetter(BaseModel):
 
     @classmethod
     def of(
-        cls, *, source: str, partition: int | None, offset: int | None, original: bytes, reason: str, detail: str
+        cls,
+        *,
+        source: str,
+        partition: int | None,
+        offset: int | None,
+        original: bytes,
+        reason: str,
+        detail: str,
     ) -> DeadLetter:
         """The dead letter of an input the flow read (its topic, Kafka's position, its bytes)
         for a reason the flow names: the record the validating constructor builds, without

@@ -443,6 +443,12 @@ def _complete(values: dict[str, Any]) -> dict[str, Any]:
         values["size"] = len(original)
         values["original"] = original[:MAX_ORIGINAL_BYTES]
         values["preview"] = values["preview"] or preview_of(values["original"])
-    for name, limit in (("source", 400), ("reason", 200), ("detail", _DETAIL_CHARS), ("preview", None)):
-        values[name] = printable(values[name], limit)
+    for name, limit in (("source", 400), ("reason", 200), ("detail", _DETAIL_CHARS)):
+        values[name] = _printable_once(values[name], limit)
+    values["preview"] = printable(values["preview"])
     return values
+
+
+# a topic, a reason and its detail repeat from letter to letter (half a replay's input can be
+# one reason): each made storable once
+_printable_once = lru_cache(maxsize=4096)(printable)

@@ -130,6 +130,7 @@ def _last_per_identity(records: Sequence[BaseModel]) -> list[BaseModel]:
     one: a correction), a grade by key (the newer `as_of`, then the later one: a regrade). All
     records of a batch share one emit time, so the readers could not tell them apart."""
     kept: dict[tuple[object, ...], BaseModel] = {}
+    others: list[BaseModel] = []  # dead letters: each its own
     for record in records:
         if isinstance(record, Prediction):
             kept[("prediction", record.prediction_id)] = record
@@ -139,8 +140,8 @@ def _last_per_identity(records: Sequence[BaseModel]) -> list[BaseModel]:
             if held is None or record.as_of >= held.as_of:  # type: ignore[attr-defined]
                 kept[key] = record
         else:
-            kept[("other", id(record))] = record
-    return list(kept.values())
+            others.append(record)
+    return [*kept.values(), *others]
 
 
 _ARROW: dict[object, pa.DataType] = {

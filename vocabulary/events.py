@@ -199,7 +199,12 @@ class _Matchup(Event):
 
     @property
     def game_key(self) -> str:
-        return game_key(self.game_date, self.away_team, self.home_team)
+        return _matchup_key(self.tipoff, self.away_team, self.home_team)
+
+
+@lru_cache(maxsize=8192)  # read several times for every prop and game line the engine applies
+def _matchup_key(tipoff: datetime, away: str, home: str) -> str:
+    return game_key(us_game_date(tipoff), away, home)
 
 
 class PropLine(_Matchup):

@@ -74,17 +74,20 @@ class ParquetSink(Sink):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
 
     def write_batch(self, records: Sequence[BaseModel]) -> None:
-        groups: dict[tuple[str, date | None], list[BaseModel]] = {}
-        for record in _last_per_identity(records):
-            folder = _FOLDERS.get(type(record))
-            if folder is None:
-                raise SinkError(f"ParquetSink cannot write {type(record).__name__}")
-            day = None if folder == "dead_letters" else record.game_date  # type: ignore[attr-defined]
-            groups.setdefault((folder, day), []).append(record)
-        for (folder, day), members in sorted(groups.items(), key=lambda item: item[0]):
-            self._write(folder, day, members)
+        predictions, grades, letters = _last_per_identity(records)
+        if letters:
+            self._write("dead_letters", None, letters)
+        for folder, kept in (("grades", grades), ("predictions", predictions)):
+            days: dict[date, list[BaseModel]] = {}
+            for record in kept:
+                members = days.get(record.game_date)
+                if members is None:
+                    members = days[record.game_date] = []
+                members.append(record)
+            for day in sorted(days):
+                self._write(folder, day, days[day])
 
-    def _write(self, folder: str, day: date | None, records: list[BaseModel]) -> None:
+    def _write(self, folder: str, day: date | None, records: Sequence[BaseModel]) -> None:
         table = _table(_SCHEMAS[folder], records)
         if day is not None:
             times: dict[object, str] = {}  # a batch's records share few event times
@@ -125,23 +128,32 @@ class ParquetSink(Sink):
         self.files_written += 1
 
 
-def _last_per_identity(records: Sequence[BaseModel]) -> list[BaseModel]:
+def _last_per_identity(
+    records: Sequence[BaseModel],
+) -> tuple[list[Prediction], list[Grade], list[DeadLetter]]:
     """One record per identity in a batch, the one Postgres keeps: a prediction by id (the later
-    one: a correction), a grade by key (the newer `as_of`, then the later one: a regrade). All
-    records of a batch share one emit time, so the readers could not tell them apart."""
-    kept: dict[tuple[object, ...], BaseModel] = {}
-    others: list[BaseModel] = []  # dead letters: each its own
+    one: a correction), a grade by key (the newer `as_of`, then the later one: a regrade); every
+    dead letter. All records of a batch share one emit time, so the readers could not tell
+    them apart."""
+    predictions: dict[str, Prediction] = {}
+    grades: dict[tuple[object, ...], Grade] = {}
+    letters: list[DeadLetter] = []
     for record in records:
         if isinstance(record, Prediction):
-            kept[("prediction", record.prediction_id)] = record
+            predictions[record.prediction_id] = record
         elif isinstance(record, Grade):
-            key = ("grade", *(getattr(record, k) for k in KEY))
-            held = kept.get(key)
-            if held is None or record.as_of >= held.as_of:  # type: ignore[attr-defined]
-                kept[key] = record
+            key = _KEY_OF(record.__dict__)
+            held = grades.get(key)
+            if held is None or record.as_of >= held.as_of:
+                grades[key] = record
+        elif isinstance(record, DeadLetter):
+            letters.append(record)
         else:
-            others.append(record)
-    return [*kept.values(), *others]
+            raise SinkError(f"ParquetSink cannot write {type(record).__name__}")
+    return list(predictions.values()), list(grades.values()), letters
+
+
+_KEY_OF = operator.itemgetter(*KEY)
 
 
 _ARROW: dict[object, pa.DataType] = {
@@ -178,15 +190,23 @@ _SCHEMAS = {folder: _schema(model) for folder, model in _MODELS.items()}
 
 
 def _table(schema: pa.Schema, records: Sequence[BaseModel]) -> pa.Table:
-    """The records as columns: their fields (a frozen record's, as they are: no model_dump)
-    read in C and transposed, each column converted once (a third less than a row-wise
-    `from_pylist`)."""
-    values = operator.itemgetter(*schema.names)
-    columns = zip(*(values(record.__dict__) for record in records), strict=True)
+    """The records as columns: each field read from the records' own fields (a frozen
+    record's, as they are: no model_dump) in C, each column converted once (a third less than
+    a row-wise `from_pylist`); a time column through its distinct values, which a batch's
+    records share (a time costs Arrow 0.25 µs to convert)."""
+    fields = [record.__dict__ for record in records]
     return pa.Table.from_arrays(
-        [pa.array(column, type=field.type) for column, field in zip(columns, schema, strict=True)],
+        [_array(list(map(operator.itemgetter(field.name), fields)), field.type) for field in schema],
         schema=schema,
     )
+
+
+def _array(values: list[Any], kind: pa.DataType) -> pa.Array:
+    if not pa.types.is_timestamp(kind):
+        return pa.array(values, type=kind)
+    codes: dict[Any, int] = {}
+    indices = [codes.setdefault(value, len(codes)) for value in values]
+    return pa.array(list(codes), type=kind).take(pa.array(indices, type=pa.int32()))
 
 
 def _files(root: Path, folder: str) -> list[Path]:

@@ -122,8 +122,8 @@ def construct(cls: type[R], values: dict[str, Any]) -> R:
 @functools.cache
 def _every_field(cls: type[BaseModel]) -> set[str]:
     """The fields set of a record that names them all: one set per type, shared by its records.
-    Pydantic changes a record's set only when a field is assigned, which a frozen model
-    refuses, and `model_copy` copies it first."""
+    Pydantic only ever adds a name to a record's set (when a field is assigned, which a frozen
+    model refuses; `model_copy` copies the set first), and every name is in it already."""
     if not cls.model_config.get("frozen"):
         raise TypeError(f"construct builds frozen records only, not {cls.__name__}")
     return set(cls.model_fields)

@@ -1,9 +1,14 @@
 """Dataflow benchmarks on the real broker: replay throughput (Parquet, Postgres, two processes)
 beside a plain confluent-kafka consumer (the I/O floor), and line-move latency with a live
-worker while 1,000 line updates a second are published."""
+worker while 1,000 line updates a second are published.
+
+Run alone, `python -m bench.flow_bench --models DIR [--rounds N]` loads the history into fresh
+topics and runs only the replay to Parquet, N times (`main`)."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import re
 import resource
@@ -289,20 +294,14 @@ def _latency(
     return LineMoves(samples, 1000 * max(warmup, default=0.0))
 
 
-def run(
-    base: Settings,
-    models_dir: Path,
-    scorers: Sequence[Scorer],
-    props: Sequence[tuple[int, PropLine]],
-) -> dict[str, float]:
-    """Load the whole shipped history into fresh topics, then measure side by side."""
+def _loaded(base: Settings, models_dir: Path) -> Settings:
+    """Settings naming fresh topics that hold the whole shipped history (`load --max-speed`)."""
     settings = base.model_copy(
         update={"topic_prefix": f"bench{uuid.uuid4().hex[:6]}.", "models_dir": models_dir}
     )
-    env = _env(settings)
     subprocess.run(
         [sys.executable, "-m", "cli.main", "load", "--max-speed"],
-        env=env,
+        env=_env(settings),
         cwd=REPO,
         check=True,
         capture_output=True,
@@ -311,6 +310,17 @@ def run(
         settings.kafka_bootstrap,
         {settings.topic(t): settings.partitions for t in ("predictions", "grades", "dlq")},
     )
+    return settings
+
+
+def run(
+    base: Settings,
+    models_dir: Path,
+    scorers: Sequence[Scorer],
+    props: Sequence[tuple[int, PropLine]],
+) -> dict[str, float]:
+    """Load the whole shipped history into fresh topics, then measure side by side."""
+    settings = _loaded(base, models_dir)
     admin = settings.postgres_dsn.get_secret_value()
     window = Window.parse("2025-11-10", "2025-11-12")
     with (
@@ -344,3 +354,32 @@ def run(
         "replay_duplicate_content_ids": float(duplicates),
         "window_replay_rows_equal": float(window_equal),
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The replay to Parquet alone, as `make bench` runs it (`replay_events_per_s_parquet`,
+    `replay_cpu_us_per_event`), a few rounds in one process: for work on the hot path (run
+    it under `py-spy record` to see where the time goes)."""
+    from scoring.model import Registry  # noqa: PLC0415 (only when run alone)
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--models", type=Path, required=True, help="a registry with the points models")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    settings = _loaded(Settings(), args.models)
+    registry = Registry(args.models)
+    scorers = [Scorer(registry.load(name)) for name in settings.models]
+    rounds = []
+    for _ in range(args.rounds):
+        with tempfile.TemporaryDirectory() as tmp:
+            rate, cpu_us = _replay_rate(settings, scorers, lambda: ParquetSink(Path(tmp)))
+        rounds.append({"events_per_s": round(rate), "cpu_us_per_event": round(cpu_us, 2)})
+        print(json.dumps(rounds[-1]))  # noqa: T201
+    cpu = sorted(r["cpu_us_per_event"] for r in rounds)
+    summary = {"cpu_us_per_event_median": statistics.median(cpu), "spread": [cpu[0], cpu[-1]]}
+    print(json.dumps(summary))  # noqa: T201
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

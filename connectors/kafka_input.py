@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from connectors.exceptions import MissingTopicError
 from connectors.inputs import Raw
@@ -153,37 +153,37 @@ class KafkaReader:
         return out
 
     def _fetch(self, limit: int, wait_s: float = 0) -> None:
+        merge, logical = self._merge, self._logical
+        part: Part | None = None
+        run: list[tuple[int, int, Raw]] = []  # consecutive messages of one partition: added at once
         for message in self._consumer.consume(limit, timeout=wait_s):
-            part = (str(message.topic()), int(message.partition() or 0))
-            error, offset = message.error(), int(message.offset() or 0)
+            topic, partition, offset = message.topic(), message.partition(), message.offset()
+            error = message.error()
+            if error is not None or (topic, partition) != part:
+                if run:
+                    merge.extend(part, run)  # type: ignore[arg-type]
+                    run = []
+                part = (str(topic), int(partition or 0))
             if error is None:
-                self._merge.add(part, offset, message.timestamp()[1], self._raw(message))
+                if topic is None or partition is None or offset is None:  # only error events lack them
+                    raise RuntimeError(f"Kafka returned a message without a position on {topic}")
+                ts_ms = message.timestamp()[1]
+                raw = Raw(logical[topic], topic, partition, offset, message.key(), message.value(), ts_ms)
+                run.append((ts_ms, offset, raw))
             elif error.code() == KafkaError._PARTITION_EOF:
-                self._merge.reached(part, offset)
+                merge.reached(part, int(offset or 0))
             else:
                 raise RuntimeError(f"Kafka error on {part[0]}[{part[1]}]: {error}")
-        for part in self._merge.positions:
-            hold = self._merge.buffered(part) >= _BUFFER_LIMIT or self._merge.fetched_all(part)
+        if run:
+            merge.extend(part, run)  # type: ignore[arg-type]
+        for part in merge.positions:
+            hold = merge.buffered(part) >= _BUFFER_LIMIT or merge.fetched_all(part)
             if hold and part not in self._paused:
                 self._consumer.pause([TopicPartition(*part)])
                 self._paused.add(part)
             elif not hold and part in self._paused:
                 self._consumer.resume([TopicPartition(*part)])
                 self._paused.discard(part)
-
-    def _raw(self, message: Message) -> Raw:
-        topic, partition, offset = message.topic(), message.partition(), message.offset()
-        if topic is None or partition is None or offset is None:  # only error events lack them
-            raise RuntimeError(f"Kafka returned a message without a position on {topic}")
-        return Raw(
-            self._logical[topic],
-            topic,
-            partition,
-            offset,
-            message.key(),
-            message.value(),
-            message.timestamp()[1],
-        )
 
     def _release_silent(self) -> None:
         """A worker must not stop because one partition went quiet without reporting its end

@@ -36,11 +36,18 @@ class TimeMerge(Generic[P, T]):
 
     def add(self, part: P, offset: int, ts_ms: int, item: T) -> None:
         """A fetched message; one at or past the partition's stop is not part of the run."""
-        self._fetched[part] = max(self._fetched[part], offset + 1)
+        self.extend(part, [(ts_ms, offset, item)])
+
+    def extend(self, part: P, messages: list[tuple[int, int, T]]) -> None:
+        """Fetched messages of one partition, (timestamp, offset, item) in offset order: `add`
+        for each, with the partition's bookkeeping once (a fetch brings runs of hundreds)."""
+        last = messages[-1][1]
+        self._fetched[part] = max(self._fetched[part], last + 1)
         self._caught_up.discard(part)
         stop = self._stops[part]
-        if stop is None or offset < stop:
-            self._buffers[part].append((ts_ms, offset, item))
+        if stop is not None and last >= stop:
+            messages = [m for m in messages if m[1] < stop]
+        self._buffers[part].extend(messages)
 
     def reached(self, part: P, offset: int) -> None:
         """The partition's end is at `offset` (an end-of-partition event): everything below it

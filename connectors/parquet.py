@@ -18,15 +18,19 @@ from __future__ import annotations
 import errno
 import hashlib
 import logging
+import operator
 import os
 import time
 from collections.abc import Iterator, Sequence
+from datetime import date
 from pathlib import Path
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 
 from connectors.sinks import Backpressure, Sink, SinkError
 from vocabulary.events import DeadLetter
@@ -70,30 +74,36 @@ class ParquetSink(Sink):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
 
     def write_batch(self, records: Sequence[BaseModel]) -> None:
-        groups: dict[tuple[str, str], list[dict[str, object]]] = {}
-        for record in _last_per_identity(records):
-            folder = _FOLDERS.get(type(record))
-            if folder is None:
-                raise SinkError(f"ParquetSink cannot write {type(record).__name__}")
-            row = dict(record.__dict__)  # a frozen record's fields, as they are: no model_dump
-            if folder == "predictions":
-                row["reasons"], row["defaulted"] = list(row["reasons"]), list(row["defaulted"])  # type: ignore[call-overload]
-            day = "" if folder == "dead_letters" else row["game_date"].isoformat()  # type: ignore[attr-defined]
-            groups.setdefault((folder, day), []).append(row)
-        for (folder, day), rows in sorted(groups.items()):
-            self._write(folder, day, rows)
+        predictions, grades, letters = _last_per_identity(records)
+        if letters:
+            self._write("dead_letters", None, letters)
+        for folder, kept in (("grades", grades), ("predictions", predictions)):
+            days: dict[date, list[BaseModel]] = {}
+            for record in kept:
+                members = days.get(record.game_date)
+                if members is None:
+                    members = days[record.game_date] = []
+                members.append(record)
+            for day in sorted(days):
+                self._write(folder, day, days[day])
 
-    def _write(self, folder: str, day: str, rows: list[dict[str, object]]) -> None:
-        if day:
-            ids = sorted(f"{r['prediction_id']}|{r['as_of']}" for r in rows)
-            directory = self.root / folder / f"game_date={day}"
+    def _write(self, folder: str, day: date | None, records: Sequence[BaseModel]) -> None:
+        table = _table(_SCHEMAS[folder], records)
+        if day is not None:
+            times: dict[object, str] = {}  # a batch's records share few event times
+            ids = sorted(
+                f"{r.prediction_id}|{times.get(r.as_of) or times.setdefault(r.as_of, str(r.as_of))}"  # type: ignore[attr-defined]
+                for r in records
+            )
+            directory = self.root / folder / f"game_date={day.isoformat()}"
         else:
-            ids = sorted("|".join(str(r[k]) for k in _DEAD_KEY) for r in rows)
+            keys = zip(*(table.column(k).to_pylist() for k in _DEAD_KEY), strict=True)
+            ids = sorted("|".join(map(str, key)) for key in keys)
             directory = self.root / folder
         digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:24]
         target = directory / f"part-{digest}.parquet"
         temporary = directory / f".part-{digest}.parquet.tmp"
-        table, delay = pa.Table.from_pylist(rows), 0.1
+        delay = 0.1
         while True:
             try:
                 directory.mkdir(parents=True, exist_ok=True)
@@ -106,10 +116,10 @@ class ParquetSink(Sink):
                     raise SinkError(f"cannot write {target}: {exc}") from exc
                 if not self._wait:
                     raise SinkError(
-                        f"the disk of {self.root} is full ({exc}): {len(rows)} records not written"
+                        f"the disk of {self.root} is full ({exc}): {len(records)} records not written"
                     ) from exc
                 self._backpressure.hold(
-                    f"the disk of {self.root} is full ({exc}): holding {len(rows)} records and the input "
+                    f"the disk of {self.root} is full ({exc}): holding {len(records)} records and the input "
                     "(backpressure) until there is room"
                 )
                 time.sleep(delay)
@@ -118,22 +128,85 @@ class ParquetSink(Sink):
         self.files_written += 1
 
 
-def _last_per_identity(records: Sequence[BaseModel]) -> list[BaseModel]:
+def _last_per_identity(
+    records: Sequence[BaseModel],
+) -> tuple[list[Prediction], list[Grade], list[DeadLetter]]:
     """One record per identity in a batch, the one Postgres keeps: a prediction by id (the later
-    one: a correction), a grade by key (the newer `as_of`, then the later one: a regrade). All
-    records of a batch share one emit time, so the readers could not tell them apart."""
-    kept: dict[tuple[object, ...], BaseModel] = {}
+    one: a correction), a grade by key (the newer `as_of`, then the later one: a regrade); every
+    dead letter. All records of a batch share one emit time, so the readers could not tell
+    them apart."""
+    predictions: dict[str, Prediction] = {}
+    grades: dict[tuple[object, ...], Grade] = {}
+    letters: list[DeadLetter] = []
     for record in records:
         if isinstance(record, Prediction):
-            kept[("prediction", record.prediction_id)] = record
+            predictions[record.prediction_id] = record
         elif isinstance(record, Grade):
-            key = ("grade", *(getattr(record, k) for k in KEY))
-            held = kept.get(key)
-            if held is None or record.as_of >= held.as_of:  # type: ignore[attr-defined]
-                kept[key] = record
+            key = _KEY_OF(record.__dict__)
+            held = grades.get(key)
+            if held is None or record.as_of >= held.as_of:
+                grades[key] = record
+        elif isinstance(record, DeadLetter):
+            letters.append(record)
         else:
-            kept[("other", id(record))] = record
-    return list(kept.values())
+            raise SinkError(f"ParquetSink cannot write {type(record).__name__}")
+    return list(predictions.values()), list(grades.values()), letters
+
+
+_KEY_OF = operator.itemgetter(*KEY)
+
+
+_ARROW: dict[object, pa.DataType] = {
+    str: pa.string(),
+    int: pa.int64(),
+    float: pa.float64(),
+    bool: pa.bool_(),
+    date: pa.date32(),
+    AwareDatetime: pa.timestamp("us", tz="UTC"),
+    bytes: pa.binary(),
+}
+
+
+def _arrow_type(annotation: Any) -> pa.DataType:
+    """The Arrow type of a record field: optional fields are nullable columns of their type,
+    tuples lists, literals of their values' type."""
+    origin, args = get_origin(annotation), [a for a in get_args(annotation) if a is not type(None)]
+    if origin is Literal:
+        return _ARROW[type(args[0])]
+    if origin is tuple:
+        return pa.list_(_arrow_type(args[0]))
+    if origin in (Union, UnionType):
+        return _arrow_type(args[0])
+    return _ARROW[annotation]
+
+
+def _schema(model: type[BaseModel]) -> pa.Schema:
+    return pa.schema([(name, _arrow_type(f.annotation)) for name, f in model.model_fields.items()])
+
+
+# one schema per folder, from the record type: a column is typed even when a batch holds only
+# nulls in it (inferred from the values, it was a null column in that file)
+_SCHEMAS = {folder: _schema(model) for folder, model in _MODELS.items()}
+
+
+def _table(schema: pa.Schema, records: Sequence[BaseModel]) -> pa.Table:
+    """The records as columns: each field read from the records' own fields (a frozen
+    record's, as they are: no model_dump) in C, each column converted once (a third less than
+    a row-wise `from_pylist`); a time column through its distinct values, which a batch's
+    records share (a time costs Arrow 0.25 µs to convert)."""
+    fields = [record.__dict__ for record in records]
+    return pa.Table.from_arrays(
+        [_array(list(map(operator.itemgetter(field.name), fields)), field.type) for field in schema],
+        schema=schema,
+    )
+
+
+def _array(values: list[Any], kind: pa.DataType) -> pa.Array:
+    if not pa.types.is_timestamp(kind):
+        return pa.array(values, type=kind)
+    codes: dict[Any, int] = {}
+    indices = [codes.setdefault(value, len(codes)) for value in values]
+    return pa.array(list(codes), type=kind).take(pa.array(indices, type=pa.int32()))
 
 
 def _files(root: Path, folder: str) -> list[Path]:
@@ -183,11 +256,13 @@ def read_emissions(root: Path) -> pl.DataFrame:
 
 def read_predictions_log(root: Path) -> pl.DataFrame:
     """One row per prediction id, its last emission (a correction replaces what it corrects):
-    the rows of `predictions_log`."""
+    the rows of `predictions_log`. At one emit time a withdrawal is the later (only an emitted
+    id is withdrawn); the order of the files, named by hashes, says nothing."""
     frame = read_emissions(root)
     if frame.is_empty():
         return frame
-    frame = frame.sort(["prediction_id", "emitted_at"], nulls_last=False)
+    order = ["prediction_id", "emitted_at", *(["withdrawn"] if "withdrawn" in frame.columns else [])]
+    frame = frame.sort(order, nulls_last=False, maintain_order=True)
     return frame.unique("prediction_id", keep="last", maintain_order=True).sort(["prediction_id"])
 
 

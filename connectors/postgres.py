@@ -11,6 +11,7 @@ with backoff for `retry_for_s`, then raises `SinkError`; a batch is never half-a
 
 from __future__ import annotations
 
+import functools
 import logging
 import operator
 import time
@@ -165,14 +166,23 @@ def _version(record: BaseModel) -> tuple[datetime, datetime]:
 def _dedupe(spec: _Table, records: Iterable[BaseModel]) -> list[BaseModel]:
     """One record per identity: predictions by id (the log keeps each), others by key with
     the newest `as_of` (ties: the last)."""
-    identity = ("prediction_id",) if spec.log_table else spec.key
-    latest: dict[tuple[Any, ...], BaseModel] = {}
+    identity = operator.itemgetter(*(("prediction_id",) if spec.log_table else spec.key))
+    latest: dict[Any, BaseModel] = {}
     for record in records:
-        k = tuple(getattr(record, c) for c in identity)
+        k = identity(record.__dict__)  # a frozen record's fields, read in C
         held = latest.get(k)
         if held is None or not spec.monotonic or _version(record) >= _version(held):
             latest[k] = record
     return list(latest.values())
+
+
+@functools.cache
+def _statements(spec: _Table) -> tuple[sql.Identifier, sql.Composed, sql.Composed]:
+    """A table's staging table, its COPY and its upsert, composed once (not for every batch)."""
+    stage = sql.Identifier(f"stage_{spec.table}")
+    columns = sql.SQL(", ").join(map(sql.Identifier, spec.columns))
+    copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(stage, columns)
+    return stage, copy, _upsert(spec, stage, columns)
 
 
 def _upsert(spec: _Table, stage: sql.Composable, columns: sql.Composable) -> sql.Composed:
@@ -310,16 +320,14 @@ class PostgresSink(Sink):
         self._backpressure.released("PostgreSQL is back")
 
     def _write(self, conn: psycopg.Connection[Any], spec: _Table, records: list[BaseModel]) -> None:
-        stage = sql.Identifier(f"stage_{spec.table}")
-        columns = sql.SQL(", ").join(map(sql.Identifier, spec.columns))
-        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(stage, columns)
-        with conn.cursor() as cur, cur.copy(statement) as copy:
+        stage, copy_statement, upsert = _statements(spec)
+        with conn.cursor() as cur, cur.copy(copy_statement) as copy:
             copy.set_types(self._types[spec.table])
             for row in spec.rows(records):
                 copy.write_row(row)
         if spec.log_table and any(getattr(r, "withdrawn", False) for r in records):
             self._withdraw(conn, stage)  # before the upsert: one statement cannot see it
-        conn.execute(_upsert(spec, stage, columns))
+        conn.execute(upsert)
 
     @staticmethod
     def _withdraw(conn: psycopg.Connection[Any], stage: sql.Identifier) -> None:

@@ -7,6 +7,7 @@ actionable; they never stop a vector from being built. See docs/features.md.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -56,6 +57,16 @@ def default(reason: str) -> str:
     return f"default:{reason}"
 
 
+@functools.lru_cache(maxsize=1024)
+def _defaulted(provenance: tuple[str, ...]) -> tuple[str, ...]:
+    """`name=reason` for each defaulted prediction input of a provenance. Vectors share very
+    few provenances (7 over the 33,410 predictions of the shipped history), and walking one's
+    every entry twice (the gate, then the record) was a third of the scorer's time."""
+    return tuple(
+        f"{FEATURE_NAMES[i]}={provenance[i].removeprefix('default:')}" for i in _INPUTS if provenance[i] != OK
+    )
+
+
 GAME_VECTOR_BOOK = "*"
 
 
@@ -93,16 +104,12 @@ class FeatureVector:
     @property
     def n_defaulted(self) -> int:
         """Defaulted prediction inputs (the consensus of other books is context, not input)."""
-        return sum(self.provenance[i] != OK for i in _INPUTS)
+        return len(_defaulted(self.provenance))
 
     @property
     def defaulted(self) -> tuple[str, ...]:
         """`name=reason` for each defaulted prediction input."""
-        return tuple(
-            f"{FEATURE_NAMES[i]}={self.provenance[i].removeprefix('default:')}"
-            for i in _INPUTS
-            if self.provenance[i] != OK
-        )
+        return _defaulted(self.provenance)
 
     def as_dict(self) -> dict[str, float]:
         return dict(zip(FEATURE_NAMES, self.values, strict=True))

@@ -1,7 +1,9 @@
 """Bytewax adapter for propstream sinks: the only place outputs meet Bytewax.
 
 Each worker builds its own sink; Bytewax hands it batches and the sink's idempotent,
-monotonic writes make Bytewax's at-least-once delivery safe (see connectors.sinks).
+monotonic writes make Bytewax's at-least-once delivery safe (see connectors.sinks). An item
+of the flow is a list of records (what one step of a shard made): the ledger counts items, a
+sink is given their records.
 
 A sink's `pacing` says how it is driven. "batch" (Parquet): written and flushed batch by
 batch, as Bytewax expects. "thread" (PostgreSQL): written on a thread of its own; the worker
@@ -120,12 +122,13 @@ class _Partition(StatelessSinkPartition[Any]):
         self._background = _Background(sink) if sink.pacing == "thread" else None
         self._registered = False
 
-    def write_batch(self, items: list[BaseModel]) -> None:
+    def write_batch(self, items: list[list[BaseModel]]) -> None:
         if not self._registered and self._ledger is not None:  # on the worker's own thread
             self._ledger.register(self._output, self._durable_count, self._drain)
             self._registered = True
         self._seen += len(items)
-        mine = [item for item in items if isinstance(item, self._sink.accepts)]
+        accepts = self._sink.accepts
+        mine = [record for records in items for record in records if isinstance(record, accepts)]
         if self._background is not None:
             self._background.submit(mine, self._seen)
             return

@@ -40,32 +40,30 @@ def grade(prediction: Prediction, box: BoxScore | None, emitted_at: datetime | N
     if p.recommendation != "PASS" and result in ("WIN", "LOSS"):
         price = p.over_price if side == "OVER" else p.under_price
         profit = profit_per_unit(price) if result == "WIN" and price is not None else -1.0
-    return construct(
-        Grade,
-        dict(  # every value is ours: no validation on the hot path
-            prediction_id=p.prediction_id,
-            model=p.model,
-            player_id=p.player_id,
-            game_key=p.game_key,
-            game_date=p.game_date,
-            book=p.book,
-            market=p.market,
-            line=p.line,
-            as_of=p.as_of,
-            side=side,
-            recommendation=p.recommendation,
-            actual=actual,
-            result=result,
-            profit=profit,
-            abs_error=abs(p.mean - actual) if actual is not None else None,
-            p_over=p.p_over / (p.p_over + p.p_under),
-            market_p_over=p.market_p_over,
-            model_version=p.model_version,
-            in_sample=p.in_sample,
-            emitted_at=emitted_at,
-            player_name=p.player_name,
-        ),
-    )
+    fields = {  # every value is ours: no validation on the hot path; a literal in the fields' order
+        "prediction_id": p.prediction_id,
+        "model": p.model,
+        "player_id": p.player_id,
+        "game_key": p.game_key,
+        "game_date": p.game_date,
+        "book": p.book,
+        "market": p.market,
+        "line": p.line,
+        "as_of": p.as_of,
+        "side": side,
+        "recommendation": p.recommendation,
+        "actual": actual,
+        "result": result,
+        "profit": profit,
+        "abs_error": abs(p.mean - actual) if actual is not None else None,
+        "p_over": p.p_over / (p.p_over + p.p_under),
+        "market_p_over": p.market_p_over,
+        "model_version": p.model_version,
+        "in_sample": p.in_sample,
+        "emitted_at": emitted_at,
+        "player_name": p.player_name,
+    }
+    return construct(Grade, fields)
 
 
 def wilson_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:

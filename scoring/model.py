@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from catboost import CatBoostRegressor
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from features.schema import FEATURE_NAMES, FEATURE_SCHEMA_VERSION, MARKET_FEATURES
@@ -24,6 +23,9 @@ from scoring.distribution import Scale
 from scoring.exceptions import ModelNotFoundError, SchemaMismatchError
 from scoring.trees import TreeEnsemble
 from vocabulary.events import US_EASTERN, Market
+
+if TYPE_CHECKING:  # a worker scores with the exported trees: CatBoost (0.4 s to import) only to train
+    from catboost import CatBoostRegressor
 
 __all__ = [
     "COUNT_KINDS",
@@ -219,6 +221,8 @@ class Registry:
 
     def catboost(self, name: str, market: str = "points", version: str | None = None) -> CatBoostRegressor:
         """The CatBoost model itself (for checks against its own predict)."""
+        from catboost import CatBoostRegressor  # noqa: PLC0415 (training and checks only)
+
         model = CatBoostRegressor()
         model.load_model(str(self._version_folder(name, market, version) / "model.cbm"))
         return model

@@ -12,10 +12,12 @@ the quality gate also passes.
 
 from __future__ import annotations
 
+import functools
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import numpy as np
 
@@ -154,9 +156,10 @@ class Scorer:
             return []
         vectors = np.asarray([r.vector.values for r in requests], dtype=np.float64)
         locs, sigmas = version.model.predict(model_columns(vectors))
+        # the arrays as Python floats at once (the same values `float` gives one by one)
         return [
-            self._prediction(version, r, float(m), float(s), stamp)
-            for r, m, s in zip(requests, locs, sigmas, strict=True)
+            self._prediction(version, r, m, s, stamp)
+            for r, m, s in zip(requests, locs.tolist(), sigmas.tolist(), strict=True)
         ]
 
     def _prediction(
@@ -164,22 +167,17 @@ class Scorer:
     ) -> Prediction:
         vector, target = request.vector, request.vector.target
         model, calibration = version.model, version.calibration
-        p_over, p_under, p_push = outcome_probabilities(loc, sigma, target.line, model.scale)
-        market = (
-            devig_over(request.over_price, request.under_price) if request.under_price is not None else None
-        )
+        scale, over_price, under_price = model.scale, request.over_price, request.under_price
+        p_over, p_under, p_push = outcome_probabilities(loc, sigma, target.line, scale)
+        market = devig_over(over_price, under_price) if under_price is not None else None
         decided = p_over + p_under
         if market is not None and decided > 0 and not calibration.is_identity:
             values = vector.values
             p = calibration.p_over(p_over / decided, market, values[_SPREAD], values[_TOTAL])
             p_over, p_under = p * decided, (1.0 - p) * decided
         edge = p_over / decided - market if market is not None else None
-        ev_over = p_over * profit_per_unit(request.over_price) - p_under
-        ev_under = (
-            p_under * profit_per_unit(request.under_price) - p_over
-            if request.under_price is not None
-            else None
-        )
+        ev_over = p_over * profit_per_unit(over_price) - p_under
+        ev_under = p_under * profit_per_unit(under_price) - p_over if under_price is not None else None
         recommendation: Recommendation = "PASS"
         min_edge = version.min_edge
         if edge is not None and min_edge is not None:
@@ -187,56 +185,57 @@ class Scorer:
                 recommendation = "OVER"
             elif -edge >= min_edge and ev_under is not None and ev_under > 0:
                 recommendation = "UNDER"
-        reasons = list(self.gate.reasons(vector))
+        reasons = self.gate.reasons(vector)
         if recommendation == "PASS":
             if market is None:
-                reasons.insert(0, "no_market_probability")
+                reasons = ("no_market_probability", *reasons)
             else:
-                reasons.insert(0, "no_proven_edge" if min_edge is None else f"edge<{min_edge}")
+                reasons = ("no_proven_edge" if min_edge is None else f"edge<{min_edge}", *reasons)
         game_date = _game_date(target.game_key)
-        return construct(
-            Prediction,
-            dict(  # every value is ours, typed above: no validation
-                prediction_id=prediction_id(
-                    model=model.name,
-                    player_id=target.player_id,
-                    game_key=target.game_key,
-                    book=target.book,
-                    market=target.market,
-                    as_of=request.vector.as_of,
-                ),
+        player_id, as_of = target.player_id, vector.as_of
+        # every value is ours, typed above: no validation; a literal in the fields' order
+        fields: dict[str, Any] = {
+            "prediction_id": prediction_id(
                 model=model.name,
-                player_id=target.player_id,
+                player_id=player_id,
                 game_key=target.game_key,
-                game_date=game_date,
                 book=target.book,
                 market=target.market,
-                line=target.line,
-                as_of=request.vector.as_of,
-                over_price=request.over_price,
-                under_price=request.under_price,
-                mean=point_mean(loc, sigma, model.scale),
-                sigma=sigma,
-                p_over=p_over,
-                p_under=p_under,
-                p_push=p_push,
-                market_p_over=market,
-                edge=edge,
-                ev_over=ev_over,
-                ev_under=ev_under,
-                recommendation=recommendation,
-                actionable=not reasons,
-                reasons=tuple(reasons),
-                defaulted=vector.defaulted,
-                model_version=version.name,
-                in_sample=version.trained_from <= game_date <= version.trained_to,
-                tipoff=request.tipoff,
-                withdrawn=False,
-                emitted_at=stamp.emitted_at,
-                player_name=stamp.name(target.player_id),
+                as_of=as_of,
             ),
-        )
+            "model": model.name,
+            "player_id": player_id,
+            "game_key": target.game_key,
+            "game_date": game_date,
+            "book": target.book,
+            "market": target.market,
+            "line": target.line,
+            "as_of": as_of,
+            "over_price": over_price,
+            "under_price": under_price,
+            "mean": point_mean(loc, sigma, scale),
+            "sigma": sigma,
+            "p_over": p_over,
+            "p_under": p_under,
+            "p_push": p_push,
+            "market_p_over": market,
+            "edge": edge,
+            "ev_over": ev_over,
+            "ev_under": ev_under,
+            "recommendation": recommendation,
+            "actionable": not reasons,
+            "reasons": reasons,
+            "defaulted": vector.defaulted,
+            "model_version": version.name,
+            "in_sample": version.trained_from <= game_date <= version.trained_to,
+            "tipoff": request.tipoff,
+            "withdrawn": False,
+            "emitted_at": stamp.emitted_at,
+            "player_name": stamp.name(player_id),
+        }
+        return construct(Prediction, fields)
 
 
+@functools.lru_cache(maxsize=4096)  # a batch's predictions share a few games
 def _game_date(game_key: str) -> date:
     return date(int(game_key[:4]), int(game_key[4:6]), int(game_key[6:8]))

@@ -14,16 +14,18 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from catboost import CatBoostRegressor
 
 from features.identity import PlayerDirectory, resolve_props
 from features.store import FeatureStore
 from scoring.model import COUNT_KINDS, ModelKind, model_columns
 from vocabulary.events import BoxScore, InputEvent, PropLine
 from vocabulary.markets import MARKETS, settle
+
+if TYPE_CHECKING:  # imported by `fit` alone: a worker or a replay never trains (0.4 s to import)
+    from catboost import CatBoostRegressor
 
 __all__ = ["DEFAULT_PARAMS", "TrainingSet", "build_training_set", "dispersion", "fit"]
 
@@ -102,6 +104,8 @@ def fit(
 ) -> tuple[CatBoostRegressor, float | None]:
     """Fit a model of the set's target; for the constant-sigma kind also return the residuals'
     std, for the negative binomial its dispersion (see `dispersion`)."""
+    from catboost import CatBoostRegressor  # noqa: PLC0415 (a worker never trains)
+
     if len(data) < 100:
         raise ValueError(f"too little training data: {len(data)} rows (need at least 100)")
     settings = DEFAULT_PARAMS | (params or {})

@@ -3,6 +3,8 @@ short, stable `reason` for counting; the flow decides whether to dead-letter it.
 
 from __future__ import annotations
 
+import functools
+
 __all__ = [
     "BeyondRetentionError",
     "DecodeError",
@@ -43,7 +45,13 @@ class UnsupportedMarketError(EventError):
     """A prop of a market no active model scores: counted, never merged into another market."""
 
     def __init__(self, market: str, supported: tuple[str, ...]) -> None:
-        super().__init__("market:unsupported", f"no active model scores {market!r} (active: {supported})")
+        super().__init__("market:unsupported", _unsupported(market, supported))
+
+
+@functools.lru_cache(maxsize=256)
+def _unsupported(market: str, supported: tuple[str, ...]) -> str:
+    """The detail, once per market: half the props of a points-only replay are refused."""
+    return f"no active model scores {market!r} (active: {supported})"
 
 
 class BeyondRetentionError(EventError):

@@ -9,6 +9,7 @@ shard, without any lookup at the producer.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 import zlib
@@ -37,6 +38,7 @@ def normalize_name(name: str) -> str:
     return " ".join(t for t in tokens if t and t not in _SUFFIXES)
 
 
+@functools.lru_cache(maxsize=8192)  # a season names about a thousand players, many times each
 def canonical_player(name: str) -> str:
     """The player key both feeds share: the normalised name, book aliases resolved."""
     normalized = normalize_name(name)

@@ -47,6 +47,24 @@ def test_any_bytes_and_text_survive_json_exactly(original: bytes, detail: str) -
         text.encode("utf-8")  # storable: no lone surrogate
 
 
+@given(
+    st.one_of(st.binary(max_size=300), st.sampled_from([b"\xff" * 400_000, b"{" + b"a" * 300_000])),
+    st.text(max_size=50),
+    st.text(min_size=1, max_size=300),
+    st.one_of(st.none(), st.integers(0, 2**40)),
+)
+def test_the_flows_dead_letter_is_the_validated_one(
+    original: bytes, detail: str, reason: str, offset: int | None
+) -> None:
+    """`DeadLetter.of` (the flow's, unvalidated) builds exactly what validation builds."""
+    fields = {"source": "odds.props\x00" + detail, "partition": 3, "offset": offset}
+    fields |= {"original": original, "reason": reason, "detail": detail * 50}
+    fast, validated = DeadLetter.of(**fields), DeadLetter(**fields)  # type: ignore[arg-type]
+    assert fast == validated and fast.__dict__ == validated.__dict__
+    assert list(fast.__dict__) == list(DeadLetter.model_fields)
+    assert decode(encode(fast), DeadLetter) == validated
+
+
 def test_a_huge_dead_letter_is_kept_truncated_with_size_and_digest() -> None:
     for original in (b"\xff" * 400_000, b"\x00" * 1_000_000, b"{" + b"a" * 2_000_000):
         dead = letter(original)

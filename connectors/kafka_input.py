@@ -62,6 +62,10 @@ def _consumer(bootstrap: str, group: str | None = None) -> Consumer:
             # to read instead of 2.7 s
             "fetch.queue.backoff.ms": 20,
             "on_commit": _on_commit,  # the answer to a commit sent without waiting
+            # how long a commit that waits (the last one, at a stop) waits for a broker that is
+            # away: librdkafka's default, 45 s, held a worker stopped during an outage that
+            # long (the reader joins no group, so nothing else reads it)
+            "session.timeout.ms": 6_000,
         }
     )
 

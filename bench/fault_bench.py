@@ -36,14 +36,16 @@ console = Console(stderr=True)
 # How much of the shipped history a worker consumes before its memory is read: about a quarter
 # of the messages (the 2024-25 season and the first night of 2025-26), about a half, all.
 HISTORY_PARTS = {"quarter": "2025-10-21", "half": "2025-10-29", "whole": None}
-PARTS = tuple(HISTORY_PARTS.items())
 _SETTLE_S = 5.0  # resident memory is sampled this long once the worker has read everything
 
 
-def _memory_mb(pid: int) -> tuple[float, float]:
-    """The process's resident set size now (VmRSS) and its peak (VmHWM), in MiB."""
+def _memory_mb(pid: int) -> tuple[float, float, float]:
+    """The process's resident set size now (VmRSS), the part of it that is its own memory
+    (RssAnon: the rest is mapped files, the shared libraries, which the kernel may drop and
+    read again) and its peak (VmHWM), in MiB."""
     fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
-    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+    rss, anonymous, peak = (int(fields[name].split()[0]) / 1024 for name in ("VmRSS", "RssAnon", "VmHWM"))
+    return rss, anonymous, peak
 
 
 def _worker_memory(
@@ -52,13 +54,13 @@ def _worker_memory(
     """Load the shipped history up to the game date `to` (all of it: None) into topics of its
     own, start a worker at `earliest`, and once it has read every message: its resident
     memory (the median of samples over `_SETTLE_S`, while it tails) and its peak, in MiB."""
-    prefix = f"history-{to or 'all'}."
-    env = services.env(prefix, models_dir, work / "out")
+    part = to or "all"
+    env = services.env(f"history-{part}.", models_dir, work / "out")
     run_cli(env, "load", "--max-speed", *(("--to", to) if to else ()), timeout=900)
-    names = Settings(topic_prefix=prefix)
+    names = Settings(topic_prefix=f"history-{part}.")
     total = messages(services.kafka_bootstrap, [names.topic(t) for t in INPUT_TOPICS])
-    db, port = database(services.admin_dsn, f"history_{to or 'all'}".replace("-", "_")), free_port()
-    recovery = str(work / f"recovery-{to or 'all'}")
+    db, port = database(services.admin_dsn, f"history_{part}".replace("-", "_")), free_port()
+    recovery = str(work / f"recovery-{part}")
     worker = spawn(env, "worker", "--recovery-dir", recovery, "--metrics-port", str(port), dsn=db)
     try:
         read, deadline = 0.0, time.monotonic() + 900
@@ -74,22 +76,23 @@ def _worker_memory(
         for _ in range(int(_SETTLE_S / 0.5)):
             time.sleep(0.5)
             samples.append(_memory_mb(worker.pid))
-        resident, peak = statistics.median(r for r, _ in samples), samples[-1][1]
     except BaseException:
         worker.kill()
         worker.communicate(timeout=30)
         raise
     stop_worker(worker, signal.SIGTERM)
+    rss, anonymous = (statistics.median(sample[i] for sample in samples) for i in (0, 1))
     console.print(
-        f"worker on {total:,} messages (to {to or 'the end'}): RSS {resident:,.0f} MiB, peak {peak:,.0f}"
+        f"worker on {total:,} messages to {to or 'the end'}: RSS {rss:,.0f} MiB "
+        f"(anonymous {anonymous:,.0f}), peak {samples[-1][2]:,.0f}"
     )
-    return {"messages": float(total), "rss": resident, "peak": peak}
+    return {"messages": float(total), "rss": rss, "peak": samples[-1][2]}
 
 
 def worker_memory_after_history(services: PrivateServices, models_dir: Path, work: Path) -> dict[str, float]:
     """A worker's resident memory once it has consumed a quarter, a half and the whole of the
     shipped history, side by side (it must not grow with how much it has consumed), and its
-    peak on the whole (what a worker catching up on it needs)."""
+    peak on the whole (what a worker catching up on all of it needs)."""
     parts = {
         name: _worker_memory(services, models_dir, work / name, to) for name, to in HISTORY_PARTS.items()
     }

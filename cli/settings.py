@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     postgres_outage: Literal["wait", "fail"] = Field(
         "wait", description="beyond postgres_retry_s: hold the input until PostgreSQL returns, or exit"
     )
+    kafka_retry_s: Annotated[float, Field(ge=0)] = Field(
+        60.0, description="seconds the output producer waits for the broker before kafka_outage applies"
+    )
+    kafka_outage: Literal["wait", "fail"] = Field(
+        "wait", description="beyond kafka_retry_s: hold the input until the broker takes the outputs, or exit"
+    )
     parquet_disk_full: Literal["wait", "fail"] = Field(
         "wait", description="the Parquet folder's disk full: hold the input until there is room, or exit"
     )

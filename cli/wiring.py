@@ -12,6 +12,7 @@ from connectors.kafka import KafkaRecordSink
 from connectors.parquet import ParquetSink
 from connectors.postgres import PostgresSink
 from connectors.sinks import Sink
+from flows import stopping
 from scoring.model import Registry
 from scoring.scorer import Scorer, Version
 from vocabulary.events import DeadLetter
@@ -39,7 +40,10 @@ def scorers(settings: Settings) -> list[Scorer]:
 def sink_factories(
     settings: Settings, *, parquet: Path | None, postgres: bool, kafka: bool
 ) -> list[Callable[[], Sink]]:
+    """The run's sinks. Each asks `flows.stopping` between the retries of a write its
+    destination refuses: a SIGTERM ends that wait (`SinkStopped`, flows/outputs.py)."""
     factories: list[Callable[[], Sink]] = []
+    stop = stopping.requested
     # the output topics first: a worker runs its outputs in this order, one after the other,
     # and live readers (the dashboard) should not wait for the Postgres transaction
     if kafka:
@@ -49,13 +53,22 @@ def sink_factories(
             DeadLetter: settings.topic("dlq"),
         }
         factories.append(
-            lambda: KafkaRecordSink(settings.kafka_bootstrap, topics, partitions=settings.partitions)
+            lambda: KafkaRecordSink(
+                settings.kafka_bootstrap,
+                topics,
+                partitions=settings.partitions,
+                retry_for_s=settings.kafka_retry_s,
+                wait=settings.kafka_outage == "wait",
+                stop=stop,
+            )
         )
     if parquet is not None:
         wait_for_room = settings.parquet_disk_full == "wait"
-        factories.append(lambda: ParquetSink(parquet, wait=wait_for_room))
+        factories.append(lambda: ParquetSink(parquet, wait=wait_for_room, stop=stop))
     if postgres:
         dsn = settings.postgres_dsn.get_secret_value()
         wait = settings.postgres_outage == "wait"
-        factories.append(lambda: PostgresSink(dsn, retry_for_s=settings.postgres_retry_s, wait=wait))
+        factories.append(
+            lambda: PostgresSink(dsn, retry_for_s=settings.postgres_retry_s, wait=wait, stop=stop)
+        )
     return factories

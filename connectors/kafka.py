@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -14,12 +15,15 @@ from pydantic import BaseModel
 
 from connectors.exceptions import BrokerUnreachableError, PublishError
 from connectors.kafka_config import REACH_TIMEOUT_S, client_config
-from connectors.sinks import Sink, SinkError
+from connectors.sinks import Backpressure, Sink, SinkError
 from vocabulary.events import DeadLetter
 
 __all__ = ["KafkaRecordSink", "Publisher", "ensure_topics"]
 
 logger = logging.getLogger(__name__)
+_WAIT_STEP_S = (
+    1.0  # how long one wait for acknowledgements lasts before the sink looks at the time and a stop
+)
 
 
 def ensure_topics(bootstrap: str, topics: dict[str, int], timeout_s: float = 30.0) -> list[str]:
@@ -53,18 +57,19 @@ class Publisher:
     """A producer that keeps per-key order (idempotent producer, acks=all) and fails loudly:
     `close()` flushes and raises `PublishError` if any message was not delivered."""
 
-    def __init__(self, bootstrap: str, linger_ms: int = 5) -> None:
-        self._producer = Producer(
-            client_config(
-                bootstrap,
-                {
-                    "enable.idempotence": True,
-                    "acks": "all",
-                    "linger.ms": linger_ms,
-                    "compression.type": "lz4",
-                },
-            )
-        )
+    def __init__(self, bootstrap: str, linger_ms: int = 5, *, retry_forever: bool = False) -> None:
+        """`retry_forever`: librdkafka sends a message until the broker takes it, however long
+        that is (no message timeout; its default gives up after 5 minutes): the caller decides
+        how long to wait (`wait`)."""
+        options: dict[str, Any] = {
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": linger_ms,
+            "compression.type": "lz4",
+        }
+        if retry_forever:
+            options["message.timeout.ms"] = 0
+        self._producer = Producer(client_config(bootstrap, options))
         self._errors: list[str] = []
         self.delivered = 0
 
@@ -81,9 +86,12 @@ class Publisher:
         value: bytes,
         timestamp_ms: int,
         on_error: Callable[[KafkaError], bool] | None = None,
+        *,
+        while_full: Callable[[int], None] | None = None,
     ) -> None:
         """Queue one message; `on_error` may take a failed delivery (returning True) so it is
-        not counted as an error by `flush`."""
+        not counted as an error by `flush`. While the local queue is full (the broker takes
+        nothing), `while_full` is told how many messages it holds, between waits of 0.1 s."""
         report = self._on_delivery if on_error is None else functools.partial(self._on_failure, on_error)
         while True:
             try:
@@ -91,6 +99,8 @@ class Publisher:
                 break
             except BufferError:
                 self._producer.poll(0.1)  # local queue full: let deliveries drain
+                if while_full is not None:
+                    while_full(len(self._producer))
         self._producer.poll(0)
 
     def _on_failure(
@@ -100,16 +110,30 @@ class Publisher:
             return
         self._on_delivery(error, message)
 
-    def flush(self, timeout_s: float = 60.0) -> None:
-        """Wait for every queued message; raise `PublishError` if any was not delivered."""
-        remaining = self._producer.flush(timeout_s)
-        if remaining:
-            self._errors.append(f"{remaining} messages still queued after {timeout_s}s")
+    def wait(self, timeout_s: float) -> int:
+        """Serve deliveries for up to `timeout_s`; returns how many messages are still queued
+        (0: every one is delivered or refused; `check` says which)."""
+        return int(self._producer.flush(timeout_s))
+
+    def check(self) -> None:
+        """Raise `PublishError` if any message was refused."""
         if self._errors:
             raise PublishError(f"{len(self._errors)} messages not delivered; first: {self._errors[0]}")
 
+    def flush(self, timeout_s: float = 60.0) -> None:
+        """Wait for every queued message; raise `PublishError` if any was not delivered."""
+        remaining = self.wait(timeout_s)
+        if remaining:
+            self._errors.append(f"{remaining} messages still queued after {timeout_s}s")
+        self.check()
+
     def close(self, timeout_s: float = 60.0) -> None:
         self.flush(timeout_s)
+
+    def discard(self) -> None:
+        """Drop whatever is still queued, undelivered, without waiting for the broker."""
+        self._producer.purge()
+        self._producer.flush(0)
 
     def __enter__(self) -> Publisher:
         return self
@@ -159,7 +183,13 @@ class KafkaRecordSink(Sink):
     `write_batch` hands the records to the producer, which sends them at once (`linger.ms` 1);
     `flush` waits until the broker has them. The flow flushes at its snapshots, not after each
     batch: a flush per batch waited ~1 ms for the broker's acknowledgement (and at times
-    50 ms), 28% of a live worker's time at 1,000 line moves a second (docs/operations.md)."""
+    50 ms), 28% of a live worker's time at 1,000 line moves a second (docs/operations.md).
+
+    A broker that takes nothing (stopped, unreachable) holds `flush`, and so the input: the
+    producer sends for as long as it takes (no message timeout); beyond `retry_for_s` the wait
+    says so (`Backpressure`: an ERROR line once a minute, `propstream_sink_waiting{sink="kafka"}`
+    at 1) or, without `wait`, raises `SinkError`. `stop` is asked while it waits: once it says
+    yes, `SinkStopped`, the records not acknowledged left unwritten."""
 
     pacing = "snapshot"
 
@@ -170,18 +200,26 @@ class KafkaRecordSink(Sink):
         *,
         partitions: int = 1,
         topic_wait_s: float = 120.0,
+        retry_for_s: float = 60.0,
+        wait: bool = False,
+        stop: Callable[[], bool] | None = None,
     ) -> None:
         """A missing output topic (deleted while the worker runs) is recreated with `partitions`
         and the undelivered records are sent again, for up to `topic_wait_s`."""
+        if retry_for_s < 0:
+            raise ValueError(f"retry_for_s must be >= 0, got {retry_for_s}")
         self._bootstrap = bootstrap
         self._topics = dict(topics)
         self._partitions, self._topic_wait_s = partitions, topic_wait_s
+        self._retry_for_s, self._wait = retry_for_s, wait
+        self._backpressure = Backpressure("kafka", logger, stop)
         self.accepts = tuple(self._topics)
         self._publisher: Publisher | None = None
         self._lost: list[BaseModel] = []  # records whose topic was missing, to send again
+        self._waiting_since: float | None = None  # when the broker last left records unacknowledged
 
     def setup(self) -> None:
-        self._publisher = Publisher(self._bootstrap, linger_ms=1)
+        self._publisher = Publisher(self._bootstrap, linger_ms=1, retry_forever=True)
 
     def _started(self) -> Publisher:
         if self._publisher is None:
@@ -199,7 +237,14 @@ class KafkaRecordSink(Sink):
             key, stamp = _key_and_stamp(record)
             take = functools.partial(_take_missing_topic, self._lost, record)
             try:
-                publisher.publish(topic, key.encode(), record.model_dump_json().encode(), stamp, take)
+                publisher.publish(
+                    topic,
+                    key.encode(),
+                    record.model_dump_json().encode(),
+                    stamp,
+                    take,
+                    while_full=self._unacknowledged,
+                )
             except KafkaException as exc:  # refused at once: the topic is known to be gone
                 if not take(exc.args[0]):
                     raise
@@ -209,12 +254,35 @@ class KafkaRecordSink(Sink):
         recreates a missing topic and sends its records again first."""
         publisher, deadline = self._started(), time.monotonic() + self._topic_wait_s
         while True:
-            publisher.flush()  # raises on any other delivery error
+            while queued := publisher.wait(_WAIT_STEP_S):
+                self._unacknowledged(queued)
+            publisher.check()  # raises on any other delivery error
+            if self._waiting_since is not None:
+                self._waiting_since = None
+                self._backpressure.released(f"Kafka at {self._bootstrap} acknowledges again")
             lost, self._lost = self._lost, []
             if not lost:
                 return
             self._recreate(lost, deadline)
             self.write_batch(lost)
+
+    def _unacknowledged(self, queued: int) -> None:
+        """Between two waits for a broker that has `queued` records unacknowledged: a stop ends
+        the wait; beyond the retry window, hold (`wait`) or raise."""
+        now = time.monotonic()
+        if self._waiting_since is None:
+            self._waiting_since = now
+        self._backpressure.check_stop(queued, f"Kafka at {self._bootstrap} has not acknowledged them")
+        waited = now - self._waiting_since
+        if waited < self._retry_for_s:
+            return
+        unacknowledged = f"Kafka at {self._bootstrap} has not acknowledged {queued} records"
+        if not self._wait:
+            raise SinkError(f"{unacknowledged} within the {self._retry_for_s:g}s retry window")
+        self._backpressure.hold(
+            f"{unacknowledged} for {waited:.0f}s, beyond the {self._retry_for_s:g}s retry window: "
+            "holding them and the input (backpressure) until it does"
+        )
 
     def _recreate(self, lost: Sequence[BaseModel], deadline: float) -> None:
         topics = sorted({self._topics[type(record)] for record in lost})
@@ -229,9 +297,12 @@ class KafkaRecordSink(Sink):
         time.sleep(1)  # let the new topic's metadata reach the producer
 
     def close(self) -> None:
+        """Flush, then free the producer; what a stopped flush left queued is dropped
+        (`SinkStopped`: the run ends before those records count as written, and the restart
+        writes them again)."""
         if self._publisher is not None:
             try:
                 self.flush()
             finally:
-                self._publisher.close()
+                self._publisher.discard()
                 self._publisher = None

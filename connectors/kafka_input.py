@@ -34,7 +34,16 @@ logger = logging.getLogger(__name__)
 Start = Literal["earliest", "latest"]
 Part = tuple[str, int]  # (topic, partition)
 IDLE_WAIT_S = 0.01  # how long a take waits for a message when none is ready
-_BUFFER_LIMIT = 10_000  # messages buffered per partition before it is paused
+# Read-ahead, bounded whatever the backlog: a partition is paused once the merge holds
+# _BUFFER_LIMIT of its messages and resumed below _RESUME_BELOW (`TimeMerge.wants`: a pause
+# drops librdkafka's prefetch of the partition, which a resume fetches again, so the gap keeps
+# that rare), and librdkafka prefetches at most _PREFETCH_KIB for all partitions together.
+# Its default, 64 MiB, held most of the shipped history's 57 MB of input, and the merge held
+# up to 10,000 messages a partition: a worker's memory after catching up grew with the
+# backlog it had read (docs/operations.md, "Memory").
+_BUFFER_LIMIT = 2_000
+_RESUME_BELOW = 1_000
+_PREFETCH_KIB = 8_192
 _MAX_SILENCE = timedelta(seconds=5)  # a tailing partition silent this long stops holding others back
 
 
@@ -46,7 +55,17 @@ def _consumer(bootstrap: str, group: str | None = None) -> Consumer:
             "group.id": group or f"propstream-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
             "enable.partition.eof": True,  # the merge must know when a partition is at its end
+            "queued.max.messages.kbytes": _PREFETCH_KIB,
+            "queued.min.messages": _BUFFER_LIMIT,  # per partition (librdkafka's default: 100,000)
+            # with the prefetch that small, librdkafka's default wait of 1 s before fetching again
+            # a partition whose queue was full starved the merge: the shipped history took 30 s
+            # to read instead of 2.7 s
+            "fetch.queue.backoff.ms": 20,
             "on_commit": _on_commit,  # the answer to a commit sent without waiting
+            # how long a commit that waits (the last one, at a stop) waits for a broker that is
+            # away: librdkafka's default, 45 s, held a worker stopped during an outage that
+            # long (the reader joins no group, so nothing else reads it)
+            "session.timeout.ms": 6_000,
         }
     )
 
@@ -177,11 +196,12 @@ class KafkaReader:
         if run:
             merge.extend(part, run)  # type: ignore[arg-type]
         for part in merge.positions:
-            hold = merge.buffered(part) >= _BUFFER_LIMIT or merge.fetched_all(part)
-            if hold and part not in self._paused:
+            fetching = part not in self._paused
+            wanted = merge.wants(part, fetching, _BUFFER_LIMIT, _RESUME_BELOW)
+            if fetching and not wanted:
                 self._consumer.pause([TopicPartition(*part)])
                 self._paused.add(part)
-            elif not hold and part in self._paused:
+            elif wanted and not fetching:
                 self._consumer.resume([TopicPartition(*part)])
                 self._paused.discard(part)
 

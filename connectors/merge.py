@@ -56,8 +56,21 @@ class TimeMerge(Generic[P, T]):
             self._fetched[part] = offset
             self._caught_up.add(part)
 
-    def buffered(self, part: P) -> int:
-        return len(self._buffers[part])
+    def wants(self, part: P, fetching: bool, high: int, low: int) -> bool:
+        """Flow control for the reader: whether to fetch the partition now, given whether it is
+        being fetched. A partition stops once its buffer holds `high` messages and starts again
+        once it holds fewer than `low` (fewer pauses and resumes than one bound gives), or
+        once it has fetched everything its run reads. A buffer all of one timestamp is always
+        fetched, whatever its size: its run may go on in what is not fetched yet, and the merge
+        gives no message of that time until the run is complete (`take`), so holding it back
+        would stall the merge for good (a day's shipped props share their 17:00 time: up to
+        2,243 of them in one partition of four)."""
+        if self.fetched_all(part):
+            return False
+        buffer = self._buffers[part]
+        if len(buffer) < (high if fetching else low):
+            return True
+        return all(message[0] == buffer[0][0] for message in buffer)  # stops at the first other
 
     def fetched_all(self, part: P) -> bool:
         stop = self._stops[part]

@@ -21,7 +21,7 @@ import logging
 import operator
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from types import UnionType
@@ -61,13 +61,20 @@ _DEAD_KEY = ("source", "partition", "offset")  # where the input was read: the k
 class ParquetSink(Sink):
     accepts = (Prediction, Grade, DeadLetter)
 
-    def __init__(self, root: Path, *, wait: bool = True, max_backoff_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        wait: bool = True,
+        max_backoff_s: float = 2.0,
+        stop: Callable[[], bool] | None = None,
+    ) -> None:
         """`wait`: on a full disk, hold the batch and retry until it is written (backpressure);
-        else raise `SinkError`."""
+        else raise `SinkError`. `stop` is asked between retries: once it says yes, `SinkStopped`."""
         self.root = root
         self.files_written = 0
         self._wait, self._max_backoff_s = wait, max_backoff_s
-        self._backpressure = Backpressure("parquet", logger)
+        self._backpressure = Backpressure("parquet", logger, stop)
 
     def setup(self) -> None:
         for folder in _FOLDERS.values():
@@ -122,6 +129,7 @@ class ParquetSink(Sink):
                     f"the disk of {self.root} is full ({exc}): holding {len(records)} records and the input "
                     "(backpressure) until there is room"
                 )
+                self._backpressure.check_stop(len(records), f"the disk of {self.root} is full: {exc}")
                 time.sleep(delay)
                 delay = min(delay * 2, self._max_backoff_s)
         self._backpressure.released(f"there is room on the disk of {self.root} again")

@@ -6,7 +6,8 @@ temporary staging table, then applied by one statement: `INSERT ... ON CONFLICT 
 re-delivered or older record never overwrites a newer one; predictions write their log in the
 same statement (it keeps corrections; a withdrawn id's rows are deleted before it, in a batch
 that has one); dead letters ignore duplicates. When the server goes away the sink reconnects
-with backoff for `retry_for_s`, then raises `SinkError`; a batch is never half-applied.
+with backoff for `retry_for_s`, then raises `SinkError` (or, with `wait`, holds the batch until
+the server returns); a batch is never half-applied.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import functools
 import logging
 import operator
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -234,10 +235,17 @@ class PostgresSink(Sink):
     pacing = "thread"  # a commit waits on the server's disk: the flow goes on meanwhile
 
     def __init__(
-        self, dsn: str, retry_for_s: float = 60.0, max_backoff_s: float = 2.0, *, wait: bool = False
+        self,
+        dsn: str,
+        retry_for_s: float = 60.0,
+        max_backoff_s: float = 2.0,
+        *,
+        wait: bool = False,
+        stop: Callable[[], bool] | None = None,
     ) -> None:
         """`wait`: beyond `retry_for_s` keep retrying (the flow stops reading: backpressure),
-        with a log line and the `propstream_sink_waiting` gauge, instead of raising."""
+        with a log line and the `propstream_sink_waiting` gauge, instead of raising. `stop` is
+        asked between retries: once it says yes, `SinkStopped`."""
         if retry_for_s < 0:
             raise ValueError(f"retry_for_s must be >= 0, got {retry_for_s}")
         self._dsn = dsn
@@ -248,7 +256,7 @@ class PostgresSink(Sink):
         self.batches = 0
         self.retries = 0
         self._wait = wait
-        self._backpressure = Backpressure("postgres", logger)
+        self._backpressure = Backpressure("postgres", logger, stop)
 
     def setup(self) -> None:
         self._connection()
@@ -298,6 +306,7 @@ class PostgresSink(Sink):
                 self.close()
                 if time.monotonic() + delay > deadline:
                     self._beyond_retry(exc, len(records))  # raises, or waits on (backpressure)
+                self._backpressure.check_stop(len(records), f"PostgreSQL unreachable: {exc}")
                 self.retries += 1
                 logger.warning("PostgreSQL write failed (%s); retrying in %.1fs", exc, delay)
                 time.sleep(delay)

@@ -9,6 +9,9 @@ resources.
 
 A sink whose destination stays away beyond its retries may hold its batch instead of failing:
 Bytewax then waits for it, so the input waits too (backpressure), and `Backpressure` says so.
+A stop asked for while a sink retries or holds (SIGTERM) ends the wait with `SinkStopped`: the
+batch is not written, and the run must end without marking it done (no snapshot may cover
+it), so that a restart writes it again (flows.outputs does so).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Literal
 
@@ -25,7 +28,7 @@ from pydantic import BaseModel
 
 from vocabulary.errors import PropstreamError
 
-__all__ = ["WAITING", "Backpressure", "Sink", "SinkError"]
+__all__ = ["WAITING", "Backpressure", "Sink", "SinkError", "SinkStopped"]
 
 WAITING = Gauge(
     "propstream_sink_waiting",
@@ -38,6 +41,15 @@ _LOG_EVERY_S = 60.0
 
 class SinkError(PropstreamError):
     """A sink could not write a batch (after its retries)."""
+
+
+class SinkStopped(SinkError):
+    """A stop was asked for while the sink waited for its destination: the batch is not
+    written (the message says what it waited for)."""
+
+
+def _never() -> bool:
+    return False
 
 
 class Sink(ABC):
@@ -77,12 +89,20 @@ class Sink(ABC):
 class Backpressure:
     """How a sink that holds its batch (and so the input) says so: the gauge
     `propstream_sink_waiting{sink}` at 1, an ERROR line when it starts and once a minute while it
-    lasts (`hold`), a WARNING line and the gauge back at 0 when it ends (`released`)."""
+    lasts (`hold`), a WARNING line and the gauge back at 0 when it ends (`released`). Between
+    two tries the sink asks `check_stop`: once `stop` says yes, the wait ends in `SinkStopped`."""
 
-    def __init__(self, sink: str, log: logging.Logger) -> None:
+    def __init__(self, sink: str, log: logging.Logger, stop: Callable[[], bool] | None = None) -> None:
         self.sink, self._log = sink, log
+        self._stop = stop or _never
         self._since: float | None = None
         self._logged_at = 0.0
+
+    def check_stop(self, records: int, why: str) -> None:
+        """Between two tries of a write: raise `SinkStopped` if a stop was asked for, saying how
+        many records it leaves unwritten and why the write waits."""
+        if self._stop():
+            raise SinkStopped(f"{records} records not written ({why})")
 
     def hold(self, message: str) -> None:
         now = time.monotonic()

@@ -17,6 +17,12 @@ awaited) only when the flow needs it durable. The sinks' guarantees hold (one ba
 whole; several batches written as one give what writing them in order gives, the sinks being
 idempotent and monotonic); what changes is when a record is durable, which the flow's ledger
 tracks for its checkpoints (flows/ledger.py), and a resume redoes what was not.
+
+A sink that waits for its destination (a broker or database away, a full disk) holds the
+input; a stop (SIGTERM) ends that wait (`SinkStopped`). The output then writes nothing more and
+counts nothing more durable, and says so in one line: the run ends as any stopped run does,
+its last snapshot naming the newest checkpoint whose outputs were all durable (flows/
+checkpoints.py), so the restart resumes from there and writes what was not.
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ from typing import Any
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from pydantic import BaseModel
 
-from connectors.sinks import Sink
+from connectors.sinks import Sink, SinkStopped
+from flows import stopping
 from flows.ledger import Ledger
 
 logger = logging.getLogger(__name__)
@@ -39,9 +46,20 @@ __all__ = ["SinkAdapter"]
 _QUEUE_LIMIT = 20_000  # records queued for a background writer before the input waits for it
 
 
+def _stopped_waiting(sink: Sink, exc: SinkStopped) -> None:
+    logger.warning(
+        "%s stopped waiting on %s: %s; the last snapshot names the newest checkpoint written "
+        "before them, and the restart writes them",
+        type(sink).__name__,
+        stopping.received() or "a stop request",
+        exc,
+    )
+
+
 class _Background:
     """A sink's writes on a thread of its own, in order, what queued meanwhile as one batch; a
-    failure is raised to the worker at its next call."""
+    failure is raised to the worker at its next call. A stop that ends the sink's wait
+    (`SinkStopped`) ends the writer: what it holds and what comes after stay unwritten."""
 
     def __init__(self, sink: Sink) -> None:
         self._sink = sink
@@ -50,6 +68,7 @@ class _Background:
         self._taken = 0  # the stream's item count the writer has taken
         self.durable = 0  # the stream's item count written durably
         self._error: BaseException | None = None
+        self.stopped = False
         self._closing = False
         self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._run, name=f"{type(sink).__name__}-writer", daemon=True)
@@ -58,17 +77,19 @@ class _Background:
     def submit(self, records: list[BaseModel], upto: int) -> None:
         """Queue `records`, the stream's items up to `upto`; waits while the queue is full."""
         with self._changed:
-            while len(self._queue) >= _QUEUE_LIMIT and self._error is None:
+            while len(self._queue) >= _QUEUE_LIMIT and self._error is None and not self.stopped:
                 self._changed.wait()
             self._raise()
+            if self.stopped:
+                return
             self._queue += records
             self._queued = upto
             self._changed.notify_all()
 
     def drain(self) -> None:
-        """Wait until everything queued is written (or raise what failed)."""
+        """Wait until everything queued is written, or the writer stopped (or raise what failed)."""
         with self._changed:
-            while self.durable < self._queued and self._error is None:
+            while self.durable < self._queued and self._error is None and not self.stopped:
                 self._changed.wait()
             self._raise()
 
@@ -99,6 +120,12 @@ class _Background:
                 if batch:
                     self._sink.write_batch(batch)
                     self._sink.flush()
+            except SinkStopped as exc:
+                _stopped_waiting(self._sink, exc)
+                with self._changed:
+                    self.stopped = True
+                    self._changed.notify_all()
+                return
             except BaseException as exc:
                 logger.exception("%s failed to write %s records", type(self._sink).__name__, len(batch))
                 with self._changed:
@@ -121,6 +148,7 @@ class _Partition(StatelessSinkPartition[Any]):
         self._durable = 0  # of those, written durably (a "thread" sink counts its own)
         self._background = _Background(sink) if sink.pacing == "thread" else None
         self._registered = False
+        self._stopped = False  # a stop ended the sink's wait: it writes nothing more
 
     def write_batch(self, items: list[list[BaseModel]]) -> None:
         if not self._registered and self._ledger is not None:  # on the worker's own thread
@@ -132,12 +160,16 @@ class _Partition(StatelessSinkPartition[Any]):
         if self._background is not None:
             self._background.submit(mine, self._seen)
             return
+        if self._stopped:
+            return
         try:
             if mine:
                 self._sink.write_batch(mine)
             if self._sink.pacing == "batch":
                 self._sink.flush()
                 self._durable = self._seen
+        except SinkStopped as exc:
+            self._stop(exc)
         except Exception:
             # Bytewax reports an exception here only as a Rust panic: say what failed first.
             logger.exception("%s failed to write %s records", type(self._sink).__name__, len(mine))
@@ -155,10 +187,19 @@ class _Partition(StatelessSinkPartition[Any]):
     def _drain(self) -> None:
         if self._background is not None:
             self._background.drain()
-        elif self._durable < self._seen:
+        elif self._durable < self._seen and not self._stopped:
             seen = self._seen
-            self._sink.flush()
+            try:
+                self._sink.flush()
+            except SinkStopped as exc:
+                self._stop(exc)
+                return
             self._durable = seen
+
+    def _stop(self, exc: SinkStopped) -> None:
+        """A stop ended the sink's wait: nothing more is written or counted durable."""
+        self._stopped = True
+        _stopped_waiting(self._sink, exc)
 
     def close(self) -> None:
         try:
@@ -166,7 +207,11 @@ class _Partition(StatelessSinkPartition[Any]):
         finally:
             if self._background is not None:
                 self._background.close()
-            self._sink.close()
+            try:
+                self._sink.close()
+            except SinkStopped as exc:  # its last flush, when a stop came first
+                if not self._stopped:
+                    self._stop(exc)
 
 
 class SinkAdapter(DynamicSink[Any]):

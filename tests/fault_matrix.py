@@ -14,172 +14,35 @@ Shared by the suite (tests/flows/test_fault_matrix.py, one test per scenario) an
 from __future__ import annotations
 
 import contextlib
-import pickle
 import resource
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import psycopg
 from confluent_kafka import Consumer, TopicPartition
 
-from cli.settings import Settings
 from connectors.kafka import Publisher
 from connectors.parquet import read_dead_letters, read_grades, read_latest, read_predictions_log
-from tests.stack import (
-    REPO,
-    PrivateServices,
-    caught_up,
-    database,
-    events_in,
-    fetch,
-    free_port,
-    load,
-    run_cli,
-    spawn,
-    stop_worker,
+from tests.matrix_harness import (
+    OUTAGE_S,
+    Matrix,
+    compare,
+    gauge,
+    killed_on_error,
+    log_rows,
+    metric,
+    mid_catch_up,
+    resumable,
+    start_worker,
+    topic_records,
 )
-from vocabulary.topics import INPUT_TOPICS
+from tests.stack import REPO, caught_up, events_in, fetch, free_port, stop_worker
 
-__all__ = ["DAYS", "SCENARIOS", "Matrix", "messages", "metric", "prepare", "run_all"]
-
-DAYS = ("2025-11-08", "2025-11-10")  # players learn their ids from the first day's box scores
-TABLES = {
-    "predictions_latest": "SELECT model, player_id, game_key, book, market, prediction_id, as_of, line, "
-    "mean, p_over, recommendation FROM predictions_latest ORDER BY 1, 2, 3, 4, 5",
-    "predictions_log": "SELECT prediction_id, model, player_id, game_key, book, market, as_of, line, "
-    "over_price, under_price, mean, sigma, p_over, edge, recommendation, reasons, defaulted, withdrawn "
-    "FROM predictions_log ORDER BY 1",
-    "grades": "SELECT model, player_id, game_key, book, market, prediction_id, actual, result, profit "
-    "FROM grades ORDER BY 1, 2, 3, 4, 5",
-    "dead_letters": 'SELECT source, partition, "offset", reason, original FROM dead_letters ORDER BY 1, 2, 3',
-}
-OUTAGE_S = 6.0  # how long the broker or the database stays away (beyond the sink's 1 s retry window)
-
-
-@dataclass(frozen=True)
-class Matrix:
-    """The private services with the input loaded, and the clean run to compare with."""
-
-    services: PrivateServices
-    env: dict[str, str]
-    clean_db: str
-    clean_parquet: Path
-    work: Path
-
-    def db(self, name: str) -> str:
-        return database(self.services.admin_dsn, name)
-
-    @property
-    def events(self) -> int:
-        """The input topics' messages now: what a run over them all must account for."""
-        prefix = self.env["PROPSTREAM_TOPIC_PREFIX"]
-        return messages(
-            self.services.kafka_bootstrap, [Settings(topic_prefix=prefix).topic(t) for t in INPUT_TOPICS]
-        )
-
-
-def messages(bootstrap: str, topics: list[str]) -> int:
-    """Messages in the topics (their high watermarks: nothing is deleted from them)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "matrix-count"})
-    try:
-        metadata = consumer.list_topics(timeout=30)
-        return sum(
-            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1]
-            for topic in topics
-            for p in metadata.topics[topic].partitions
-        )
-    finally:
-        consumer.close()
-
-
-def prepare(services: PrivateServices, models_dir: Path, work: Path) -> Matrix:
-    """Load `DAYS` of the shipped data into the private broker and replay it cleanly."""
-    env = services.env("matrix.", models_dir, work / "out")
-    load(env, "--max-speed", days=DAYS)
-    clean, lake = database(services.admin_dsn, "clean"), work / "clean"
-    matrix = Matrix(services, env, clean, lake, work)
-    out = run_cli(env, "replay", "--source", "kafka", "--parquet", str(lake), dsn=clean).stdout
-    assert events_in(out) == matrix.events
-    return matrix
-
-
-def compare(m: Matrix, db: str) -> None:
-    """The scenario's tables equal the clean run's, table by table."""
-    for name, query in TABLES.items():
-        got, want = fetch(db, query), fetch(m.clean_db, query)
-        assert got == want, f"{name}: {len(got)} rows against the clean run's {len(want)}"
-
-
-def _rows(db: str) -> int:
-    try:
-        return int(fetch(db, "SELECT count(*) FROM predictions_log")[0][0])
-    except psycopg.Error:  # not migrated yet, or the database is away
-        return -1
-
-
-def _mid_catch_up(m: Matrix, db: str, worker: subprocess.Popen[str]) -> int:
-    """Wait until the worker has written more than 100 of the clean run's log rows, but not all
-    of them; returns the rows then."""
-    total, deadline = _rows(m.clean_db), time.monotonic() + 120
-    while time.monotonic() < deadline and worker.poll() is None:
-        rows = _rows(db)
-        if rows > 100:
-            assert rows < total, f"the worker wrote all {total} log rows before the fault: nothing to break"
-            return rows
-        time.sleep(0.05)
-    raise AssertionError(f"the worker wrote nothing within 120 s (exit code {worker.poll()})")
-
-
-def _resumable(recovery: Path) -> bool:
-    """Whether a restart would resume past the first input rather than start over: Bytewax
-    0.21's SQLite store holds a snapshot (our (layout, positions, engine state) pickle inside its own)
-    that has read input, of an epoch the worker's frontier has passed."""
-    for path in recovery.glob("*.sqlite3"):
-        with (
-            contextlib.suppress(sqlite3.Error),
-            contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db,
-        ):
-            frontier = db.execute("SELECT coalesce(max(worker_frontier), 0) FROM fronts").fetchone()[0]
-            query = "SELECT ser_change FROM snaps WHERE ser_change IS NOT NULL AND snap_epoch < ?"
-            for (blob,) in db.execute(query, (frontier,)):
-                _, positions, _ = pickle.loads(pickle.loads(blob))
-                if sum(positions.values()) > 0:
-                    return True
-    return False
-
-
-def _worker(m: Matrix, db: str, name: str, *extra: str, **env: str) -> subprocess.Popen[str]:
-    recovery = ("--recovery-dir", str(m.work / name / "recovery"))
-    group = {"PROPSTREAM_CONSUMER_GROUP": f"matrix-{name}"}
-    return spawn(m.env | group | env, "worker", *recovery, *extra, dsn=db)
-
-
-@contextlib.contextmanager
-def _killed_on_error(worker: subprocess.Popen[str]) -> Iterator[None]:
-    try:
-        yield
-    except BaseException:
-        worker.kill()
-        worker.communicate(timeout=30)
-        raise
-
-
-def metric(port: int, prefix: str) -> float:
-    """The sum of a metric's samples whose line starts with `prefix` (name and labels)."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-        lines = response.read().decode().splitlines()
-    return sum(float(x.rsplit(" ", 1)[1]) for x in lines if x.startswith(prefix))
-
-
-def _gauge(port: int, sink: str) -> float:
-    return metric(port, f'propstream_sink_waiting{{sink="{sink}"}}')
+__all__ = ["SCENARIOS", "run_all"]
 
 
 def _send_again(m: Matrix) -> None:
@@ -204,9 +67,9 @@ def broker_stop_start(m: Matrix) -> str:
     (its reads and its output producer wait for the broker), goes on where it was, and reads
     what is published after the broker came back."""
     db, port, total = m.db("broker"), free_port(), m.events
-    worker = _worker(m, db, "broker", "--metrics-port", str(port))
-    with _killed_on_error(worker):
-        before = _mid_catch_up(m, db, worker)
+    worker = start_worker(m, db, "broker", "--metrics-port", str(port))
+    with killed_on_error(worker):
+        before = mid_catch_up(m, db, worker)
         m.services.run("kafka-stop")
         time.sleep(OUTAGE_S)
         assert worker.poll() is None, "the worker exited while the broker was away"
@@ -228,12 +91,12 @@ def sigterm_restart(m: Matrix) -> str:
     """SIGTERM while catching up: the batch in flight is written, a snapshot taken, exit 0
     with the counts; the restart reads on from there (nothing read twice, nothing skipped)."""
     db = m.db("sigterm")
-    first = _worker(m, db, "sigterm")
-    with _killed_on_error(first):
-        before = _mid_catch_up(m, db, first)
+    first = start_worker(m, db, "sigterm")
+    with killed_on_error(first):
+        before = mid_catch_up(m, db, first)
     first_in = events_in(stop_worker(first, signal.SIGTERM))
-    second = _worker(m, db, "sigterm")
-    with _killed_on_error(second):
+    second = start_worker(m, db, "sigterm")
+    with killed_on_error(second):
         caught_up(db, m.clean_db)
     second_out = stop_worker(second, signal.SIGTERM)
     assert "resuming from the recovery store" in second_out
@@ -250,24 +113,24 @@ def kill_9_restart(m: Matrix) -> str:
     together) and redoes what came after it; the sinks absorb the repeat."""
     db = m.db("kill9")
     often = {"PROPSTREAM_SNAPSHOT_INTERVAL_S": "0.2"}  # the catch-up takes a few seconds at most
-    first = _worker(m, db, "kill9", **often)
-    with _killed_on_error(first):
+    first = start_worker(m, db, "kill9", **often)
+    with killed_on_error(first):
         # run it in slices of 0.1 s (SIGSTOP/SIGCONT), looking between them: killed at the first
         # moment a restart can resume, however fast the catch-up is on this machine
         deadline = time.monotonic() + 120
         while True:
             first.send_signal(signal.SIGSTOP)
-            if _resumable(m.work / "kill9" / "recovery"):
+            if resumable(m.work / "kill9" / "recovery"):
                 break
             assert first.poll() is None and time.monotonic() < deadline, "the worker exited or stalled"
             first.send_signal(signal.SIGCONT)
             time.sleep(0.1)
-        before = max(0, _rows(db))  # stopped: nothing moves
-        assert before < _rows(m.clean_db), "the worker caught up before it could be killed mid-way"
+        before = max(0, log_rows(db))  # stopped: nothing moves
+        assert before < log_rows(m.clean_db), "the worker caught up before it could be killed mid-way"
     first.kill()
     first.communicate(timeout=30)
-    second = _worker(m, db, "kill9", **often)
-    with _killed_on_error(second):
+    second = start_worker(m, db, "kill9", **often)
+    with killed_on_error(second):
         caught_up(db, m.clean_db)
     second_out = stop_worker(second, signal.SIGTERM)
     assert "resuming from the recovery store" in second_out
@@ -277,22 +140,122 @@ def kill_9_restart(m: Matrix) -> str:
     return f"SIGKILL at {before} log rows; the restart resumed ({redone:,} events read again or new); equal"
 
 
+def _until(condition: Callable[[], bool], limit_s: float, failure: str) -> float:
+    """Wait until `condition` holds; returns how long that took."""
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < limit_s, f"{failure} within {limit_s:.0f} s"
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
+def _own_outputs(name: str) -> dict[str, str]:
+    """Output topics of the scenario's own (under the matrix's prefix), to read back whole."""
+    return {f"PROPSTREAM_TOPIC_{t.upper()}": f"{name}.{t}" for t in ("predictions", "grades", "dlq")}
+
+
+def _published_all(m: Matrix, name: str) -> str:
+    """The scenario's output topics hold every prediction id of the clean run's log, every key
+    of its grades and every dead letter, and nothing else (at least once each: the output
+    topics are at-least-once)."""
+
+    def read(topic: str) -> list[dict[str, Any]]:
+        return topic_records(m.services.kafka_bootstrap, f"{m.env['PROPSTREAM_TOPIC_PREFIX']}{name}.{topic}")
+
+    predictions, grades, dead = read("predictions"), read("grades"), read("dlq")
+    ids = {row[0] for row in fetch(m.clean_db, "SELECT prediction_id FROM predictions_log")}
+    assert {p["prediction_id"] for p in predictions} == ids, "predictions topic"
+    keys = set(fetch(m.clean_db, "SELECT model, player_id, game_key, book, market FROM grades"))
+    assert {(g["model"], g["player_id"], g["game_key"], g["book"], g["market"]) for g in grades} == keys
+    letters = set(fetch(m.clean_db, 'SELECT source, partition, "offset" FROM dead_letters'))
+    assert {(d["source"], d["partition"], d["offset"]) for d in dead} == letters, "dead-letter topic"
+    return (
+        f"the topics hold all {len(ids):,} prediction ids, {len(keys):,} grades and "
+        f"{len(letters):,} dead letters"
+    )
+
+
+def broker_away_beyond_the_retry_window(m: Matrix) -> str:
+    """The broker stops while the worker catches up and stays away longer than the output
+    producer's retry window (1 s here; 60 s by default, after which the worker used to end)
+    with outputs in flight: the Kafka sink holds the batch and so the input (gauge
+    `propstream_sink_waiting{sink="kafka"}` 1, `holding ... (backpressure)`), the worker stays
+    up, and once the broker is back the batch is delivered and the worker goes on. Tables
+    equal, and the output topics hold every record of the clean run."""
+    db, port, name = m.db("kafka_outage"), free_port(), "kafka-outage"
+    retry = {"PROPSTREAM_KAFKA_RETRY_S": "1"}
+    worker = start_worker(m, db, name, "--metrics-port", str(port), **retry, **_own_outputs(name))
+    with killed_on_error(worker):
+        before, away = mid_catch_up(m, db, worker), -time.monotonic()
+        m.services.run("kafka-stop")
+        try:
+            _until(lambda: gauge(port, "kafka") == 1, 60, "the Kafka sink held no batch")
+            time.sleep(OUTAGE_S)
+            assert worker.poll() is None, "the worker exited while the broker was away"
+        finally:
+            m.services.run("kafka-start")
+        away += time.monotonic()
+        caught_up(db, m.clean_db)
+        after = gauge(port, "kafka")
+    out = stop_worker(worker, signal.SIGTERM)
+    assert after == 0, after
+    assert "(backpressure)" in out and "acknowledges again" in out, out[-3000:]
+    assert events_in(out) == m.events
+    compare(m, db)
+    return (
+        f"broker away {away:.0f} s from {before} log rows, the outputs held (gauge 1, then 0), the "
+        f"worker up; tables equal; {_published_all(m, name)}"
+    )
+
+
+def sigterm_while_an_output_waits(m: Matrix) -> str:
+    """SIGTERM while the Kafka sink holds its records (the broker away beyond the retry
+    window): the wait ends, the worker stops within seconds as any stopped worker does (exit 0,
+    the counts, no traceback) with one line saying what it left unwritten, its last snapshot
+    naming the newest checkpoint whose outputs were durable; with the broker back, the restart
+    resumes from there and writes them: the tables, and the output topics hold every record."""
+    db, port, name = m.db("stop_waiting"), free_port(), "stop-waiting"
+    outputs = _own_outputs(name)
+    first = start_worker(m, db, name, "--metrics-port", str(port), PROPSTREAM_KAFKA_RETRY_S="1", **outputs)
+    with killed_on_error(first):
+        before = mid_catch_up(m, db, first)
+        m.services.run("kafka-stop")
+        try:
+            _until(lambda: gauge(port, "kafka") == 1, 60, "the Kafka sink held no batch")
+            took = -time.monotonic()
+            out = stop_worker(first, signal.SIGTERM)  # exit 0, no traceback, the counts
+            took += time.monotonic()
+        finally:
+            m.services.run("kafka-start")
+    assert "KafkaRecordSink stopped waiting on SIGTERM" in out and "not written" in out, out[-3000:]
+    second = start_worker(m, db, name, **outputs)
+    with killed_on_error(second):
+        caught_up(db, m.clean_db)
+    second_out = stop_worker(second, signal.SIGTERM)
+    assert "resuming from the recovery store" in second_out
+    compare(m, db)
+    return (
+        f"SIGTERM while the outputs waited, at {before} log rows: stopped in {took:.1f} s, exit 0, "
+        f"one line of what it left; the restart resumed; tables equal; {_published_all(m, name)}"
+    )
+
+
 def postgres_stop_start(m: Matrix) -> str:
     """PostgreSQL stops while the worker catches up, longer than the sink's retry window: the
     sink holds its batch and so the input (gauge `propstream_sink_waiting{sink="postgres"}` 1),
     and writes on once the server is back; the worker never exits."""
     db = m.db("pg_outage")
     port = free_port()
-    worker = _worker(m, db, "postgres", "--metrics-port", str(port), PROPSTREAM_POSTGRES_RETRY_S="1")
-    with _killed_on_error(worker):
-        before = _mid_catch_up(m, db, worker)
+    worker = start_worker(m, db, "postgres", "--metrics-port", str(port), PROPSTREAM_POSTGRES_RETRY_S="1")
+    with killed_on_error(worker):
+        before = mid_catch_up(m, db, worker)
         m.services.run("postgres-stop")
         time.sleep(OUTAGE_S)
-        held = _gauge(port, "postgres")
+        held = gauge(port, "postgres")
         assert worker.poll() is None, "the worker exited while PostgreSQL was away"
         m.services.run("postgres-start")
         caught_up(db, m.clean_db)
-        after = _gauge(port, "postgres")
+        after = gauge(port, "postgres")
     out = stop_worker(worker, signal.SIGTERM)
     assert held == 1 and after == 0, (held, after)
     assert "holding" in out and "PostgreSQL is back" in out, out[-3000:]
@@ -355,7 +318,7 @@ def parquet_disk_full(m: Matrix) -> str:
                 time.sleep(0.2)
             time.sleep(2)  # it keeps holding, it does not give up
             assert replay.poll() is None, log.read_text()[-3000:]
-            held = _gauge(port, "parquet")
+            held = gauge(port, "parquet")
             grow(replay.pid)
             replay.wait(timeout=240)
         finally:
@@ -374,6 +337,8 @@ def parquet_disk_full(m: Matrix) -> str:
 
 SCENARIOS: dict[str, Callable[[Matrix], str]] = {
     "broker stop/start while the worker tails": broker_stop_start,
+    "broker away beyond the output retry window": broker_away_beyond_the_retry_window,
+    "SIGTERM while an output waits for the broker": sigterm_while_an_output_waits,
     "SIGTERM of the worker, then a restart": sigterm_restart,
     "kill -9 of the worker, then a restart": kill_9_restart,
     "PostgreSQL stop/start while the worker tails": postgres_stop_start,

@@ -136,3 +136,44 @@ def test_a_released_partition_holds_nobody_back_until_it_delivers_again() -> Non
 def test_partitions_must_match() -> None:
     with pytest.raises(ValueError, match="same partitions"):
         TimeMerge({"a": 0}, {"b": 1})
+
+
+# runs of one timestamp longer than the buffer bounds below, as a day's props are
+long_runs = st.lists(
+    st.lists(st.tuples(st.integers(0, 8), st.integers(1, 9)), max_size=5).map(
+        lambda runs: [ts for ts, n in runs for _ in range(n)]
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(partitions=long_runs, high=st.integers(1, 4), data=st.data())
+def test_flow_control_never_stalls_the_merge(
+    partitions: list[list[int]], high: int, data: st.DataObject
+) -> None:
+    """A reader that fetches only the partitions `wants` asks for (pausing the others, as the
+    Kafka reader does) gets every message in the merged order, with buffers bounded by `high`
+    but for a run of one timestamp: flow control can delay the merge, never stop it."""
+    low = data.draw(st.integers(1, high))
+    stops = {p: len(log) for p, log in enumerate(partitions)}
+    merge: TimeMerge[int, Message] = TimeMerge(dict.fromkeys(stops, 0), stops)
+    fetched, fetching = dict.fromkeys(stops, 0), dict.fromkeys(stops, True)
+    out: list[Message] = []
+    while not merge.exhausted:
+        for p in stops:
+            fetching[p] = merge.wants(p, fetching[p], high, low)
+        ready = [p for p in stops if fetching[p] and fetched[p] < stops[p]]
+        taken = merge.take(data.draw(st.integers(1, 5)))
+        if not taken:
+            assert ready, "the merge stalled: it waits for a partition flow control holds back"
+        if ready and (not taken or data.draw(st.booleans())):
+            p = data.draw(st.sampled_from(ready))
+            merge.add(p, fetched[p], partitions[p][fetched[p]], (p, fetched[p], partitions[p][fetched[p]]))
+            fetched[p] += 1
+        out += taken
+        for p in stops:  # past `high` only by a run of one time and the message that ended it
+            held = partitions[p][merge.positions[p] : fetched[p]]
+            assert len(held) <= high or len(set(held[:-1])) == 1, "a buffer grew past its bound"
+    assert out == _greedy(partitions)

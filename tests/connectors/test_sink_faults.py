@@ -7,6 +7,7 @@ tests/flows/test_fault_matrix.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import threading
@@ -21,7 +22,7 @@ from connectors import parquet
 from connectors.kafka import KafkaRecordSink, ensure_topics
 from connectors.postgres import PostgresSink
 from connectors.serde import decode
-from connectors.sinks import WAITING, SinkError
+from connectors.sinks import WAITING, Sink, SinkError, SinkStopped
 from tests.conftest import consume
 from tests.stack import Gate, free_port
 from vocabulary.events import DeadLetter
@@ -76,6 +77,82 @@ def test_without_wait_the_sink_still_gives_up_after_its_window() -> None:
     sink = PostgresSink(f"postgresql://propstream:propstream@127.0.0.1:{free_port()}/x", retry_for_s=0.3)
     with pytest.raises(SinkError, match="unreachable"):
         sink.write_batch([_letter(1)])
+
+
+def _held_then_stopped(sink: Sink, stop: threading.Event, name: str, records: list[DeadLetter]) -> None:
+    """`sink`, whose destination is away from the start, holds the records beyond its retry
+    window (gauge 1) instead of raising, and a stop (`stop`, as SIGTERM sets it) ends the wait
+    with `SinkStopped` within a couple of seconds, the records not written."""
+    failures: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            sink.write_batch(records)
+            sink.flush()  # where a sink paced by snapshots waits (Kafka)
+        except BaseException as exc:
+            failures.append(exc)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        time.sleep(2.5)  # beyond the sinks' 0.3 s retry window
+        assert writer.is_alive() and not failures, failures  # holding, not raising
+        assert WAITING.labels(name)._value.get() == 1
+        stop.set()
+        writer.join(timeout=5)
+        assert not writer.is_alive(), "a stop did not end the wait"
+    finally:
+        stop.set()
+        with contextlib.suppress(SinkStopped):  # a Kafka sink's close flushes: stopped too
+            sink.close()
+    assert len(failures) == 1 and isinstance(failures[0], SinkStopped), failures
+    assert f"{len(records)} records not written" in str(failures[0])
+
+
+def test_a_broker_away_beyond_the_retry_window_holds_the_records_until_it_returns_or_a_stop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No broker answers at the address: the Kafka sink's flush holds (and so the input)
+    instead of ending the worker, and a stop still ends the wait. The broker coming back is in
+    the fault matrix (tests/fault_matrix.py), on a broker of its own."""
+    caplog.set_level(logging.WARNING, logger="connectors.kafka")
+    stop = threading.Event()
+    away = f"127.0.0.1:{free_port()}"
+    sink = KafkaRecordSink(away, {DeadLetter: "dlq"}, retry_for_s=0.3, wait=True, stop=stop.is_set)
+    _held_then_stopped(sink, stop, "kafka", [_letter(1), _letter(2)])
+    held = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert held and f"Kafka at {away} has not acknowledged 2 records" in held[0], held
+    assert "backpressure" in held[0]
+
+
+def test_without_wait_the_kafka_sink_gives_up_after_its_window() -> None:
+    sink = KafkaRecordSink(f"127.0.0.1:{free_port()}", {DeadLetter: "dlq"}, retry_for_s=0.3)
+    sink.write_batch([_letter(1)])
+    started = time.monotonic()
+    with pytest.raises(SinkError, match=r"has not acknowledged 1 records within the 0\.3s retry window"):
+        sink.flush()
+    assert time.monotonic() - started < 5
+    with pytest.raises(SinkError):  # its close flushes too, then drops what is queued
+        sink.close()
+
+
+def test_a_stop_ends_the_wait_of_every_sink_that_holds(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The same for PostgreSQL away and a full disk under Parquet: a SIGTERM is never left
+    waiting for a destination."""
+    stop = threading.Event()
+    nowhere = f"postgresql://propstream:propstream@127.0.0.1:{free_port()}/x"
+    postgres = PostgresSink(nowhere, retry_for_s=0.3, max_backoff_s=0.2, wait=True, stop=stop.is_set)
+    _held_then_stopped(postgres, stop, "postgres", [_letter(1)])
+
+    def full(table: object, where: Path) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(parquet.pq, "write_table", full)
+    stop = threading.Event()
+    lake = parquet.ParquetSink(tmp_path, max_backoff_s=0.2, stop=stop.is_set)
+    _held_then_stopped(lake, stop, "parquet", [_letter(1), _letter(2), _letter(3)])
 
 
 def test_a_deleted_output_topic_is_recreated_and_no_record_is_lost(

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fault_matrix import SCENARIOS, Matrix, prepare
+from tests.fault_matrix import SCENARIOS
+from tests.matrix_harness import Matrix, prepare
 from tests.stack import private_services
 
 

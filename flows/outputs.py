@@ -154,6 +154,8 @@ class _Partition(StatelessSinkPartition[Any]):
         if not self._registered and self._ledger is not None:  # on the worker's own thread
             self._ledger.register(self._output, self._durable_count, self._drain)
             self._registered = True
+        if not all(isinstance(records, list) for records in items):  # a record would be read as its fields
+            raise TypeError("an item of the flow is a list of records (what one step made)")
         self._seen += len(items)
         accepts = self._sink.accepts
         mine = [record for records in items for record in records if isinstance(record, accepts)]

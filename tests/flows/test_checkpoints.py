@@ -95,10 +95,9 @@ class _Recording(Sink):
         self.flushed += 1
 
 
-def _letters(start: int, n: int) -> list[list[BaseModel]]:
-    """`n` items as the flow gives its outputs (one step's records an item), a letter each."""
+def _letters(start: int, n: int) -> list[BaseModel]:
     return [
-        [DeadLetter(source="t", partition=0, offset=i, original=b"x", reason="r", detail="")]
+        DeadLetter(source="t", partition=0, offset=i, original=b"x", reason="r", detail="")
         for i in range(start, start + n)
     ]
 

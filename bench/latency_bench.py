@@ -16,20 +16,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from rich.console import Console
 
-from bench.flow_bench import REPO, LineMoves, _env, _latency, percentiles
+from bench.flow_bench import LineMoves, _latency, _loaded, percentiles
 from bench.run import shipped_stream
 from bench.scratch import scratch_database
 from cli.settings import SHIPPED_DATA, Settings
-from connectors.kafka import ensure_topics
 from features.identity import PlayerDirectory
 from scoring.evaluate import make_model
 from scoring.model import Registry
@@ -81,21 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         models.mkdir(parents=True, exist_ok=True)
         _train([e for e, _ in stream], models)
     props = [(pid, e) for e, pid in stream if isinstance(e, PropLine) and pid is not None and e.is_main]
-    settings = Settings().model_copy(
-        update={"topic_prefix": f"lat{uuid.uuid4().hex[:6]}.", "models_dir": models}
-    )
     started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "cli.main", "load", "--max-speed"],
-        env=_env(settings),
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-    )
-    ensure_topics(
-        settings.kafka_bootstrap,
-        {settings.topic(t): settings.partitions for t in ("predictions", "grades", "dlq")},
-    )
+    settings = _loaded(Settings(), models)
     loaded_s = time.perf_counter() - started
     console.print(f"loaded the history into {settings.topic_prefix}* in {loaded_s:.0f} s")
     with scratch_database(settings.postgres_dsn.get_secret_value()) as dsn:

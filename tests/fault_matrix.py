@@ -175,6 +175,28 @@ def _published_all(m: Matrix, name: str) -> str:
     )
 
 
+def _broker_gone_under_output(m: Matrix, worker: subprocess.Popen[str], port: int) -> int:
+    """Stop the broker while the worker still has input to apply, so that outputs meet it gone
+    (a worker that had applied and sent everything would have nothing in flight): frozen
+    (SIGSTOP) as soon as it has read its first input, the broker stopped, then thawed. Returns
+    the messages it had read then."""
+
+    def read() -> float:
+        with contextlib.suppress(OSError):  # its metrics are served once it has started
+            return metric(port, "propstream_events_in_total")
+        return 0.0
+
+    _until(lambda: read() > 0 or worker.poll() is not None, 120, "the worker read nothing")
+    read_then = read()
+    worker.send_signal(signal.SIGSTOP)
+    try:
+        assert 0 < read_then < m.events, f"the worker read {read_then:,.0f} of {m.events:,}: nothing left"
+        m.services.run("kafka-stop")
+    finally:
+        worker.send_signal(signal.SIGCONT)
+    return int(read_then)
+
+
 def broker_away_beyond_the_retry_window(m: Matrix) -> str:
     """The broker stops while the worker catches up and stays away longer than the output
     producer's retry window (1 s here; 60 s by default, after which the worker used to end)
@@ -186,9 +208,9 @@ def broker_away_beyond_the_retry_window(m: Matrix) -> str:
     retry = {"PROPSTREAM_KAFKA_RETRY_S": "1"}
     worker = start_worker(m, db, name, "--metrics-port", str(port), **retry, **_own_outputs(name))
     with killed_on_error(worker):
-        before, away = mid_catch_up(m, db, worker), -time.monotonic()
-        m.services.run("kafka-stop")
+        away = -time.monotonic()
         try:
+            before = _broker_gone_under_output(m, worker, port)
             _until(lambda: gauge(port, "kafka") == 1, 60, "the Kafka sink held no batch")
             time.sleep(OUTAGE_S)
             assert worker.poll() is None, "the worker exited while the broker was away"
@@ -203,7 +225,7 @@ def broker_away_beyond_the_retry_window(m: Matrix) -> str:
     assert events_in(out) == m.events
     compare(m, db)
     return (
-        f"broker away {away:.0f} s from {before} log rows, the outputs held (gauge 1, then 0), the "
+        f"broker away {away:.0f} s from {before:,} messages read, the outputs held (gauge 1, then 0), the "
         f"worker up; tables equal; {_published_all(m, name)}"
     )
 
@@ -218,9 +240,8 @@ def sigterm_while_an_output_waits(m: Matrix) -> str:
     outputs = _own_outputs(name)
     first = start_worker(m, db, name, "--metrics-port", str(port), PROPSTREAM_KAFKA_RETRY_S="1", **outputs)
     with killed_on_error(first):
-        before = mid_catch_up(m, db, first)
-        m.services.run("kafka-stop")
         try:
+            before = _broker_gone_under_output(m, first, port)
             _until(lambda: gauge(port, "kafka") == 1, 60, "the Kafka sink held no batch")
             took = -time.monotonic()
             out = stop_worker(first, signal.SIGTERM)  # exit 0, no traceback, the counts
@@ -235,7 +256,7 @@ def sigterm_while_an_output_waits(m: Matrix) -> str:
     assert "resuming from the recovery store" in second_out
     compare(m, db)
     return (
-        f"SIGTERM while the outputs waited, at {before} log rows: stopped in {took:.1f} s, exit 0, "
+        f"SIGTERM while the outputs waited ({before:,} messages read): stopped in {took:.1f} s, exit 0, "
         f"one line of what it left; the restart resumed; tables equal; {_published_all(m, name)}"
     )
 

@@ -95,9 +95,11 @@ class _Recording(Sink):
         self.flushed += 1
 
 
-def _letters(start: int, n: int) -> list[BaseModel]:
+def _letters(start: int, n: int) -> list[list[BaseModel]]:
+    """`n` stream items of one dead letter each (an output gets the source's items, each a
+    step's records)."""
     return [
-        DeadLetter(source="t", partition=0, offset=i, original=b"x", reason="r", detail="")
+        [DeadLetter(source="t", partition=0, offset=i, original=b"x", reason="r", detail="")]
         for i in range(start, start + n)
     ]
 

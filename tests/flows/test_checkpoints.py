@@ -95,11 +95,9 @@ class _Recording(Sink):
         self.flushed += 1
 
 
-def _letters(start: int, n: int) -> list[list[BaseModel]]:
-    """`n` stream items of one dead letter each (an output gets the source's items, each a
-    step's records)."""
+def _letters(start: int, n: int) -> list[BaseModel]:
     return [
-        [DeadLetter(source="t", partition=0, offset=i, original=b"x", reason="r", detail="")]
+        DeadLetter(source="t", partition=0, offset=i, original=b"x", reason="r", detail="")
         for i in range(start, start + n)
     ]
 

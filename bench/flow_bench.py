@@ -39,7 +39,7 @@ from flows.dataflow import ShardSource, build_flow
 from flows.run import Cluster, counts, execute
 from scoring.engine import Engine
 from scoring.scorer import Scorer
-from vocabulary.events import PropLine
+from vocabulary.events import InputEvent, PropLine
 from vocabulary.keys import message_key
 from vocabulary.records import Prediction
 from vocabulary.window import Window
@@ -49,6 +49,18 @@ __all__ = ["run"]
 REPO = Path(__file__).resolve().parent.parent
 INPUTS = ("games", "game_lines", "props", "box_scores")
 RATE = re.compile(r"replayed ([\d,]+) events in ([\d.]+) s")
+MARKET = "points"  # the bench's registry holds points models: the workers serve that market
+
+
+def line_moves(stream: Sequence[tuple[InputEvent, int | None]], n: int = 2000) -> list[tuple[int, PropLine]]:
+    """The last `n` main-line props of the served market with a resolved player: what the
+    latency bench moves (a prop of a market no model serves would only be dead-lettered)."""
+    props = [
+        (pid, e)
+        for e, pid in stream
+        if isinstance(e, PropLine) and pid is not None and e.is_main and e.market == MARKET
+    ]
+    return props[-n:]
 
 
 def _env(settings: Settings, **extra: str) -> dict[str, str]:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench.flow_bench import LineMoves, _latency, _loaded, percentiles
+from bench.flow_bench import LineMoves, _latency, _loaded, line_moves, percentiles
 from bench.run import shipped_stream
 from bench.scratch import scratch_database
 from cli.settings import SHIPPED_DATA, Settings
@@ -31,7 +31,7 @@ from features.identity import PlayerDirectory
 from scoring.evaluate import make_model
 from scoring.model import Registry
 from scoring.training import build_training_set
-from vocabulary.events import BoxScore, InputEvent, PropLine
+from vocabulary.events import BoxScore, InputEvent
 
 __all__ = ["main"]
 
@@ -77,14 +77,13 @@ def main(argv: list[str] | None = None) -> int:
     if not models.exists() or not any(models.iterdir()):
         models.mkdir(parents=True, exist_ok=True)
         _train([e for e, _ in stream], models)
-    props = [(pid, e) for e, pid in stream if isinstance(e, PropLine) and pid is not None and e.is_main]
     started = time.perf_counter()
     settings = _loaded(Settings(), models)
     loaded_s = time.perf_counter() - started
     console.print(f"loaded the history into {settings.topic_prefix}* in {loaded_s:.0f} s")
     with scratch_database(settings.postgres_dsn.get_secret_value()) as dsn:
         moves = _latency(
-            settings, dsn, props[-2000:], seconds=args.seconds, rate=args.rate, log=args.log, env=extra
+            settings, dsn, line_moves(stream), seconds=args.seconds, rate=args.rate, log=args.log, env=extra
         )
     console.print_json(json.dumps({"rate": args.rate, "settings": extra} | _summary(moves)))
     return 0

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench.flow_bench import MARKET
 from flows.run import _tune_gc
 from scoring.engine import Engine
 from scoring.scorer import Scorer
@@ -80,7 +81,7 @@ def run(events: Sequence[InputEvent], scorers: Sequence[Scorer]) -> dict[str, fl
             engine.flush()
     engine.flush()
     history_cpu, history_rewinds = time.process_time() - cpu, engine.state.rewinds
-    props = [e for e in events if isinstance(e, PropLine) and e.is_main][-2000:]
+    props = [e for e in events if isinstance(e, PropLine) and e.is_main and e.market == MARKET][-2000:]
     moves = _moves(props, datetime.now(UTC))
     batches: list[float] = []
     for start in range(0, MOVES, BATCH):

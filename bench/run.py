@@ -62,11 +62,10 @@ def _flow(stream: list[tuple[InputEvent, int | None]]) -> dict[str, float]:
             model, catboost_model = make_model(name, kind, data)
             registry.save(catboost_model, model.meta)
         scorers = [Scorer(registry.load(name)) for name in Settings().models]
-        props = [(pid, e) for e, pid in stream if isinstance(e, PropLine) and pid is not None and e.is_main]
         return (
             state_bench.run(events, scorers)
             | rewind_bench.run(events, scorers)
-            | flow_bench.run(Settings(), Path(tmp), scorers, props[-2000:])
+            | flow_bench.run(Settings(), Path(tmp), scorers, flow_bench.line_moves(stream))
             | fault_bench.run(Path(tmp))
         )
 

@@ -195,6 +195,9 @@ class Shard:
         # the inputs applied since the last flush (one event time), each with the engine's
         # pending rescorings and gradings once it was applied: who asked for what
         self._group: list[tuple[Raw, int, int]] = []
+        # the groups of the batch's event times flushed so far, to blame a failure of their
+        # scoring, which the engine does for the whole batch at its end (`Engine.settle`)
+        self._groups: dict[datetime, list[tuple[Raw, int, int]]] = {}
         self._late: list[Raw] = []  # inputs the engine holds for the batch's rewind
 
     def step(self, limit: int) -> list[BaseModel]:
@@ -209,7 +212,7 @@ class Shard:
             self._horizon = now + self._tolerance
         for raw in raws:
             out += self._one(raw, now)
-        out += self._flush(now) + self._rewind(now)
+        out += self._flush(now) + self._settle(now) + self._rewind(now)
         self._tally.flush()
         if self.engine.state.watermark is not None:
             WATERMARK.labels(str(self.index)).set(self.engine.state.watermark.timestamp())
@@ -249,13 +252,16 @@ class Shard:
         return out
 
     def _flush(self, now: datetime) -> list[BaseModel]:
-        """The records of the last event time's inputs (the engine's pending work). Never
-        raises: when the flush fails, the engine has undone it and does it unit by unit
-        (`Engine.flush_each`), and each input that asked for a failed rescoring or grading is
-        dead-lettered `internal:<Type>` instead of counted applied. Its facts stay in the
-        features (a box score, a line: what failed is what was computed from them), so every
-        other record comes out exactly as without the failure."""
+        """Flush the last event time's inputs (the engine's pending work; its scoring waits for
+        `_settle`). Never raises: when the flush fails, the engine has undone it and does it at
+        once, unit by unit (`Engine.flush_each`), and each input that asked for a failed
+        rescoring or grading is dead-lettered `internal:<Type>` instead of counted applied. Its
+        facts stay in the features (a box score, a line: what failed is what was computed from
+        them), so every other record comes out exactly as without the failure."""
         group, self._group = self._group, []
+        ts = self.engine.state.pending_ts
+        if ts is not None:
+            self._groups[ts] = group
         try:
             return self._window(self.engine.flush_time(now), now)
         except Exception as exc:
@@ -263,9 +269,22 @@ class Shard:
                 "the flush of %s inputs failed (%s: %s); isolating", len(group), type(exc).__name__, exc
             )
         records, failures = self.engine.flush_each(now)
-        out = self._window(records, now)
-        blamed: dict[int, FlushFailure] = {}
+        return self._window(records, now) + self._blame(failures)
+
+    def _settle(self, now: datetime) -> list[BaseModel]:
+        """The batch's scoring and grading, all its event times together; a failed unit is
+        blamed on the input of its time that asked for it, as in `_flush`."""
+        records, failures = self.engine.settle()
+        out = self._window(records, now) + self._blame(failures)
+        self._groups.clear()
+        return out
+
+    def _blame(self, failures: Sequence[FlushFailure]) -> list[BaseModel]:
+        """Dead-letter, for each input that asked for a failed unit of its event time, the first
+        such failure, instead of counting the input applied."""
+        blamed: dict[tuple[datetime, int], FlushFailure] = {}
         for failure in failures:
+            group = self._groups.get(failure.ts, [])
             ends = [g[1] if failure.kind == "rescore" else g[2] for g in group]
             i = bisect.bisect_right(ends, failure.index)  # the first input whose apply asked for it
             if i == len(group):
@@ -273,9 +292,10 @@ class Shard:
                     "%s of %s failed and no input of this batch asked for it", failure.kind, failure.unit
                 )
                 continue
-            blamed.setdefault(i, failure)
-        for i, failure in sorted(blamed.items()):
-            raw = group[i][0]
+            blamed.setdefault((failure.ts, i), failure)
+        out: list[BaseModel] = []
+        for (ts, i), failure in sorted(blamed.items(), key=lambda item: item[0]):
+            raw = self._groups[ts][i][0]
             error = _internal(raw, failure.error)
             self._tally.take_back(APPLIED, raw.logical)
             out += self._refused(

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import pickle
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice
@@ -50,63 +50,35 @@ from typing import Any, Literal
 
 from features.identity import PlayerDirectory
 from features.store import Change, FeatureStore
-from scoring.grading import grade
+from scoring import units
+from scoring.games import GameState, Undo, game_of, last_emitted, remember, undo
 from scoring.rewind import Output, Step, content, corrections, with_events
-from scoring.scorer import Request, Scorer, Stamp
+from scoring.scorer import Scorer
+from scoring.units import Unit
 from vocabulary.errors import BeyondRetentionError, UnsupportedMarketError
 from vocabulary.events import BoxScore, Game, InputEvent, PropLine, us_game_date
 from vocabulary.records import Prediction
 
-__all__ = ["RETENTION_DAYS", "STATE_LAYOUT", "Engine", "EngineState", "FlushFailure", "GameState", "Output"]
+__all__ = ["RETENTION_DAYS", "STATE_LAYOUT", "Engine", "EngineState", "FlushFailure", "Output"]
 
-STATE_LAYOUT = 2  # of `EngineState` in a snapshot: 2 since the base replaced the lagging copy
+STATE_LAYOUT = 3  # of `EngineState` in a snapshot: 2 since the base replaced the lagging copy, 3 since
+# `GameState` lives in scoring.games
 RETENTION_DAYS = 3  # games dated this many days before the watermark's date are expired
 FORK_EVERY = timedelta(hours=12)  # of event time between the checkpoints a live engine forks
 RECENT_CHECKPOINTS = 8  # the rewinds' own checkpoints kept near the live edge
 _BEFORE_ALL = datetime.min.replace(tzinfo=UTC)  # the position of a state that applied nothing
-_Slot = tuple[str, str, str]  # (model, book, market): one graded prediction per player and game
-_Key = tuple[str, int, str, str]  # (model, player, book, market) within a game
-_ABSENT = object()  # in a flush's undo log: the key was not there before
-_Undo = list[tuple[dict[Any, Any], Any, Any]]  # (table, key, value before) per write of a flush
 
 
 @dataclass(frozen=True, slots=True)
 class FlushFailure:
     """A unit of pending work whose flush raised: the rescoring of a changed prop (`index` in
-    the order the pending events asked for them) or a grading (`index` likewise)."""
+    the order the events of time `ts` asked for them) or a grading (`index` likewise)."""
 
+    ts: datetime
     kind: Literal["rescore", "grade"]
     index: int
     unit: str
     error: Exception
-
-
-@dataclass
-class GameState:
-    """What the engine keeps for one game, besides its features: tip-off, who played, the
-    predictions to grade and the last emission per key with its content's signature (expired
-    with the game)."""
-
-    game_date: date
-    tipoff: datetime | None = None
-    final: bool = False
-    boxes: dict[int, BoxScore] = field(default_factory=dict)
-    before_tipoff: dict[int, dict[_Slot, Prediction]] = field(default_factory=dict)
-    emitted: dict[_Key, tuple[int, Prediction]] = field(default_factory=dict)
-
-    def copy(self) -> GameState:
-        """Its own dictionaries over the same (immutable) box scores and predictions."""
-        return GameState(
-            self.game_date,
-            self.tipoff,
-            self.final,
-            dict(self.boxes),
-            {player: dict(slots) for player, slots in self.before_tipoff.items()},
-            dict(self.emitted),
-        )
-
-    def done_for(self, player_id: int) -> bool:
-        return self.final or player_id in self.boxes
 
 
 @dataclass
@@ -177,12 +149,15 @@ class Engine:
         self.markets = tuple(sorted({s.model.market for s in self.scorers}))
         self.retention = timedelta(days=retention_days)
         self.state = state or EngineState()
+        self._deferred: list[Unit] = []  # flushed event times whose scoring waits for `settle`
+        self._ready: list[Output] = []  # records of units settled inside another call
+        self._failures: list[FlushFailure] = []  # of units settled inside another call
 
     # ------------------------------------------------------------------ input
     def apply(self, event: InputEvent, emitted_at: datetime | None = None) -> list[Output]:
-        """Apply one event; returns what the events of the previous event time produced (they
-        are complete once time moves on) or, for a late event, the corrections it makes, stamped
-        `emitted_at`. Raises an `EventError` for an event it refuses."""
+        """Apply one event; when it moves time on, the previous event time is flushed (its
+        scoring waits for `settle`). Returns the records settled meanwhile, if any (a game going
+        final settles what waits first). Raises an `EventError` for an event it refuses."""
         state = self.state
         player_id = self._admit(event)
         if (state.pending_ts is not None and event.ts < state.pending_ts) or (
@@ -191,11 +166,11 @@ class Engine:
             state.late.append((event, player_id))  # one rewind for every late event of a batch
             if isinstance(event, BoxScore):
                 state.directory.learn(event)  # known as of its time already (order-free)
-            return []
-        changed = state.pending_ts is not None and event.ts != state.pending_ts
-        out = self._flush_pending(emitted_at) if changed else []
+            return self._take_ready()
+        if state.pending_ts is not None and event.ts != state.pending_ts:
+            self._flush_pending(emitted_at)
         self._apply(state, event, player_id)
-        return out
+        return self._take_ready()
 
     def _admit(self, event: InputEvent) -> int | None:
         """Refuse what cannot be applied (before anything changes); a prop's player id."""
@@ -222,7 +197,7 @@ class Engine:
     def _apply(self, state: EngineState, event: InputEvent, player_id: int | None) -> None:
         """Apply an admitted event to `state` (the live one, or a fork a rewind brings forward)."""
         self._advance(state, event.ts)
-        game = _game(state, event)
+        game = game_of(state.games, event)
         if isinstance(event, BoxScore):
             state.directory.learn(event)
             held = game.boxes.get(event.player_id)
@@ -230,6 +205,7 @@ class Engine:
                 game.boxes[event.player_id] = event
             state.pending_grades[(event.player_id, event.game_key)] = None
         elif isinstance(event, Game) and event.status == "final":
+            self._settle()  # who is to be graded: what waits may keep predictions to grade
             game.final = True
             state.pending_grades.update(dict.fromkeys((p, event.game_key) for p in game.before_tipoff))
         state.pending.update(dict.fromkeys(state.store.apply(event, player_id)))
@@ -243,6 +219,7 @@ class Engine:
         state.watermark = ts
         cut = us_game_date(ts) - self.retention
         if state.expired_before is None or cut > state.expired_before:
+            self._settle()  # what waits writes to the games about to expire
             state.store.expire(cut)
             for key in [k for k, g in state.games.items() if g.game_date < cut]:
                 del state.games[key]
@@ -250,57 +227,136 @@ class Engine:
 
     # ------------------------------------------------------------------ output
     def flush(self, emitted_at: datetime | None = None) -> list[Output]:
-        """The end of a batch: `flush_time`, then `rewind`. The records are stamped
-        `emitted_at` (the caller's clock: the engine reads none) and the player's name."""
-        return self.flush_time(emitted_at) + self.rewind(emitted_at)
+        """The end of a batch: `flush_time`, `settle`, then `rewind`; raises the first failure
+        `settle` isolated (a caller that dead-letters them calls the three itself). The records
+        are stamped `emitted_at` (the caller's clock: the engine reads none) and the player's
+        name."""
+        out = self.flush_time(emitted_at)
+        records, failures = self.settle()
+        if failures:
+            raise failures[0].error
+        return out + records + self.rewind(emitted_at)
 
     def flush_time(self, emitted_at: datetime | None = None) -> list[Output]:
-        """Rescore what the pending event time changed and grade what it finished; the time
-        joins the journal. All or nothing: if it raises, the state is as it was before the
-        call, its pending work included (`flush_each` then isolates the failing unit)."""
-        return self._flush_pending(emitted_at)
+        """Flush the pending event time: what it changed and finished is read from the state as
+        of it, to be scored and graded at the next `settle`; the time joins the journal. Returns
+        the records settled meanwhile. All or nothing: if it raises, the state is as it was
+        before the call, its pending work included (`flush_each` then isolates the failing unit)."""
+        self._flush_pending(emitted_at)
+        return self._take_ready()
+
+    def settle(self) -> tuple[list[Output], list[FlushFailure]]:
+        """Score and grade every flushed event time that waits, together (one tree evaluation
+        per model), in event-time order; returns their records and the units that failed (each
+        left out, undone, with its event time: `settle` isolates them as `flush_each` does)."""
+        self._settle()
+        failures, self._failures = self._failures, []
+        return self._take_ready(), failures
 
     def rewind(self, emitted_at: datetime | None = None) -> list[Output]:
-        """One rewind for the late events held since the last (`scoring.rewind`). All or
-        nothing: if it raises, the state is as it was, and the late events are not applied
-        (the caller dead-letters them)."""
+        """One rewind for the late events held since the last (`scoring.rewind`), after settling
+        what waits. All or nothing: if it raises, the state is as it was, and the late events
+        are not applied (the caller dead-letters them)."""
+        self._settle()
         late, self.state.late = self.state.late, []
-        return self._rewind(late, emitted_at) if late else []
+        return self._take_ready() + (self._rewind(late, emitted_at) if late else [])
+
+    def _take_ready(self) -> list[Output]:
+        ready, self._ready = self._ready, []
+        return ready
 
     def _flush_pending(self, emitted_at: datetime | None, *, live: bool = True) -> list[Output]:
+        """The pending event time: deferred to `settle` (`live`), or scored at once (a rewind
+        replays the journal and compares its records at once)."""
         state = self.state
         if state.pending_ts is None:
             return []
         ts, events = state.pending_ts, state.pending_events
-        out = self._attempt(emitted_at)
-        self._record(ts, events, out, live=live)
+        if not live:
+            out = self._attempt(emitted_at)
+            self._record(ts, events, out, live=False)
+            return out
+        held = state.pending, state.pending_grades, state.pending_ts, state.pending_events
+        changes, to_grade, _ = state.take_pending()
+        try:
+            unit = units.build(ts, emitted_at, changes, to_grade, store=state.store, games=state.games)
+        except BaseException:
+            state.pending, state.pending_grades, state.pending_ts, state.pending_events = held
+            raise
+        self._deferred.append(unit)
+        self._record(ts, events, unit.outputs)
+        return []
+
+    def _settle(self) -> None:
+        """Settle what waits: all together, or, if that raises (undone), unit by unit."""
+        waiting, self._deferred = self._deferred, []
+        if not waiting:
+            return
+        log: Undo = []
+        name = self.state.directory.name
+        try:
+            ready = []
+            for unit, predictions in zip(waiting, units.score(self.scorers, waiting, name), strict=True):
+                ready += units.finish(unit, predictions, self.state.games, log)
+        except Exception:
+            undo(log)
+            for unit in waiting:
+                unit.outputs.clear()
+            ready = []
+            for unit in waiting:
+                ready += self._settle_each(unit, name)
+        self._ready += ready
+
+    def _settle_each(self, unit: Unit, name: Callable[[int], str | None]) -> list[Output]:
+        """A unit whose batch failed to settle, one change and then one grading at a time; a
+        part that raises is left out, undone, and noted as a failure of its event time."""
+        parts: list[tuple[Literal["rescore", "grade"], int, str, Unit]] = [
+            ("rescore", i, repr(change), Unit(unit.ts, unit.emitted_at, [(change, requests)], [], unit.boxes))
+            for i, (change, requests) in enumerate(unit.changes)
+        ]
+        parts += [
+            ("grade", i, repr(key), Unit(unit.ts, unit.emitted_at, [], [key], unit.boxes))
+            for i, key in enumerate(unit.to_grade)
+        ]
+        out: list[Output] = []
+        for kind, index, described, part in parts:
+            log: Undo = []
+            try:
+                (predictions,) = units.score(self.scorers, [part], name)
+                out += units.finish(part, predictions, self.state.games, log)
+            except Exception as exc:
+                undo(log)
+                self._failures.append(FlushFailure(unit.ts, kind, index, described, exc))
+        unit.outputs += out
         return out
 
     def flush_each(self, emitted_at: datetime | None = None) -> tuple[list[Output], list[FlushFailure]]:
-        """What a failed `flush_time` falls back to: the same pending work one unit at a time, each
-        changed prop's rescoring then each grading (so grades see every prediction of the event
-        time, as in `flush_time`); a unit that raises is left out, undone, and returned with its
-        error. The records are those `flush_time` would give, but the failed units' own; the event
-        time joins the journal with all its events (they stay applied)."""
+        """What a failed `flush_time` falls back to: what waits is settled, then the pending work
+        is done at once, one unit at a time, each changed prop's rescoring then each grading (so
+        grades see every prediction of the event time, as in `flush_time`); a unit that raises
+        is left out, undone, and returned with its error. The records are those `flush_time` and
+        `settle` would give, but the failed units' own; the event time joins the journal with all
+        its events (they stay applied)."""
+        self._settle()
         state = self.state
         if state.pending_ts is None:
-            return [], []
+            return self._take_ready(), []
         ts, events = state.pending_ts, state.pending_events
-        units: list[tuple[Literal["rescore", "grade"], int, dict[Any, None], dict[Any, None]]] = [
+        work: list[tuple[Literal["rescore", "grade"], int, dict[Any, None], dict[Any, None]]] = [
             ("rescore", i, {change: None}, {}) for i, change in enumerate(state.pending)
         ]
-        units += [("grade", i, {}, {key: None}) for i, key in enumerate(state.pending_grades)]
+        work += [("grade", i, {}, {key: None}) for i, key in enumerate(state.pending_grades)]
         out: list[Output] = []
         failed: list[FlushFailure] = []
-        for kind, index, pending, pending_grades in units:
+        for kind, index, pending, pending_grades in work:
             state.pending, state.pending_grades, state.pending_ts = pending, pending_grades, ts
             try:
                 out += self._attempt(emitted_at)
             except Exception as exc:
-                failed.append(FlushFailure(kind, index, repr(next(iter(pending or pending_grades))), exc))
+                failed.append(FlushFailure(ts, kind, index, repr(next(iter(pending or pending_grades))), exc))
         state.take_pending()
         self._record(ts, events, out)
-        return out, failed
+        return self._take_ready() + out, failed
 
     def _record(
         self,
@@ -317,81 +373,32 @@ class Engine:
             self._checkpoint(self.state)
 
     def _attempt(self, emitted_at: datetime | None) -> list[Output]:
-        """The pending work's records; if anything raises, its writes are undone and the
+        """The pending work's records at once; if anything raises, its writes are undone and the
         pending work put back before the exception goes on."""
         state = self.state
         held = state.pending, state.pending_grades, state.pending_ts, state.pending_events
-        undo: _Undo = []
+        log: Undo = []
         try:
-            return self._outputs(emitted_at, undo)
+            changes, to_grade, _ = state.take_pending()
+            unit = units.build(held[2], emitted_at, changes, to_grade, store=state.store, games=state.games)  # type: ignore[arg-type]
+            (predictions,) = units.score(self.scorers, [unit], state.directory.name)
+            return units.finish(unit, predictions, state.games, log)
         except BaseException:
-            for table, key, before in reversed(undo):
-                if before is _ABSENT:
-                    del table[key]
-                else:
-                    table[key] = before
+            undo(log)
             state.pending, state.pending_grades, state.pending_ts, state.pending_events = held
             raise
-
-    def _outputs(self, emitted_at: datetime | None, undo: _Undo) -> list[Output]:
-        state = self.state
-        changes, to_grade, _ = state.take_pending()
-        grading = set(to_grade)  # graded below with every prediction of the time: not twice
-        stamp = Stamp(emitted_at, state.directory.name)
-        predictions = self._new(self._predict(changes, stamp))
-        out: list[Output] = [p for _, p in predictions]
-        for signature, p in predictions:
-            if _remember(state, signature, p, undo) and (p.player_id, p.game_key) not in grading:
-                game = state.games[p.game_key]
-                out.append(grade(p, game.boxes.get(p.player_id), emitted_at))  # learnt late
-        for player_id, game_key in to_grade:
-            game = state.games[game_key]
-            box = game.boxes.get(player_id)
-            out += [grade(p, box, emitted_at) for p in game.before_tipoff.get(player_id, {}).values()]
-        return out
-
-    def _predict(self, changes: Iterable[Change], stamp: Stamp) -> list[Prediction]:
-        store = self.state.store
-        books: dict[tuple[object, ...], Request] = {}
-        for change in changes:
-            for quote in store.main_quotes(change):
-                t = quote.target
-                books[(t.player_id, t.game_key, t.market, t.book)] = Request(
-                    store.vector(t), quote.over_price, quote.under_price, self.state.games[t.game_key].tipoff
-                )
-        requests = list(books.values())
-        return [
-            p
-            for scorer in self.scorers
-            for p in scorer.score(
-                [r for r in requests if r.vector.target.market == scorer.model.market], stamp
-            )
-        ]
-
-    def _new(self, predictions: Iterable[Prediction]) -> list[tuple[int, Prediction]]:
-        """Leave out a prediction identical to the last one emitted for its (model, player,
-        game, book, market): news the model does not use (a game line, another team's final)
-        rescores to the same prediction, and saying it again only costs every sink a write.
-        Signatures are Python hashes, so after a restart in a new process one identical
-        prediction may be said again, which the idempotent sinks absorb."""
-        out = []
-        for p in predictions:
-            held = self.state.games[p.game_key].emitted.get((p.model, p.player_id, p.book, p.market))
-            signature = hash(content(p))
-            if held is None or held[0] != signature:
-                out.append((signature, p))
-        return out
 
     # ------------------------------------------------------------------ late input
     def _checkpoint(self, state: EngineState) -> None:
         """Fork the state every `FORK_EVERY` of event time (not while late events wait: it would
-        lack them), then move the base to the newest checkpoint a retention behind the
-        watermark and drop the journal's steps it holds."""
+        lack them; what waits to be scored is settled first), then move the base to the newest
+        checkpoint a retention behind the watermark and drop the journal's steps it holds."""
         if state.watermark is None:
             return
         newest = state.checkpoints[-1] if state.checkpoints else state.base
         forked = _position(newest) if newest else state.journal[0].ts if state.journal else state.watermark
         if not state.late and state.watermark - forked >= FORK_EVERY:
+            self._settle()
             state.checkpoints.append(state.fork())
         horizon = state.watermark - self.retention
         if state.late:  # never past a late event waiting for its rewind
@@ -409,7 +416,7 @@ class Engine:
             self._apply(state, event, player_id)
         for p in step.outputs:
             if isinstance(p, Prediction):
-                _remember(state, hash(content(p)), p)
+                remember(state.games, hash(content(p)), p)
         state.take_pending()
 
     def _rewind(self, late: list[tuple[InputEvent, int | None]], emitted_at: datetime | None) -> list[Output]:
@@ -446,7 +453,12 @@ class Engine:
         after.checkpoints = _thin(checkpoints)
         earlier = islice(reversed(journal), len(journal) - kept, None)
         out = corrections(
-            tail, earlier, replayed, since, last_emitted=lambda p: _emitted(after, p), emitted_at=emitted_at
+            tail,
+            earlier,
+            replayed,
+            since,
+            last_emitted=lambda p: last_emitted(after.games, p),
+            emitted_at=emitted_at,
         )
         self._checkpoint(after)
         return out
@@ -488,41 +500,3 @@ def _steps_after(journal: deque[Step], position: datetime) -> list[Step]:
             break
         steps.append(step)
     return steps[::-1]
-
-
-def _emitted(state: EngineState, p: Prediction) -> Prediction | None:
-    """The prediction last emitted for `p`'s key (model, player, game, book, market)."""
-    game = state.games.get(p.game_key)
-    held = game.emitted.get((p.model, p.player_id, p.book, p.market)) if game is not None else None
-    return held[1] if held is not None else None
-
-
-def _game(state: EngineState, event: InputEvent) -> GameState:
-    game = state.games.get(event.game_key)
-    if game is None:
-        game = state.games[event.game_key] = GameState(event.game_date)
-    if game.tipoff is None and isinstance(event, PropLine | Game):
-        game.tipoff = event.tipoff
-    return game
-
-
-def _remember(state: EngineState, signature: int, p: Prediction, undo: _Undo | None = None) -> bool:
-    """Note `p` as the last emission for its key and, made before tip-off, as the one to grade
-    (each write logged in `undo` when given); returns whether its game is already done for the
-    player (it is graded at once)."""
-    game = state.games[p.game_key]
-    _put(game.emitted, (p.model, p.player_id, p.book, p.market), (signature, p), undo)
-    if game.tipoff is None or p.as_of >= game.tipoff:
-        return False
-    slots = game.before_tipoff.get(p.player_id)
-    if slots is None:
-        slots = {}
-        _put(game.before_tipoff, p.player_id, slots, undo)
-    _put(slots, (p.model, p.book, p.market), p, undo)
-    return game.done_for(p.player_id)
-
-
-def _put(table: dict[Any, Any], key: Any, value: Any, undo: _Undo | None) -> None:
-    if undo is not None:
-        undo.append((table, key, table.get(key, _ABSENT)))
-    table[key] = value

@@ -111,9 +111,11 @@ def test_a_model_failing_on_one_player_dead_letters_the_inputs_that_asked_for_it
     assert state.watermark == clean_state.watermark
 
 
-def test_a_failed_flush_leaves_the_engine_as_it_was(week: list[Record], scorers: list[Scorer]) -> None:
-    """`Engine.flush` is all or nothing: the pending work, the last emissions and the
-    predictions kept for grading are as before the call when it raises."""
+def test_a_failed_settle_keeps_nothing_of_the_failed_units(week: list[Record], scorers: list[Scorer]) -> None:
+    """Scoring waits for `Engine.settle`, which scores the batch's event times together; when
+    that raises, it is undone and done unit by unit: every record but the failing player's
+    comes out as a clean engine's, the failures name their event time, and nothing the failed
+    units would have written (the last emissions, the predictions kept to grade) is kept."""
     clean = Engine(scorers)
     for n, record in enumerate(sorted(week, key=lambda r: r.event.ts)):  # type: ignore[union-attr]
         try:
@@ -122,13 +124,31 @@ def test_a_failed_flush_leaves_the_engine_as_it_was(week: list[Record], scorers:
             continue
         if n > 2000 and len(clean.state.pending) > 3:
             break
-    player = next(iter(clean.state.pending)).prop[0]
+    clean.settle()  # the times flushed so far: both engines start from the same settled state
+    ts, player = clean.state.pending_ts, next(iter(clean.state.pending)).prop[0]
+    twin = Engine(scorers, state=pickle.loads(pickle.dumps(clean.state)))
     failing = Engine([FailsOn(scorers[0], player), *scorers[1:]], state=clean.state)
-    before = pickle.dumps(failing.state)
-    with pytest.raises(FloatingPointError):
-        failing.flush()
-    assert pickle.dumps(failing.state) == before
-    records, failures = failing.flush_each()
+
+    def held(engine: Engine) -> tuple[bytes, ...]:
+        """What the engine keeps of the player's emissions (pickled: comparable)."""
+        games = engine.state.games.values()
+        return tuple(
+            pickle.dumps((sorted(g.before_tipoff.get(player, {}).items()), k, v))
+            for g in games
+            for k, v in sorted(g.emitted.items())
+            if k[1] == player
+        )
+
+    before = held(failing)
+    records, expected = failing.flush_time(), twin.flush_time()  # what a fork due settles at once
+    settled, failures = failing.settle()
+    records += settled
+    settled, none = twin.settle()
+    expected += settled
+    assert not none
     assert failures and {f.error.__class__ for f in failures} == {FloatingPointError}
-    assert not [r for r in records if r.player_id == player]
+    assert {f.ts for f in failures} == {ts} and {f.kind for f in failures} == {"rescore"}
+    assert [r for r in expected if r.player_id == player]  # the player had records to lose
+    assert set(map(_content, records)) == {_content(r) for r in expected if r.player_id != player}
+    assert held(failing) == before
     assert not failing.state.pending and failing.state.pending_ts is None

@@ -40,9 +40,12 @@ IDLE_WAIT_S = 0.01  # how long a take waits for a message when none is ready
 # that rare), and librdkafka prefetches at most _PREFETCH_KIB for all partitions together.
 # Its default, 64 MiB, held most of the shipped history's 57 MB of input, and the merge held
 # up to 10,000 messages a partition: a worker's memory after catching up grew with the
-# backlog it had read (docs/operations.md, "Memory").
-_BUFFER_LIMIT = 2_000
-_RESUME_BELOW = 1_000
+# backlog it had read (docs/operations.md, "Memory"). The limit must clear the longest run of
+# one timestamp a partition holds (a day's props at 17:00: up to 2,243 in one of four) by a
+# margin: at 2,000 the merge waited on such runs in 540 of 630 takes, half a replay's time
+# (14,500 events/s; at 5,000: 28,000, 11 MiB more at its peak).
+_BUFFER_LIMIT = 5_000
+_RESUME_BELOW = 2_500
 _PREFETCH_KIB = 8_192
 _MAX_SILENCE = timedelta(seconds=5)  # a tailing partition silent this long stops holding others back
 

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from cli import commands, evaluation_report, health, report
+from cli import commands, evaluation_report, evaluation_tables, health, report
 from cli.commands import add_flow_commands, add_window_flags
 from cli.errors import UsageError, explain, preflight, settings_error
 from cli.logs import LOG_FORMATS, configure
@@ -469,7 +469,7 @@ def _evaluate(console: Console, settings: Settings, args: argparse.Namespace) ->
             )
         by_market[market] = evaluation_report.evaluation_json(result, settings.champion, command)
         console.rule(market)
-        evaluation_report.print_evaluation(console, by_market[market])
+        evaluation_tables.print_evaluation(console, by_market[market])
     payload = evaluation_report.markets_json(by_market)
     if args.json:
         evaluation_report.write_json(args.json, payload)

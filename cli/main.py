@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from cli import commands, evaluation_report, evaluation_tables, health, report
+from cli import commands, evaluation_figures, evaluation_page, evaluation_tables, health, report
 from cli.commands import add_flow_commands, add_window_flags
 from cli.errors import UsageError, explain, preflight, settings_error
 from cli.logs import LOG_FORMATS, configure
@@ -467,15 +467,15 @@ def _evaluate(console: Console, settings: Settings, args: argparse.Namespace) ->
                 market=market,
                 prepared=prepared,
             )
-        by_market[market] = evaluation_report.evaluation_json(result, settings.champion, command)
+        by_market[market] = evaluation_figures.evaluation_json(result, settings.champion, command)
         console.rule(market)
         evaluation_tables.print_evaluation(console, by_market[market])
-    payload = evaluation_report.markets_json(by_market)
+    payload = evaluation_figures.markets_json(by_market)
     if args.json:
-        evaluation_report.write_json(args.json, payload)
+        evaluation_figures.write_json(args.json, payload)
         console.print(f"wrote {args.json}")
     if args.html:
-        evaluation_report.write_html(args.html, payload)
+        evaluation_page.write_html(args.html, payload)
         console.print(f"wrote {args.html}")
     return 0
 

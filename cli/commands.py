@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from cli import evaluation_report, health
+from cli import evaluation_tables, health
 from cli.settings import Settings
 from cli.wiring import scorers, sink_factories
 from connectors.adapters import Record, read_records
@@ -201,7 +201,7 @@ def _graded_summary(console: Console, parquet: Path) -> None:
         for model in sorted(of_market)
     ]
     console.print(
-        evaluation_report.performance_table(
+        evaluation_tables.performance_table(
             "Graded (latest prediction before tip-off, per market and model; mkt: the market's own)", rows
         )
     )

@@ -10,7 +10,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from cli.evaluation_report import evaluation_json, print_evaluation, write_html, write_json
+from cli.evaluation_figures import evaluation_json, write_json
+from cli.evaluation_page import write_html
+from cli.evaluation_tables import print_evaluation
 from scoring.calibration import INPUTS, Calibration
 from scoring.evaluate import Evaluation
 from scoring.grading import grade, performance, performance_by_model_and_day

@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console, Group
 from rich.table import Table
 
-from cli import commands, evaluation_report, report
+from cli import commands, evaluation_tables, report
 from cli.tables import WIDTH
 from connectors.adapters import read_records
 from connectors.files import DataLayout
@@ -54,7 +54,7 @@ class _Capture(Console):
 
 def _performance(console: Console) -> None:
     rows = [("champion", PERF), ("shadow", PERF), ("2025-11-10", PERF)]
-    console.print(evaluation_report.performance_table("Graded (latest prediction before tip-off)", rows))
+    console.print(evaluation_tables.performance_table("Graded (latest prediction before tip-off)", rows))
 
 
 def _published(console: Console) -> None:

@@ -198,7 +198,7 @@ def test_count_models_score_their_market_from_the_same_store(history: tuple) -> 
 
 
 def test_walk_forward_per_market_has_the_same_shape(shipped_records: list[Record], history: tuple) -> None:  # type: ignore[type-arg]
-    from cli.evaluation_report import evaluation_json, markets_json  # noqa: PLC0415
+    from cli.evaluation_figures import evaluation_json, markets_json  # noqa: PLC0415
 
     events = [r.event for r in shipped_records if r.event is not None]
     data, store, directory = history

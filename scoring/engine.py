@@ -152,6 +152,7 @@ class Engine:
         self._deferred: list[Unit] = []  # flushed event times whose scoring waits for `settle`
         self._ready: list[Output] = []  # records of units settled inside another call
         self._failures: list[FlushFailure] = []  # of units settled inside another call
+        self._rewinding = False  # a failure to settle then fails the rewind (all or nothing)
 
     # ------------------------------------------------------------------ input
     def apply(self, event: InputEvent, emitted_at: datetime | None = None) -> list[Output]:
@@ -265,17 +266,13 @@ class Engine:
         ready, self._ready = self._ready, []
         return ready
 
-    def _flush_pending(self, emitted_at: datetime | None, *, live: bool = True) -> list[Output]:
-        """The pending event time: deferred to `settle` (`live`), or scored at once (a rewind
-        replays the journal and compares its records at once)."""
+    def _flush_pending(self, emitted_at: datetime | None, *, live: bool = True) -> None:
+        """Defer the pending event time's scoring to the next settle; the time joins the
+        journal (a `live` one may fork a checkpoint: a rewind's replay forks once at its end)."""
         state = self.state
         if state.pending_ts is None:
-            return []
+            return
         ts, events = state.pending_ts, state.pending_events
-        if not live:
-            out = self._attempt(emitted_at)
-            self._record(ts, events, out, live=False)
-            return out
         held = state.pending, state.pending_grades, state.pending_ts, state.pending_events
         changes, to_grade, _ = state.take_pending()
         try:
@@ -284,11 +281,11 @@ class Engine:
             state.pending, state.pending_grades, state.pending_ts, state.pending_events = held
             raise
         self._deferred.append(unit)
-        self._record(ts, events, unit.outputs)
-        return []
+        self._record(ts, events, unit.outputs, live=live)
 
     def _settle(self) -> None:
-        """Settle what waits: all together, or, if that raises (undone), unit by unit."""
+        """Settle what waits: all together, or, if that raises (undone), unit by unit; in a
+        rewind, which is all or nothing, the failure goes on instead."""
         waiting, self._deferred = self._deferred, []
         if not waiting:
             return
@@ -302,6 +299,8 @@ class Engine:
             undo(log)
             for unit in waiting:
                 unit.outputs.clear()
+            if self._rewinding:
+                raise
             ready = []
             for unit in waiting:
                 ready += self._settle_each(unit, name)
@@ -433,8 +432,7 @@ class Engine:
         kept = len(journal)
         after = start.fork() if start is not None else EngineState()
         after.journal, after.base, after.rewinds = journal, before.base, before.rewinds + 1
-        self.state = after
-        replayed: list[Output] = []
+        self.state, self._rewinding = after, True
         try:
             for step in _steps_after(journal, _position(after)):  # unchanged: as the journal says
                 self._retrace(after, step)
@@ -443,13 +441,17 @@ class Engine:
             for step in with_events(tail, late):
                 for e, pid in step.events:
                     self._apply(after, e, pid)
-                replayed += self._flush_pending(emitted_at, live=False)
+                self._flush_pending(emitted_at, live=False)
+            self._settle()  # the replayed times scored together
+            replayed = self._take_ready()
         except BaseException:
             while len(journal) > kept:  # a failed rewind changes nothing (the journal included)
                 journal.pop()
             journal.extend(tail)
-            self.state = before
+            self.state, self._deferred, self._ready = before, [], []
             raise
+        finally:
+            self._rewinding = False
         after.checkpoints = _thin(checkpoints)
         earlier = islice(reversed(journal), len(journal) - kept, None)
         out = corrections(

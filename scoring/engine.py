@@ -44,7 +44,7 @@ import pickle
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import islice
 from typing import Any, Literal
 
@@ -52,7 +52,18 @@ from features.identity import PlayerDirectory
 from features.store import Change, FeatureStore
 from scoring import units
 from scoring.games import GameState, Undo, game_of, last_emitted, remember, undo
-from scoring.rewind import Output, Step, content, corrections, with_events
+from scoring.rewind import (
+    FORK_EVERY,
+    Output,
+    Step,
+    content,
+    corrections,
+    position,
+    steps_after,
+    take_since,
+    thin,
+    with_events,
+)
 from scoring.scorer import Scorer
 from scoring.units import Unit
 from vocabulary.errors import BeyondRetentionError, UnsupportedMarketError
@@ -64,9 +75,6 @@ __all__ = ["RETENTION_DAYS", "STATE_LAYOUT", "Engine", "EngineState", "FlushFail
 STATE_LAYOUT = 3  # of `EngineState` in a snapshot: 2 since the base replaced the lagging copy, 3 since
 # `GameState` lives in scoring.games
 RETENTION_DAYS = 3  # games dated this many days before the watermark's date are expired
-FORK_EVERY = timedelta(hours=12)  # of event time between the checkpoints a live engine forks
-RECENT_CHECKPOINTS = 8  # the rewinds' own checkpoints kept near the live edge
-_BEFORE_ALL = datetime.min.replace(tzinfo=UTC)  # the position of a state that applied nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,17 +404,17 @@ class Engine:
         if state.watermark is None:
             return
         newest = state.checkpoints[-1] if state.checkpoints else state.base
-        forked = _position(newest) if newest else state.journal[0].ts if state.journal else state.watermark
+        forked = position(newest) if newest else state.journal[0].ts if state.journal else state.watermark
         if not state.late and state.watermark - forked >= FORK_EVERY:
             self._settle()
             state.checkpoints.append(state.fork())
         horizon = state.watermark - self.retention
         if state.late:  # never past a late event waiting for its rewind
             horizon = min(horizon, *(e.ts for e, _ in state.late))
-        while state.checkpoints and _position(state.checkpoints[0]) <= horizon:
+        while state.checkpoints and position(state.checkpoints[0]) <= horizon:
             state.base = state.checkpoints.pop(0)
         if state.base is not None:
-            while state.journal and state.journal[0].ts <= _position(state.base):
+            while state.journal and state.journal[0].ts <= position(state.base):
                 state.journal.popleft()
 
     def _retrace(self, state: EngineState, step: Step) -> None:
@@ -426,17 +434,17 @@ class Engine:
         of an event about as late, starts there instead of up to a retention back."""
         before = self.state
         since = min(e.ts for e, _ in late)
-        checkpoints = [c for c in before.checkpoints if _position(c) < since]  # later ones lack `late`
+        checkpoints = [c for c in before.checkpoints if position(c) < since]  # later ones lack `late`
         start = checkpoints[-1] if checkpoints else before.base
         journal = before.journal
-        tail = _take_since(journal, since)
+        tail = take_since(journal, since)
         kept = len(journal)
         after = start.fork() if start is not None else EngineState()
         after.journal, after.base, after.rewinds = journal, before.base, before.rewinds + 1
         self.state = after
         replayed: list[Output] = []
         try:
-            for step in _steps_after(journal, _position(after)):  # unchanged: as the journal says
+            for step in steps_after(journal, position(after)):  # unchanged: as the journal says
                 self._retrace(after, step)
             if start is None or after.watermark != start.watermark:
                 checkpoints.append(after.fork())
@@ -450,7 +458,7 @@ class Engine:
             journal.extend(tail)
             self.state = before
             raise
-        after.checkpoints = _thin(checkpoints)
+        after.checkpoints = thin(checkpoints)
         earlier = islice(reversed(journal), len(journal) - kept, None)
         out = corrections(
             tail,
@@ -462,41 +470,3 @@ class Engine:
         )
         self._checkpoint(after)
         return out
-
-
-def _thin(checkpoints: list[EngineState]) -> list[EngineState]:
-    """The newest `RECENT_CHECKPOINTS`, and of the older ones the first of each `FORK_EVERY` of
-    event time: recent rewinds start near the live edge, older ones at most that far back."""
-    older, recent = checkpoints[:-RECENT_CHECKPOINTS], checkpoints[-RECENT_CHECKPOINTS:]
-    kept: list[EngineState] = []
-    for c in older:
-        if not kept or _period(c) != _period(kept[-1]):
-            kept.append(c)
-    return kept + recent
-
-
-def _period(state: EngineState) -> int:
-    return (_position(state) - _BEFORE_ALL) // FORK_EVERY
-
-
-def _position(state: EngineState) -> datetime:
-    """The event time up to which `state` has applied the journal."""
-    return state.watermark or _BEFORE_ALL
-
-
-def _take_since(journal: deque[Step], since: datetime) -> list[Step]:
-    """Remove and return the journal's steps at or after `since`, in order."""
-    tail: list[Step] = []
-    while journal and journal[-1].ts >= since:
-        tail.append(journal.pop())
-    return tail[::-1]
-
-
-def _steps_after(journal: deque[Step], position: datetime) -> list[Step]:
-    """The journal's steps after `position`, in order (read from the newest end)."""
-    steps: list[Step] = []
-    for step in reversed(journal):
-        if step.ts <= position:
-            break
-        steps.append(step)
-    return steps[::-1]

@@ -1,5 +1,6 @@
-"""What a rewind needs beside the engine: the journal's steps and the difference between what
-was emitted and what a replay with a late event emits.
+"""What a rewind needs beside the engine: the journal's steps, where the forks of the state
+stand and which of them to keep, and the difference between what was emitted and what a replay
+with a late event emits.
 
 The difference is exact because a prediction's content is a function of its identity and of
 the events stamped at or before its `as_of` (DESIGN §3): ids as of before the late event are
@@ -8,19 +9,45 @@ untouched, and every id as of it or after is in the journal (the state it starts
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Protocol, TypeVar
 
 from vocabulary.events import InputEvent
 from vocabulary.records import KEY, Grade, Prediction, construct
 
-__all__ = ["Output", "Step", "content", "corrections", "with_events"]
+__all__ = [
+    "FORK_EVERY",
+    "Output",
+    "Step",
+    "content",
+    "corrections",
+    "position",
+    "steps_after",
+    "take_since",
+    "thin",
+    "with_events",
+]
 
 Output = Prediction | Grade
 _STAMPED = frozenset({"emitted_at", "player_name"})  # beside identity and content, not in them
 R = TypeVar("R", Prediction, Grade)
+FORK_EVERY = timedelta(hours=12)  # of event time between the checkpoints a live engine forks
+RECENT_CHECKPOINTS = 8  # the rewinds' own checkpoints kept near the live edge
+_BEFORE_ALL = datetime.min.replace(tzinfo=UTC)  # the position of a state that applied nothing
+
+
+class Forked(Protocol):
+    """What `position` reads of a fork of the engine's state (`scoring.engine.EngineState`,
+    which imports this module): its watermark."""
+
+    @property
+    def watermark(self) -> datetime | None: ...
+
+
+F = TypeVar("F", bound=Forked)
 
 
 @dataclass
@@ -112,3 +139,41 @@ def _key(record: Output) -> tuple[str, ...]:
 
 def _last_by(records: Iterable[R], key: Callable[[R], Hashable]) -> dict[Hashable, R]:
     return {key(r): r for r in records}
+
+
+def thin(checkpoints: list[F]) -> list[F]:
+    """The newest `RECENT_CHECKPOINTS`, and of the older ones the first of each `FORK_EVERY` of
+    event time: recent rewinds start near the live edge, older ones at most that far back."""
+    older, recent = checkpoints[:-RECENT_CHECKPOINTS], checkpoints[-RECENT_CHECKPOINTS:]
+    kept: list[F] = []
+    for c in older:
+        if not kept or _period(c) != _period(kept[-1]):
+            kept.append(c)
+    return kept + recent
+
+
+def _period(state: Forked) -> int:
+    return (position(state) - _BEFORE_ALL) // FORK_EVERY
+
+
+def position(state: Forked) -> datetime:
+    """The event time up to which `state` has applied the journal."""
+    return state.watermark or _BEFORE_ALL
+
+
+def take_since(journal: deque[Step], since: datetime) -> list[Step]:
+    """Remove and return the journal's steps at or after `since`, in order."""
+    tail: list[Step] = []
+    while journal and journal[-1].ts >= since:
+        tail.append(journal.pop())
+    return tail[::-1]
+
+
+def steps_after(journal: deque[Step], position: datetime) -> list[Step]:
+    """The journal's steps after `position`, in order (read from the newest end)."""
+    steps: list[Step] = []
+    for step in reversed(journal):
+        if step.ts <= position:
+            break
+        steps.append(step)
+    return steps[::-1]

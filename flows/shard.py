@@ -30,7 +30,8 @@ from pydantic import BaseModel
 
 from connectors.inputs import Raw
 from connectors.serde import decode
-from scoring.engine import Engine, FlushFailure
+from scoring.engine import Engine
+from scoring.units import FlushFailure
 from vocabulary.errors import DecodeError, EventError
 from vocabulary.events import DeadLetter, InputEvent
 from vocabulary.keys import message_key

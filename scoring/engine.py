@@ -7,14 +7,8 @@ in an in-order run each prediction id is emitted with one content (DESIGN §3).
 
 A late event (stamped before the pending event time, or at or before one already flushed)
 is held until the next `flush` (the end of the caller's batch), which rewinds once for all of
-them: the engine keeps the journal of the event times it flushed within the retention and
-forks of its state within it (copied on write): a fork every `FORK_EVERY` of event time, the
-oldest of which a retention behind is the *base* the journal starts after, and one at the
-first late event of each rewind. It replays the journal from the newest fork before the
-late events, with them in their places (`scoring.rewind`), and emits the difference: predictions
-whose content changed, corrected under the same ids; ids no in-order run would have made,
-`withdrawn`, with the prediction each had displaced; grades that changed. The tables then hold exactly what an
-in-order run of the same events writes.
+them (`scoring.rewind`): the tables then hold exactly what an in-order run of the same events
+writes.
 
 Rescoring rules (docs/operations.md):
 - a prop whose book's main line or prices changed: one prediction per model of its market for
@@ -42,7 +36,7 @@ from __future__ import annotations
 
 import pickle
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import islice
@@ -65,28 +59,16 @@ from scoring.rewind import (
     with_events,
 )
 from scoring.scorer import Scorer
-from scoring.units import Unit
+from scoring.units import FlushFailure, Unit
 from vocabulary.errors import BeyondRetentionError, UnsupportedMarketError
 from vocabulary.events import BoxScore, Game, InputEvent, PropLine, us_game_date
 from vocabulary.records import Prediction
 
-__all__ = ["RETENTION_DAYS", "STATE_LAYOUT", "Engine", "EngineState", "FlushFailure", "Output"]
+__all__ = ["RETENTION_DAYS", "STATE_LAYOUT", "Engine", "EngineState", "Output"]
 
 STATE_LAYOUT = 3  # of `EngineState` in a snapshot: 2 since the base replaced the lagging copy, 3 since
 # `GameState` lives in scoring.games
 RETENTION_DAYS = 3  # games dated this many days before the watermark's date are expired
-
-
-@dataclass(frozen=True, slots=True)
-class FlushFailure:
-    """A unit of pending work whose flush raised: the rescoring of a changed prop (`index` in
-    the order the events of time `ts` asked for them) or a grading (`index` likewise)."""
-
-    ts: datetime
-    kind: Literal["rescore", "grade"]
-    index: int
-    unit: str
-    error: Exception
 
 
 @dataclass
@@ -312,31 +294,10 @@ class Engine:
                 unit.outputs.clear()
             ready = []
             for unit in waiting:
-                ready += self._settle_each(unit, name)
+                records, failures = units.settle_each(self.scorers, unit, name, self.state.games)
+                ready += records
+                self._failures += failures
         self._ready += ready
-
-    def _settle_each(self, unit: Unit, name: Callable[[int], str | None]) -> list[Output]:
-        """A unit whose batch failed to settle, one change and then one grading at a time; a
-        part that raises is left out, undone, and noted as a failure of its event time."""
-        parts: list[tuple[Literal["rescore", "grade"], int, str, Unit]] = [
-            ("rescore", i, repr(change), Unit(unit.ts, unit.emitted_at, [(change, requests)], [], unit.boxes))
-            for i, (change, requests) in enumerate(unit.changes)
-        ]
-        parts += [
-            ("grade", i, repr(key), Unit(unit.ts, unit.emitted_at, [], [key], unit.boxes))
-            for i, key in enumerate(unit.to_grade)
-        ]
-        out: list[Output] = []
-        for kind, index, described, part in parts:
-            log: Undo = []
-            try:
-                (predictions,) = units.score(self.scorers, [part], name)
-                out += units.finish(part, predictions, self.state.games, log)
-            except Exception as exc:
-                undo(log)
-                self._failures.append(FlushFailure(unit.ts, kind, index, described, exc))
-        unit.outputs += out
-        return out
 
     def flush_each(self, emitted_at: datetime | None = None) -> tuple[list[Output], list[FlushFailure]]:
         """What a failed `flush_time` falls back to: what waits is settled, then the pending work

@@ -2,6 +2,14 @@
 stand and which of them to keep, and the difference between what was emitted and what a replay
 with a late event emits.
 
+The engine keeps the journal of the event times it flushed within the retention and forks of
+its state within it (copied on write): a fork every `FORK_EVERY` of event time, the oldest of
+which a retention behind is the *base* the journal starts after, and one at the first late
+event of each rewind. A rewind replays the journal from the newest fork before the late events,
+with them in their places, and emits the difference: predictions whose content changed,
+corrected under the same ids; ids no in-order run would have made, `withdrawn`, with the
+prediction each had displaced; grades that changed.
+
 The difference is exact because a prediction's content is a function of its identity and of
 the events stamped at or before its `as_of` (DESIGN §3): ids as of before the late event are
 untouched, and every id as of it or after is in the journal (the state it starts from is older).

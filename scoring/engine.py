@@ -47,9 +47,9 @@ from features.store import Change, FeatureStore
 from scoring import units
 from scoring.games import GameState, Undo, game_of, last_emitted, remember, undo
 from scoring.rewind import (
-    FORK_EVERY,
     Output,
     Step,
+    checkpoint,
     content,
     corrections,
     position,
@@ -339,7 +339,7 @@ class Engine:
         (a rewind does both once at its end)."""
         self.state.journal.append(Step(ts, events, out))
         if live:
-            self._checkpoint(self.state)
+            checkpoint(self.state, self.retention, self._settle)
 
     def _attempt(self, emitted_at: datetime | None) -> list[Output]:
         """The pending work's records at once; if anything raises, its writes are undone and the
@@ -358,26 +358,6 @@ class Engine:
             raise
 
     # ------------------------------------------------------------------ late input
-    def _checkpoint(self, state: EngineState) -> None:
-        """Fork the state every `FORK_EVERY` of event time (not while late events wait: it would
-        lack them; what waits to be scored is settled first), then move the base to the newest
-        checkpoint a retention behind the watermark and drop the journal's steps it holds."""
-        if state.watermark is None:
-            return
-        newest = state.checkpoints[-1] if state.checkpoints else state.base
-        forked = position(newest) if newest else state.journal[0].ts if state.journal else state.watermark
-        if not state.late and state.watermark - forked >= FORK_EVERY:
-            self._settle()
-            state.checkpoints.append(state.fork())
-        horizon = state.watermark - self.retention
-        if state.late:  # never past a late event waiting for its rewind
-            horizon = min(horizon, *(e.ts for e, _ in state.late))
-        while state.checkpoints and position(state.checkpoints[0]) <= horizon:
-            state.base = state.checkpoints.pop(0)
-        if state.base is not None:
-            while state.journal and state.journal[0].ts <= position(state.base):
-                state.journal.popleft()
-
     def _retrace(self, state: EngineState, step: Step) -> None:
         """Apply a journal step's events to `state` and remember what it emitted, without
         scoring: the step's outputs are what scoring would give again."""
@@ -429,5 +409,5 @@ class Engine:
             last_emitted=lambda p: last_emitted(after.games, p),
             emitted_at=emitted_at,
         )
-        self._checkpoint(after)
+        checkpoint(after, self.retention, self._settle)
         return out

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import Protocol, Self, TypeVar
 
 from vocabulary.events import InputEvent
 from vocabulary.records import KEY, Grade, Prediction, construct
@@ -30,6 +30,7 @@ __all__ = [
     "FORK_EVERY",
     "Output",
     "Step",
+    "checkpoint",
     "content",
     "corrections",
     "position",
@@ -45,17 +46,6 @@ R = TypeVar("R", Prediction, Grade)
 FORK_EVERY = timedelta(hours=12)  # of event time between the checkpoints a live engine forks
 RECENT_CHECKPOINTS = 8  # the rewinds' own checkpoints kept near the live edge
 _BEFORE_ALL = datetime.min.replace(tzinfo=UTC)  # the position of a state that applied nothing
-
-
-class Forked(Protocol):
-    """What `position` reads of a fork of the engine's state (`scoring.engine.EngineState`,
-    which imports this module): its watermark."""
-
-    @property
-    def watermark(self) -> datetime | None: ...
-
-
-F = TypeVar("F", bound=Forked)
 
 
 @dataclass
@@ -149,6 +139,43 @@ def _last_by(records: Iterable[R], key: Callable[[R], Hashable]) -> dict[Hashabl
     return {key(r): r for r in records}
 
 
+class Journaled(Protocol):
+    """What the forks' bookkeeping reads and moves of the engine's state
+    (`scoring.engine.EngineState`, which imports this module)."""
+
+    watermark: datetime | None
+    journal: deque[Step]
+    late: list[tuple[InputEvent, int | None]]
+    base: Self | None
+    checkpoints: list[Self]
+
+    def fork(self) -> Self: ...
+
+
+F = TypeVar("F", bound=Journaled)
+
+
+def checkpoint(state: Journaled, retention: timedelta, settle: Callable[[], None]) -> None:
+    """Fork the state every `FORK_EVERY` of event time (not while late events wait: it would
+    lack them; what waits to be scored is settled first), then move the base to the newest
+    checkpoint a retention behind the watermark and drop the journal's steps it holds."""
+    if state.watermark is None:
+        return
+    newest = state.checkpoints[-1] if state.checkpoints else state.base
+    forked = position(newest) if newest else state.journal[0].ts if state.journal else state.watermark
+    if not state.late and state.watermark - forked >= FORK_EVERY:
+        settle()
+        state.checkpoints.append(state.fork())
+    horizon = state.watermark - retention
+    if state.late:  # never past a late event waiting for its rewind
+        horizon = min(horizon, *(e.ts for e, _ in state.late))
+    while state.checkpoints and position(state.checkpoints[0]) <= horizon:
+        state.base = state.checkpoints.pop(0)
+    if state.base is not None:
+        while state.journal and state.journal[0].ts <= position(state.base):
+            state.journal.popleft()
+
+
 def thin(checkpoints: list[F]) -> list[F]:
     """The newest `RECENT_CHECKPOINTS`, and of the older ones the first of each `FORK_EVERY` of
     event time: recent rewinds start near the live edge, older ones at most that far back."""
@@ -160,11 +187,11 @@ def thin(checkpoints: list[F]) -> list[F]:
     return kept + recent
 
 
-def _period(state: Forked) -> int:
+def _period(state: Journaled) -> int:
     return (position(state) - _BEFORE_ALL) // FORK_EVERY
 
 
-def position(state: Forked) -> datetime:
+def position(state: Journaled) -> datetime:
     """The event time up to which `state` has applied the journal."""
     return state.watermark or _BEFORE_ALL
 

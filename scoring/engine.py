@@ -7,14 +7,8 @@ in an in-order run each prediction id is emitted with one content (DESIGN §3).
 
 A late event (stamped before the pending event time, or at or before one already flushed)
 is held until the next `flush` (the end of the caller's batch), which rewinds once for all of
-them: the engine keeps the journal of the event times it flushed within the retention and
-forks of its state within it (copied on write): a fork every `FORK_EVERY` of event time, the
-oldest of which a retention behind is the *base* the journal starts after, and one at the
-first late event of each rewind. It replays the journal from the newest fork before the
-late events, with them in their places (`scoring.rewind`), and emits the difference: predictions
-whose content changed, corrected under the same ids; ids no in-order run would have made,
-`withdrawn`, with the prediction each had displaced; grades that changed. The tables then hold exactly what an
-in-order run of the same events writes.
+them (`scoring.rewind`): the tables then hold exactly what an in-order run of the same events
+writes.
 
 Rescoring rules (docs/operations.md):
 - a prop whose book's main line or prices changed: one prediction per model of its market for
@@ -42,9 +36,9 @@ from __future__ import annotations
 
 import pickle
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import islice
 from typing import Any, Literal
 
@@ -52,33 +46,29 @@ from features.identity import PlayerDirectory
 from features.store import Change, FeatureStore
 from scoring import units
 from scoring.games import GameState, Undo, game_of, last_emitted, remember, undo
-from scoring.rewind import Output, Step, content, corrections, with_events
+from scoring.rewind import (
+    Output,
+    Step,
+    checkpoint,
+    content,
+    corrections,
+    position,
+    steps_after,
+    take_since,
+    thin,
+    with_events,
+)
 from scoring.scorer import Scorer
-from scoring.units import Unit
+from scoring.units import FlushFailure, Unit
 from vocabulary.errors import BeyondRetentionError, UnsupportedMarketError
 from vocabulary.events import BoxScore, Game, InputEvent, PropLine, us_game_date
 from vocabulary.records import Prediction
 
-__all__ = ["RETENTION_DAYS", "STATE_LAYOUT", "Engine", "EngineState", "FlushFailure", "Output"]
+__all__ = ["RETENTION_DAYS", "STATE_LAYOUT", "Engine", "EngineState", "Output"]
 
 STATE_LAYOUT = 3  # of `EngineState` in a snapshot: 2 since the base replaced the lagging copy, 3 since
 # `GameState` lives in scoring.games
 RETENTION_DAYS = 3  # games dated this many days before the watermark's date are expired
-FORK_EVERY = timedelta(hours=12)  # of event time between the checkpoints a live engine forks
-RECENT_CHECKPOINTS = 8  # the rewinds' own checkpoints kept near the live edge
-_BEFORE_ALL = datetime.min.replace(tzinfo=UTC)  # the position of a state that applied nothing
-
-
-@dataclass(frozen=True, slots=True)
-class FlushFailure:
-    """A unit of pending work whose flush raised: the rescoring of a changed prop (`index` in
-    the order the events of time `ts` asked for them) or a grading (`index` likewise)."""
-
-    ts: datetime
-    kind: Literal["rescore", "grade"]
-    index: int
-    unit: str
-    error: Exception
 
 
 @dataclass
@@ -303,31 +293,10 @@ class Engine:
                 raise
             ready = []
             for unit in waiting:
-                ready += self._settle_each(unit, name)
+                records, failures = units.settle_each(self.scorers, unit, name, self.state.games)
+                ready += records
+                self._failures += failures
         self._ready += ready
-
-    def _settle_each(self, unit: Unit, name: Callable[[int], str | None]) -> list[Output]:
-        """A unit whose batch failed to settle, one change and then one grading at a time; a
-        part that raises is left out, undone, and noted as a failure of its event time."""
-        parts: list[tuple[Literal["rescore", "grade"], int, str, Unit]] = [
-            ("rescore", i, repr(change), Unit(unit.ts, unit.emitted_at, [(change, requests)], [], unit.boxes))
-            for i, (change, requests) in enumerate(unit.changes)
-        ]
-        parts += [
-            ("grade", i, repr(key), Unit(unit.ts, unit.emitted_at, [], [key], unit.boxes))
-            for i, key in enumerate(unit.to_grade)
-        ]
-        out: list[Output] = []
-        for kind, index, described, part in parts:
-            log: Undo = []
-            try:
-                (predictions,) = units.score(self.scorers, [part], name)
-                out += units.finish(part, predictions, self.state.games, log)
-            except Exception as exc:
-                undo(log)
-                self._failures.append(FlushFailure(unit.ts, kind, index, described, exc))
-        unit.outputs += out
-        return out
 
     def flush_each(self, emitted_at: datetime | None = None) -> tuple[list[Output], list[FlushFailure]]:
         """What a failed `flush_time` falls back to: what waits is settled, then the pending work
@@ -369,7 +338,7 @@ class Engine:
         (a rewind does both once at its end)."""
         self.state.journal.append(Step(ts, events, out))
         if live:
-            self._checkpoint(self.state)
+            checkpoint(self.state, self.retention, self._settle)
 
     def _attempt(self, emitted_at: datetime | None) -> list[Output]:
         """The pending work's records at once; if anything raises, its writes are undone and the
@@ -388,26 +357,6 @@ class Engine:
             raise
 
     # ------------------------------------------------------------------ late input
-    def _checkpoint(self, state: EngineState) -> None:
-        """Fork the state every `FORK_EVERY` of event time (not while late events wait: it would
-        lack them; what waits to be scored is settled first), then move the base to the newest
-        checkpoint a retention behind the watermark and drop the journal's steps it holds."""
-        if state.watermark is None:
-            return
-        newest = state.checkpoints[-1] if state.checkpoints else state.base
-        forked = _position(newest) if newest else state.journal[0].ts if state.journal else state.watermark
-        if not state.late and state.watermark - forked >= FORK_EVERY:
-            self._settle()
-            state.checkpoints.append(state.fork())
-        horizon = state.watermark - self.retention
-        if state.late:  # never past a late event waiting for its rewind
-            horizon = min(horizon, *(e.ts for e, _ in state.late))
-        while state.checkpoints and _position(state.checkpoints[0]) <= horizon:
-            state.base = state.checkpoints.pop(0)
-        if state.base is not None:
-            while state.journal and state.journal[0].ts <= _position(state.base):
-                state.journal.popleft()
-
     def _retrace(self, state: EngineState, step: Step) -> None:
         """Apply a journal step's events to `state` and remember what it emitted, without
         scoring: the step's outputs are what scoring would give again."""
@@ -425,16 +374,16 @@ class Engine:
         of an event about as late, starts there instead of up to a retention back."""
         before = self.state
         since = min(e.ts for e, _ in late)
-        checkpoints = [c for c in before.checkpoints if _position(c) < since]  # later ones lack `late`
+        checkpoints = [c for c in before.checkpoints if position(c) < since]  # later ones lack `late`
         start = checkpoints[-1] if checkpoints else before.base
         journal = before.journal
-        tail = _take_since(journal, since)
+        tail = take_since(journal, since)
         kept = len(journal)
         after = start.fork() if start is not None else EngineState()
         after.journal, after.base, after.rewinds = journal, before.base, before.rewinds + 1
         self.state, self._rewinding = after, True
         try:
-            for step in _steps_after(journal, _position(after)):  # unchanged: as the journal says
+            for step in steps_after(journal, position(after)):  # unchanged: as the journal says
                 self._retrace(after, step)
             if start is None or after.watermark != start.watermark:
                 checkpoints.append(after.fork())
@@ -452,7 +401,7 @@ class Engine:
             raise
         finally:
             self._rewinding = False
-        after.checkpoints = _thin(checkpoints)
+        after.checkpoints = thin(checkpoints)
         earlier = islice(reversed(journal), len(journal) - kept, None)
         out = corrections(
             tail,
@@ -462,43 +411,5 @@ class Engine:
             last_emitted=lambda p: last_emitted(after.games, p),
             emitted_at=emitted_at,
         )
-        self._checkpoint(after)
+        checkpoint(after, self.retention, self._settle)
         return out
-
-
-def _thin(checkpoints: list[EngineState]) -> list[EngineState]:
-    """The newest `RECENT_CHECKPOINTS`, and of the older ones the first of each `FORK_EVERY` of
-    event time: recent rewinds start near the live edge, older ones at most that far back."""
-    older, recent = checkpoints[:-RECENT_CHECKPOINTS], checkpoints[-RECENT_CHECKPOINTS:]
-    kept: list[EngineState] = []
-    for c in older:
-        if not kept or _period(c) != _period(kept[-1]):
-            kept.append(c)
-    return kept + recent
-
-
-def _period(state: EngineState) -> int:
-    return (_position(state) - _BEFORE_ALL) // FORK_EVERY
-
-
-def _position(state: EngineState) -> datetime:
-    """The event time up to which `state` has applied the journal."""
-    return state.watermark or _BEFORE_ALL
-
-
-def _take_since(journal: deque[Step], since: datetime) -> list[Step]:
-    """Remove and return the journal's steps at or after `since`, in order."""
-    tail: list[Step] = []
-    while journal and journal[-1].ts >= since:
-        tail.append(journal.pop())
-    return tail[::-1]
-
-
-def _steps_after(journal: deque[Step], position: datetime) -> list[Step]:
-    """The journal's steps after `position`, in order (read from the newest end)."""
-    steps: list[Step] = []
-    for step in reversed(journal):
-        if step.ts <= position:
-            break
-        steps.append(step)
-    return steps[::-1]

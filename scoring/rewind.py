@@ -1,5 +1,14 @@
-"""What a rewind needs beside the engine: the journal's steps and the difference between what
-was emitted and what a replay with a late event emits.
+"""What a rewind needs beside the engine: the journal's steps, where the forks of the state
+stand and which of them to keep, and the difference between what was emitted and what a replay
+with a late event emits.
+
+The engine keeps the journal of the event times it flushed within the retention and forks of
+its state within it (copied on write): a fork every `FORK_EVERY` of event time, the oldest of
+which a retention behind is the *base* the journal starts after, and one at the first late
+event of each rewind. A rewind replays the journal from the newest fork before the late events,
+with them in their places, and emits the difference: predictions whose content changed,
+corrected under the same ids; ids no in-order run would have made, `withdrawn`, with the
+prediction each had displaced; grades that changed.
 
 The difference is exact because a prediction's content is a function of its identity and of
 the events stamped at or before its `as_of` (DESIGN §3): ids as of before the late event are
@@ -8,19 +17,35 @@ untouched, and every id as of it or after is in the journal (the state it starts
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Protocol, Self, TypeVar
 
 from vocabulary.events import InputEvent
 from vocabulary.records import KEY, Grade, Prediction, construct
 
-__all__ = ["Output", "Step", "content", "corrections", "with_events"]
+__all__ = [
+    "FORK_EVERY",
+    "Output",
+    "Step",
+    "checkpoint",
+    "content",
+    "corrections",
+    "position",
+    "steps_after",
+    "take_since",
+    "thin",
+    "with_events",
+]
 
 Output = Prediction | Grade
 _STAMPED = frozenset({"emitted_at", "player_name"})  # beside identity and content, not in them
 R = TypeVar("R", Prediction, Grade)
+FORK_EVERY = timedelta(hours=12)  # of event time between the checkpoints a live engine forks
+RECENT_CHECKPOINTS = 8  # the rewinds' own checkpoints kept near the live edge
+_BEFORE_ALL = datetime.min.replace(tzinfo=UTC)  # the position of a state that applied nothing
 
 
 @dataclass
@@ -112,3 +137,78 @@ def _key(record: Output) -> tuple[str, ...]:
 
 def _last_by(records: Iterable[R], key: Callable[[R], Hashable]) -> dict[Hashable, R]:
     return {key(r): r for r in records}
+
+
+class Journaled(Protocol):
+    """What the forks' bookkeeping reads and moves of the engine's state
+    (`scoring.engine.EngineState`, which imports this module)."""
+
+    watermark: datetime | None
+    journal: deque[Step]
+    late: list[tuple[InputEvent, int | None]]
+    base: Self | None
+    checkpoints: list[Self]
+
+    def fork(self) -> Self: ...
+
+
+F = TypeVar("F", bound=Journaled)
+
+
+def checkpoint(state: Journaled, retention: timedelta, settle: Callable[[], None]) -> None:
+    """Fork the state every `FORK_EVERY` of event time (not while late events wait: it would
+    lack them; what waits to be scored is settled first), then move the base to the newest
+    checkpoint a retention behind the watermark and drop the journal's steps it holds."""
+    if state.watermark is None:
+        return
+    newest = state.checkpoints[-1] if state.checkpoints else state.base
+    forked = position(newest) if newest else state.journal[0].ts if state.journal else state.watermark
+    if not state.late and state.watermark - forked >= FORK_EVERY:
+        settle()
+        state.checkpoints.append(state.fork())
+    horizon = state.watermark - retention
+    if state.late:  # never past a late event waiting for its rewind
+        horizon = min(horizon, *(e.ts for e, _ in state.late))
+    while state.checkpoints and position(state.checkpoints[0]) <= horizon:
+        state.base = state.checkpoints.pop(0)
+    if state.base is not None:
+        while state.journal and state.journal[0].ts <= position(state.base):
+            state.journal.popleft()
+
+
+def thin(checkpoints: list[F]) -> list[F]:
+    """The newest `RECENT_CHECKPOINTS`, and of the older ones the first of each `FORK_EVERY` of
+    event time: recent rewinds start near the live edge, older ones at most that far back."""
+    older, recent = checkpoints[:-RECENT_CHECKPOINTS], checkpoints[-RECENT_CHECKPOINTS:]
+    kept: list[F] = []
+    for c in older:
+        if not kept or _period(c) != _period(kept[-1]):
+            kept.append(c)
+    return kept + recent
+
+
+def _period(state: Journaled) -> int:
+    return (position(state) - _BEFORE_ALL) // FORK_EVERY
+
+
+def position(state: Journaled) -> datetime:
+    """The event time up to which `state` has applied the journal."""
+    return state.watermark or _BEFORE_ALL
+
+
+def take_since(journal: deque[Step], since: datetime) -> list[Step]:
+    """Remove and return the journal's steps at or after `since`, in order."""
+    tail: list[Step] = []
+    while journal and journal[-1].ts >= since:
+        tail.append(journal.pop())
+    return tail[::-1]
+
+
+def steps_after(journal: deque[Step], position: datetime) -> list[Step]:
+    """The journal's steps after `position`, in order (read from the newest end)."""
+    steps: list[Step] = []
+    for step in reversed(journal):
+        if step.ts <= position:
+            break
+        steps.append(step)
+    return steps[::-1]

@@ -18,16 +18,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from features.store import Change, FeatureStore
-from scoring.games import GameState, Undo, remember
+from scoring.games import GameState, Undo, remember, undo
 from scoring.grading import grade
 from scoring.rewind import Output, content
 from scoring.scorer import Request, Scorer, Stamp
 from vocabulary.events import BoxScore
 from vocabulary.records import Prediction
 
-__all__ = ["Unit", "build", "finish", "score"]
+__all__ = ["FlushFailure", "Unit", "build", "finish", "score", "settle_each"]
 
 _Target = tuple[int, str]  # (player, game)
 
@@ -52,6 +53,18 @@ class Unit:
         for _, requests in self.changes:
             merged.update(requests)
         return list(merged.values())
+
+
+@dataclass(frozen=True, slots=True)
+class FlushFailure:
+    """A unit of pending work whose flush raised: the rescoring of a changed prop (`index` in
+    the order the events of time `ts` asked for them) or a grading (`index` likewise)."""
+
+    ts: datetime
+    kind: Literal["rescore", "grade"]
+    index: int
+    unit: str
+    error: Exception
 
 
 def build(
@@ -130,3 +143,30 @@ def finish(
         out += [grade(p, box, unit.emitted_at) for p in slots.values()]
     unit.outputs += out
     return out
+
+
+def settle_each(
+    scorers: Sequence[Scorer], unit: Unit, name: Callable[[int], str | None], games: dict[str, GameState]
+) -> tuple[list[Output], list[FlushFailure]]:
+    """A unit whose batch failed to settle, one change and then one grading at a time; a
+    part that raises is left out, undone, and returned as a failure of its event time."""
+    parts: list[tuple[Literal["rescore", "grade"], int, str, Unit]] = [
+        ("rescore", i, repr(change), Unit(unit.ts, unit.emitted_at, [(change, requests)], [], unit.boxes))
+        for i, (change, requests) in enumerate(unit.changes)
+    ]
+    parts += [
+        ("grade", i, repr(key), Unit(unit.ts, unit.emitted_at, [], [key], unit.boxes))
+        for i, key in enumerate(unit.to_grade)
+    ]
+    out: list[Output] = []
+    failures: list[FlushFailure] = []
+    for kind, index, described, part in parts:
+        log: Undo = []
+        try:
+            (predictions,) = score(scorers, [part], name)
+            out += finish(part, predictions, games, log)
+        except Exception as exc:
+            undo(log)
+            failures.append(FlushFailure(unit.ts, kind, index, described, exc))
+    unit.outputs += out
+    return out, failures

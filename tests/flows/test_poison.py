@@ -14,7 +14,7 @@ import pytest
 
 from connectors.inputs import FileReader, Raw
 from connectors.kafka import _key_and_stamp
-from flows.dataflow import Shard
+from flows.shard import Shard
 from tests.vocabulary.test_events import PROP as EVENT_PROP
 from vocabulary.events import DeadLetter, InputEvent
 from vocabulary.window import Window
@@ -62,6 +62,9 @@ class _Engine:
 
     def flush_time(self, emitted_at: datetime | None = None) -> list[Any]:
         return []
+
+    def settle(self) -> tuple[list[Any], list[Any]]:
+        return [], []
 
     def rewind(self, emitted_at: datetime | None = None) -> list[Any]:
         return []

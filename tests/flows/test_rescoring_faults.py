@@ -18,8 +18,8 @@ from pydantic import BaseModel
 
 from connectors.adapters import Record
 from connectors.inputs import FileReader
-from flows.dataflow import Shard
 from flows.run import RunCounts, counts
+from flows.shard import Shard
 from scoring.engine import Engine
 from scoring.scorer import Request, Scorer, Stamp
 from vocabulary.errors import EventError

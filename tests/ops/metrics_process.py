@@ -1,6 +1,6 @@
 """A tiny process that serves the project's metrics, as a worker does, with known values:
 `python -m tests.ops.metrics_process PORT`. The metric objects are the dataflow's own (imported
-from flows.dataflow), so a renamed metric or label breaks the scrape test, not just this file."""
+from flows.shard), so a renamed metric or label breaks the scrape test, not just this file."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 
 from prometheus_client import start_http_server
 
-from flows.dataflow import APPLIED, DEAD, EVENTS_IN, KAFKA_LAG, LATENCY, OUT, WATERMARK
+from flows.shard import APPLIED, DEAD, EVENTS_IN, KAFKA_LAG, LATENCY, OUT, WATERMARK
 
 # what the test expects to read back through Prometheus
 EVENTS = {"props": 120, "game_lines": 30, "games": 4, "box_scores": 9}

@@ -10,7 +10,7 @@ import re
 from prometheus_client import REGISTRY
 
 import cli.health  # noqa: F401  (registers the coverage and staleness gauges)
-import flows.dataflow  # noqa: F401  (registers the dataflow's metrics)
+import flows.shard  # noqa: F401  (registers the dataflow's metrics)
 from tests.stack import REPO
 
 OPS = REPO / "ops"

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from connectors.adapters import Record
 from features.store import Change
-from scoring.engine import FORK_EVERY, Engine, Output
+from scoring.engine import Engine, Output
 from scoring.grading import grade
+from scoring.rewind import FORK_EVERY
 from scoring.scorer import Scorer
 from tests.features.streams import interleavings, streams
 from vocabulary.errors import BeyondRetentionError, EventError

@@ -21,6 +21,7 @@ in the recovery store can name any more are removed by the next child.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import pickle
@@ -71,6 +72,7 @@ class Checkpoints:
         self._named = _Written(start_positions, start_path)  # what snapshots name now
         self._written: list[_Written] = []  # finished since, oldest first, not yet all durable
         self._child: tuple[int, _Written] | None = None  # the running child and what it writes
+        self._collecting = True  # whether the garbage collector ran before the child was forked
 
     def snapshot(self, positions: Any, state: Any, emitted: int, durable: int) -> tuple[Any, bytes]:
         """Start a checkpoint of `state` at `positions`, the source having emitted `emitted`
@@ -117,6 +119,15 @@ class Checkpoints:
             finally:
                 os._exit(code)
         self._child = (pid, _Written(at.positions, str(path), at.emitted))
+        # while the child lives, every page the worker writes first is copied; a young garbage
+        # collection writes to every object it walks: 50-160 ms just after each snapshot of a
+        # live worker, against a few ms otherwise. It waits until the child is done (`poll`).
+        self._collecting = gc.isenabled()
+        gc.disable()
+
+    def poll(self) -> None:
+        """Reap the child if it is done (a step of the worker asks, so collections resume)."""
+        self._reap(block=False)
 
     def _reap(self, *, block: bool) -> None:
         if self._child is None:
@@ -128,6 +139,8 @@ class Checkpoints:
         except ChildProcessError:  # reaped already (SIGCHLD ignored): the file tells
             pass
         self._child = None
+        if self._collecting:
+            gc.enable()
         if written.path is not None and Path(written.path).exists():  # renamed only once durable
             self._written.append(written)
         else:

@@ -72,6 +72,8 @@ class _ShardPartition(StatefulSourcePartition[Records, bytes]):
             self._emitted = self._ledger.emitted(1)
             return [out]
         read, behind = shard.read, not self._watch.caught_up
+        if self._checkpoints is not None:
+            self._checkpoints.poll()
         out = shard.step(self._batch)
         self._watch.tick(shard.read, shard.report_lag())
         if behind and self._watch.caught_up:

@@ -7,15 +7,9 @@ import statistics
 from datetime import datetime
 
 from features.schema import GAME_FEATURES, OK, default
-from vocabulary.events import GameLine
+from vocabulary.events import GameLine, supersedes
 
 __all__ = ["GameContext"]
-
-
-def _line_key(line: GameLine) -> tuple[object, ...]:
-    """Latest event time first; equal times are broken by the line's content, so the choice
-    between two different lines of the same book and time does not depend on arrival order."""
-    return (line.ts, line.model_dump_json())
 
 
 class GameContext:
@@ -34,7 +28,7 @@ class GameContext:
 
     def apply(self, line: GameLine) -> bool:
         current = self.lines.get(line.book)
-        if current is not None and _line_key(line) <= _line_key(current):
+        if current is not None and not supersedes(line, current):
             return False
         self.lines[line.book] = line
         return True

@@ -61,7 +61,7 @@ from scoring.rewind import (
 from scoring.scorer import Scorer
 from scoring.units import FlushFailure, Unit
 from vocabulary.errors import BeyondRetentionError, UnsupportedMarketError
-from vocabulary.events import BoxScore, Game, InputEvent, PropLine, us_game_date
+from vocabulary.events import BoxScore, Game, InputEvent, PropLine, supersedes, us_game_date
 from vocabulary.records import Prediction
 
 __all__ = ["RETENTION_DAYS", "STATE_LAYOUT", "Engine", "EngineState", "Output"]
@@ -192,7 +192,7 @@ class Engine:
         if isinstance(event, BoxScore):
             state.directory.learn(event)
             held = game.boxes.get(event.player_id)
-            if held is None or (event.ts, event.model_dump_json()) > (held.ts, held.model_dump_json()):
+            if held is None or supersedes(event, held):
                 game.boxes[event.player_id] = event
             state.pending_grades[(event.player_id, event.game_key)] = None
         elif isinstance(event, Game) and event.status == "final":

@@ -50,6 +50,7 @@ __all__ = [
     "game_key",
     "preview_of",
     "printable",
+    "supersedes",
     "us_game_date",
 ]
 
@@ -457,3 +458,13 @@ def _complete(values: dict[str, Any]) -> dict[str, Any]:
 # a topic, a reason and its detail repeat from letter to letter (half a replay's input can be
 # one reason): each made storable once
 _printable_once = lru_cache(maxsize=4096)(printable)
+
+
+def supersedes(new: BoxScore | GameLine, held: BoxScore | GameLine) -> bool:
+    """Whether `new` replaces `held` as the latest of its kind (a player's box score, a book's
+    game line): a later event time or, at the same time, the greater content (its JSON), so the
+    choice between two versions of one time never depends on arrival order. The JSON is built
+    only for a tie (two dumps for every game line and box score were 5% of a replay)."""
+    if new.ts != held.ts:
+        return new.ts > held.ts
+    return new.model_dump_json() > held.model_dump_json()

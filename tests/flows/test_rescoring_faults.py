@@ -23,7 +23,7 @@ from flows.shard import Shard
 from scoring.engine import Engine
 from scoring.scorer import Request, Scorer, Stamp
 from vocabulary.errors import EventError
-from vocabulary.events import DeadLetter
+from vocabulary.events import DeadLetter, PropLine
 from vocabulary.records import Grade, Prediction
 from vocabulary.topics import DEFAULT_NAMES, INPUT_TOPICS
 from vocabulary.window import Window
@@ -152,3 +152,32 @@ def test_a_failed_settle_keeps_nothing_of_the_failed_units(week: list[Record], s
     assert set(map(_content, records)) == {_content(r) for r in expected if r.player_id != player}
     assert held(failing) == before
     assert not failing.state.pending and failing.state.pending_ts is None
+
+
+def test_a_rewind_whose_scoring_fails_changes_nothing(week: list[Record], scorers: list[Scorer]) -> None:
+    """A rewind scores its replayed event times together at its end; when that raises, the
+    rewind is all or nothing: the failure goes on to the caller (which dead-letters the late
+    inputs), the state is as before the late input came, and nothing is left waiting."""
+    clean = Engine(scorers)
+    for record in sorted(week, key=lambda r: r.event.ts):  # type: ignore[union-attr]
+        try:
+            clean.apply(record.event)  # type: ignore[arg-type]
+        except EventError:
+            continue
+    clean.flush()
+    steps = list(clean.state.journal)
+    moved = next(
+        (e, pid)
+        for step in reversed(steps[len(steps) // 2 :])
+        for e, pid in step.events
+        if isinstance(e, PropLine) and e.is_main and e.market == "points" and pid is not None
+    )
+    prop, player = moved
+    late = prop.model_copy(update={"line": prop.line + 1.0})  # a correction of that time's line
+    failing = Engine([FailsOn(scorers[0], player), *scorers[1:]], state=clean.state)
+    before = pickle.dumps(failing.state)
+    assert failing.apply(late) == [] and failing.state.late  # held for the rewind
+    with pytest.raises(FloatingPointError):
+        failing.rewind()
+    assert pickle.dumps(failing.state) == before
+    assert failing.settle() == ([], [])

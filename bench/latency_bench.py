@@ -24,7 +24,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.flow_bench import LineMoves, _latency, _loaded, line_moves, percentiles
-from bench.run import shipped_stream
+from bench.history import shipped_stream
 from bench.scratch import scratch_database
 from cli.settings import SHIPPED_DATA, Settings
 from features.identity import PlayerDirectory

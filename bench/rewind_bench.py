@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.flow_bench import MARKET
+from bench.history import shipped_stream
 from flows.run import _tune_gc
 from scoring.engine import Engine
 from scoring.scorer import Scorer
@@ -102,7 +103,6 @@ def run(events: Sequence[InputEvent], scorers: Sequence[Scorer]) -> dict[str, fl
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.run import shipped_stream  # noqa: PLC0415 (only when run alone)
     from cli.settings import SHIPPED_DATA, Settings  # noqa: PLC0415
     from scoring.model import Registry  # noqa: PLC0415
 

@@ -27,29 +27,16 @@ from bench import (
     sinks_bench,
     state_bench,
 )
+from bench.history import shipped_stream
 from cli.settings import SHIPPED_DATA, Settings
-from connectors.adapters import read_records
-from connectors.files import DataLayout
-from features.identity import PlayerDirectory, resolve_props
+from features.identity import PlayerDirectory
 from scoring.evaluate import make_model
 from scoring.model import Registry
 from scoring.scorer import Scorer
 from scoring.training import build_training_set
-from vocabulary.events import BoxScore, InputEvent, PropLine
+from vocabulary.events import BoxScore, InputEvent
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def shipped_stream(data: Path) -> list[tuple[InputEvent, int | None]]:
-    """The data folder's events in event-time order, props with their resolved player."""
-    events = [r.event for r in read_records(DataLayout.discover(data)) if r.event is not None]
-    directory = PlayerDirectory.from_box_scores(e for e in events if isinstance(e, BoxScore))
-    ids = {id(p): pid for pid, p in resolve_props(events, directory)}
-    return [
-        (e, ids.get(id(e)) if isinstance(e, PropLine) else None)
-        for e in events
-        if not isinstance(e, PropLine) or id(e) in ids
-    ]
 
 
 def _flow(stream: list[tuple[InputEvent, int | None]]) -> dict[str, float]:

@@ -301,30 +301,33 @@ class Engine:
     def flush_each(self, emitted_at: datetime | None = None) -> tuple[list[Output], list[FlushFailure]]:
         """What a failed `flush_time` falls back to: what waits is settled, then the pending work
         is done at once, one unit at a time, each changed prop's rescoring then each grading (so
-        grades see every prediction of the event time, as in `flush_time`); a unit that raises
-        is left out, undone, and returned with its error. The records are those `flush_time` and
-        `settle` would give, but the failed units' own; the event time joins the journal with all
-        its events (they stay applied)."""
+        grades see every prediction of the event time, as in `flush_time`); a unit that raises,
+        read or scored, is left out, undone, and returned with its error. The records are those
+        `flush_time` and `settle` would give, but the failed units' own; the event time joins the
+        journal with all its events (they stay applied)."""
         self._settle()
         state = self.state
         if state.pending_ts is None:
             return self._take_ready(), []
         ts, events = state.pending_ts, state.pending_events
-        work: list[tuple[Literal["rescore", "grade"], int, dict[Any, None], dict[Any, None]]] = [
-            ("rescore", i, {change: None}, {}) for i, change in enumerate(state.pending)
+        changes, to_grade, _ = state.take_pending()
+        work: list[tuple[Literal["rescore", "grade"], int, list[Change], list[tuple[int, str]]]] = [
+            ("rescore", i, [change], []) for i, change in enumerate(changes)
         ]
-        work += [("grade", i, {}, {key: None}) for i, key in enumerate(state.pending_grades)]
-        out: list[Output] = []
+        work += [("grade", i, [], [key]) for i, key in enumerate(to_grade)]
+        parts: list[units.Part] = []
         failed: list[FlushFailure] = []
-        for kind, index, pending, pending_grades in work:
-            state.pending, state.pending_grades, state.pending_ts = pending, pending_grades, ts
+        for kind, index, changed, graded in work:
+            described = repr((changed or graded)[0])
             try:
-                out += self._attempt(emitted_at)
+                unit = units.build(ts, emitted_at, changed, graded, store=state.store, games=state.games)
             except Exception as exc:
-                failed.append(FlushFailure(ts, kind, index, repr(next(iter(pending or pending_grades))), exc))
-        state.take_pending()
+                failed.append(FlushFailure(ts, kind, index, described, exc))
+            else:
+                parts.append((kind, index, described, unit))
+        out, failures = units.settle_parts(self.scorers, parts, state.directory.name, state.games)
         self._record(ts, events, out)
-        return self._take_ready() + out, failed
+        return self._take_ready() + out, failed + failures
 
     def _record(
         self,
@@ -339,22 +342,6 @@ class Engine:
         self.state.journal.append(Step(ts, events, out))
         if live:
             checkpoint(self.state, self.retention, self._settle)
-
-    def _attempt(self, emitted_at: datetime | None) -> list[Output]:
-        """The pending work's records at once; if anything raises, its writes are undone and the
-        pending work put back before the exception goes on."""
-        state = self.state
-        held = state.pending, state.pending_grades, state.pending_ts, state.pending_events
-        log: Undo = []
-        try:
-            changes, to_grade, _ = state.take_pending()
-            unit = units.build(held[2], emitted_at, changes, to_grade, store=state.store, games=state.games)  # type: ignore[arg-type]
-            (predictions,) = units.score(self.scorers, [unit], state.directory.name)
-            return units.finish(unit, predictions, state.games, log)
-        except BaseException:
-            undo(log)
-            state.pending, state.pending_grades, state.pending_ts, state.pending_events = held
-            raise
 
     # ------------------------------------------------------------------ late input
     def _retrace(self, state: EngineState, step: Step) -> None:

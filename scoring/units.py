@@ -29,7 +29,7 @@ from scoring.scorer import Request, Scorer, Stamp
 from vocabulary.events import BoxScore
 from vocabulary.records import Prediction
 
-__all__ = ["FlushFailure", "Unit", "build", "finish", "score", "settle_each"]
+__all__ = ["FlushFailure", "Part", "Unit", "build", "finish", "score", "settle_each", "settle_parts"]
 
 _Target = tuple[int, str]  # (player, game)
 
@@ -146,12 +146,14 @@ def finish(
     return out
 
 
+Part = tuple[Literal["rescore", "grade"], int, str, Unit]  # (kind, index, what, its unit)
+
+
 def settle_each(
     scorers: Sequence[Scorer], unit: Unit, name: Callable[[int], str | None], games: dict[str, GameState]
 ) -> tuple[list[Output], list[FlushFailure]]:
-    """A unit whose batch failed to settle, one change and then one grading at a time; a
-    part that raises is left out, undone, and returned as a failure of its event time."""
-    parts: list[tuple[Literal["rescore", "grade"], int, str, Unit]] = [
+    """A unit whose batch failed to settle, one change and then one grading at a time."""
+    parts: list[Part] = [
         ("rescore", i, repr(change), Unit(unit.ts, unit.emitted_at, [(change, requests)], [], unit.boxes))
         for i, (change, requests) in enumerate(unit.changes)
     ]
@@ -159,6 +161,19 @@ def settle_each(
         ("grade", i, repr(key), Unit(unit.ts, unit.emitted_at, [], [key], unit.boxes))
         for i, key in enumerate(unit.to_grade)
     ]
+    out, failures = settle_parts(scorers, parts, name, games)
+    unit.outputs += out
+    return out, failures
+
+
+def settle_parts(
+    scorers: Sequence[Scorer],
+    parts: Sequence[Part],
+    name: Callable[[int], str | None],
+    games: dict[str, GameState],
+) -> tuple[list[Output], list[FlushFailure]]:
+    """Each part scored and finished on its own, in order; a part that raises is left out,
+    undone, and returned as a failure of its event time."""
     out: list[Output] = []
     failures: list[FlushFailure] = []
     for kind, index, described, part in parts:
@@ -168,6 +183,5 @@ def settle_each(
             out += finish(part, predictions, games, log)
         except Exception as exc:
             undo(log)
-            failures.append(FlushFailure(unit.ts, kind, index, described, exc))
-    unit.outputs += out
+            failures.append(FlushFailure(part.ts, kind, index, described, exc))
     return out, failures

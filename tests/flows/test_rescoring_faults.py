@@ -111,11 +111,15 @@ def test_a_model_failing_on_one_player_dead_letters_the_inputs_that_asked_for_it
     assert state.watermark == clean_state.watermark
 
 
-def test_a_failed_settle_keeps_nothing_of_the_failed_units(week: list[Record], scorers: list[Scorer]) -> None:
+@pytest.mark.parametrize("isolated_by", ["settle", "flush_each"])
+def test_a_failed_settle_keeps_nothing_of_the_failed_units(
+    week: list[Record], scorers: list[Scorer], isolated_by: str
+) -> None:
     """Scoring waits for `Engine.settle`, which scores the batch's event times together; when
     that raises, it is undone and done unit by unit: every record but the failing player's
     comes out as a clean engine's, the failures name their event time, and nothing the failed
-    units would have written (the last emissions, the predictions kept to grade) is kept."""
+    units would have written (the last emissions, the predictions kept to grade) is kept. The
+    fallback of a failed flush (`Engine.flush_each`, the time done at once) isolates alike."""
     clean = Engine(scorers)
     for n, record in enumerate(sorted(week, key=lambda r: r.event.ts)):  # type: ignore[union-attr]
         try:
@@ -140,9 +144,13 @@ def test_a_failed_settle_keeps_nothing_of_the_failed_units(week: list[Record], s
         )
 
     before = held(failing)
-    records, expected = failing.flush_time(), twin.flush_time()  # what a fork due settles at once
-    settled, failures = failing.settle()
-    records += settled
+    expected = twin.flush_time()  # what a fork due settles at once
+    if isolated_by == "settle":
+        records = failing.flush_time()
+        settled, failures = failing.settle()
+        records += settled
+    else:
+        records, failures = failing.flush_each()
     settled, none = twin.settle()
     expected += settled
     assert not none

@@ -128,9 +128,10 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _replays(settings: Settings, dsn: str, out: Path, processes: int) -> tuple[float, float]:
-    """`processes` replay processes of one cluster as the CLI runs them: events per second
-    (all events over the slowest process's time) and their total CPU seconds."""
+def _replays(settings: Settings, dsn: str, out: Path, processes: int) -> tuple[int, float, float]:
+    """`processes` replay processes of one cluster as the CLI runs them: the events they read
+    (summed: the game-level input, which every process reads, once per process), the slowest
+    process's time and their total CPU seconds."""
     addresses = ";".join(f"127.0.0.1:{_free_port()}" for _ in range(processes))
     cluster = ["-i", "{i}", "-a", addresses] if processes > 1 else []
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -155,7 +156,7 @@ def _replays(settings: Settings, dsn: str, out: Path, processes: int) -> tuple[f
         results.append((int(match.group(1).replace(",", "")), float(match.group(2))))
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return sum(n for n, _ in results) / max(s for _, s in results), cpu
+    return sum(n for n, _ in results), max(s for _, s in results), cpu
 
 
 def _consume_floor(settings: Settings) -> float:
@@ -345,8 +346,11 @@ def run(
         parquet, cpu_us = _replay_rate(settings, scorers, lambda: ParquetSink(Path(tmp) / "p1"))
         postgres, _ = _replay_rate(settings, scorers, lambda: PostgresSink(pg_dsn))
         _replay_rate(settings, scorers, lambda: ParquetSink(Path(tmp) / "window"), window)
-        one, one_cpu = _replays(settings, two_dsn, Path(tmp) / "p1proc", 1)
-        two, two_cpu = _replays(settings, two_dsn, Path(tmp) / "p2", 2)
+        history, one_s, one_cpu = _replays(settings, two_dsn, Path(tmp) / "p1proc", 1)
+        # the history's events over the cluster's time, not the sum of what each process read:
+        # that counts the game-level input once per process (12% more for two)
+        _, two_s, two_cpu = _replays(settings, two_dsn, Path(tmp) / "p2", 2)
+        one, two = history / one_s, history / two_s
         moves = _latency(settings, lat_dsn, props)
         p50, p99 = percentiles(moves.latencies_ms)
         duplicates = _two_contents(Path(tmp) / "p1")

@@ -268,7 +268,14 @@ def replay(console: Console, settings: Settings, args: argparse.Namespace) -> in
         events = sum(run.events_in.values())
         console.print(f"replayed {events:,} events in {elapsed:.2f} s ({events / elapsed:,.0f} events/s)")
     _print_counts(console, run)
-    _graded_summary(console, parquet)
+    if len(cluster.addresses) > 1:
+        # the others may still be writing the dataset: its figures would be of a part of it
+        console.print(
+            f"process {cluster.process} of {len(cluster.addresses)} done: the graded figures are "
+            f"left out (the other processes may still write {parquet}); replay in one process to see them"
+        )
+    else:
+        _graded_summary(console, parquet)
     return 0 if run.reconciles else 1
 
 

@@ -21,7 +21,8 @@ import bisect
 import collections
 import functools
 import logging
-from collections.abc import Iterable, Sequence
+import operator
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -83,6 +84,11 @@ class _Tally:
 
     def add(self, metric: Counter, *labels: str) -> None:
         self.counts[(metric, labels)] += 1
+
+    def add_counts(self, metric: Counter, counts: Mapping[str, int]) -> None:
+        """`add` for each label as many times as `counts` says (counted in C: once a batch)."""
+        for label, n in counts.items():
+            self.counts[(metric, (label,))] += n
 
     def take_back(self, metric: Counter, *labels: str) -> None:
         """Undo an `add` of this batch (an input counted applied whose rescoring then failed)."""
@@ -147,6 +153,7 @@ def _internal(raw: Raw, exc: Exception) -> EventError:
     return EventError(f"internal:{type(exc).__name__}", f"{type(exc).__name__}: {exc}")
 
 
+_LOGICAL = operator.attrgetter("logical")
 Read = tuple[Raw, InputEvent | EventError]  # an input and what `Shard._read` made of it
 
 
@@ -202,8 +209,10 @@ class Shard:
         raws = self.reader.take(limit)
         self.read += len(raws)
         now = datetime.now(UTC)  # the wall clock, read once a batch, outside the engine
-        for topic in {raw.logical for raw in raws}:
+        arrived = collections.Counter(map(_LOGICAL, raws))  # a file row that is no event: "files"
+        for topic in arrived:
             LAST_ARRIVAL.labels(topic).set(now.timestamp())
+        self._tally.add_counts(EVENTS_IN, arrived)
         if self._tolerance is not None:
             self._horizon = now + self._tolerance
         for raw, read in _in_time_order([(raw, self._read(raw)) for raw in raws]):
@@ -236,10 +245,8 @@ class Shard:
         validation, identity, features, scoring, record building) dead-letters this input
         alone, with a reason, so no message can stop the worker or every restart after it."""
         if raw.dead is not None:  # a file row that never became an event
-            self._tally.add(EVENTS_IN, "files")
             self._tally.add(DEAD, raw.dead.reason)
             return [raw.dead] if self._in_window(raw) else []
-        self._tally.add(EVENTS_IN, raw.logical)
         if isinstance(read, EventError):
             return self._refused(raw, read)
         event, flushed = read, []

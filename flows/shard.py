@@ -167,8 +167,6 @@ def _in_time_order(batch: list[Read]) -> list[Read]:
     replay of the same input does."""
     slots = [i for i, (_, read) in enumerate(batch) if not isinstance(read, EventError)]
     events = sorted((batch[i] for i in slots), key=lambda item: item[1].ts)  # type: ignore[union-attr]
-    if all(batch[i] is item for i, item in zip(slots, events, strict=True)):
-        return batch
     ordered = list(batch)
     for i, item in zip(slots, events, strict=True):
         ordered[i] = item

@@ -5,37 +5,16 @@ arrive in either order; the one applied first must not make the other late (a re
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from datetime import date, timedelta
-from typing import Any
 
 import pytest
-from pydantic import BaseModel
 
 from connectors.adapters import Record
-from connectors.inputs import FileReader
-from flows.shard import Shard
-from scoring.engine import Engine
 from scoring.scorer import Scorer
+from tests.flows.test_rescoring_faults import _content, _run
 from vocabulary.events import PropLine
-from vocabulary.topics import DEFAULT_NAMES, INPUT_TOPICS
-from vocabulary.window import Window
 
-TOPICS = {t: DEFAULT_NAMES[t] for t in INPUT_TOPICS}
 DAYS = (date(2025, 11, 3), date(2025, 11, 5))
-
-
-def _run(records: Sequence[Record], scorers: Sequence[Scorer]) -> tuple[list[BaseModel], Shard]:
-    shard = Shard(0, 1, FileReader(records, TOPICS), Engine(scorers), Window(), future_tolerance_s=None)
-    out: list[BaseModel] = []
-    while not shard.reader.exhausted:
-        out += shard.step(300)
-    return out, shard
-
-
-def _contents(records: Sequence[BaseModel]) -> list[tuple[Any, ...]]:
-    stamped = "emitted_at"
-    return sorted(tuple(sorted((k, str(v)) for k, v in r.__dict__.items() if k != stamped)) for r in records)
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +38,10 @@ def test_two_moves_of_one_millisecond_in_either_order_make_no_rewind(
         )
         for us, line in ((900, prop.event.line + 0.5), (100, prop.event.line - 0.5))
     ]
-    backwards, backwards_shard = _run([*days, *moves], scorers)  # the later move first
-    forwards, forwards_shard = _run([*days, *reversed(moves)], scorers)
+    backwards, _, backwards_shard = _run([*days, *moves], scorers)  # the later move first
+    forwards, _, forwards_shard = _run([*days, *reversed(moves)], scorers)
 
     assert backwards_shard.engine.state.rewinds == forwards_shard.engine.state.rewinds == 0
-    assert _contents(backwards) == _contents(forwards)
+    assert sorted(map(_content, backwards)) == sorted(map(_content, forwards))
     moved = [r for r in backwards if getattr(r, "as_of", None) in {m.event.ts for m in moves if m.event}]
     assert len(moved) >= 2  # both moves were scored: the test exercises the rescoring

@@ -78,13 +78,19 @@ def main(argv: list[str] | None = None) -> int:
         models.mkdir(parents=True, exist_ok=True)
         _train([e for e, _ in stream], models)
     started = time.perf_counter()
-    settings = _loaded(Settings(), models)
-    loaded_s = time.perf_counter() - started
-    console.print(f"loaded the history into {settings.topic_prefix}* in {loaded_s:.0f} s")
-    with scratch_database(settings.postgres_dsn.get_secret_value()) as dsn:
-        moves = _latency(
-            settings, dsn, line_moves(stream), seconds=args.seconds, rate=args.rate, log=args.log, env=extra
-        )
+    with _loaded(Settings(), models) as settings:
+        loaded_s = time.perf_counter() - started
+        console.print(f"loaded the history into {settings.topic_prefix}* in {loaded_s:.0f} s")
+        with scratch_database(settings.postgres_dsn.get_secret_value()) as dsn:
+            moves = _latency(
+                settings,
+                dsn,
+                line_moves(stream),
+                seconds=args.seconds,
+                rate=args.rate,
+                log=args.log,
+                env=extra,
+            )
     console.print_json(json.dumps({"rate": args.rate, "settings": extra} | _summary(moves)))
     return 0
 

@@ -18,7 +18,7 @@ from connectors.kafka_config import REACH_TIMEOUT_S, client_config
 from connectors.sinks import Backpressure, Sink, SinkError
 from vocabulary.events import DeadLetter
 
-__all__ = ["KafkaRecordSink", "Publisher", "ensure_topics"]
+__all__ = ["KafkaRecordSink", "Publisher", "delete_topics", "ensure_topics"]
 
 logger = logging.getLogger(__name__)
 _WAIT_STEP_S = (
@@ -51,6 +51,26 @@ def ensure_topics(bootstrap: str, topics: dict[str, int], timeout_s: float = 30.
     if created:
         logger.info("created topics %s", ", ".join(sorted(created)))
     return created
+
+
+def delete_topics(bootstrap: str, prefix: str, timeout_s: float = 30.0) -> list[str]:
+    """Delete every topic whose name starts with `prefix` (a run's own topics, when it is
+    done with them); returns their names."""
+    if not prefix:
+        raise ValueError("an empty prefix would name every topic")
+    admin = AdminClient(client_config(bootstrap))
+    reach_s = min(timeout_s, REACH_TIMEOUT_S)
+    try:
+        names = sorted(t for t in admin.list_topics(timeout=reach_s).topics if t.startswith(prefix))
+    except KafkaException as exc:
+        raise BrokerUnreachableError(bootstrap, reach_s, exc.args[0].str()) from exc
+    for name, future in admin.delete_topics(names, operation_timeout=timeout_s).items() if names else []:
+        try:
+            future.result()
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise PublishError(f"could not delete topic {name}: {exc}") from exc
+    return names
 
 
 class Publisher:

@@ -3,12 +3,13 @@ stand and which of them to keep, and the difference between what was emitted and
 with a late event emits.
 
 The engine keeps the journal of the event times it flushed within the retention and forks of
-its state within it (copied on write): a fork every `FORK_EVERY` of event time, the oldest of
-which a retention behind is the *base* the journal starts after, and one at the first late
-event of each rewind. A rewind replays the journal from the newest fork before the late events,
-with them in their places, and emits the difference: predictions whose content changed,
-corrected under the same ids; ids no in-order run would have made, `withdrawn`, with the
-prediction each had displaced; grades that changed.
+its state within it (copied on write): a fork every `FORK_EVERY` of event time or `FORK_STEPS`
+of the journal's steps, whichever comes first, the oldest of which a retention behind is the
+*base* the journal starts after, and one at the first late event of each rewind. A rewind
+replays the journal from the newest fork before the late events, with them in their places,
+and emits the difference: predictions whose content changed, corrected under the same ids;
+ids no in-order run would have made, `withdrawn`, with the prediction each had displaced;
+grades that changed.
 
 The difference is exact because a prediction's content is a function of its identity and of
 the events stamped at or before its `as_of` (DESIGN §3): ids as of before the late event are
@@ -28,6 +29,7 @@ from vocabulary.records import KEY, Grade, Prediction, construct
 
 __all__ = [
     "FORK_EVERY",
+    "FORK_STEPS",
     "Output",
     "Step",
     "checkpoint",
@@ -44,6 +46,11 @@ Output = Prediction | Grade
 _STAMPED = frozenset({"emitted_at", "player_name"})  # beside identity and content, not in them
 R = TypeVar("R", Prediction, Grade)
 FORK_EVERY = timedelta(hours=12)  # of event time between the checkpoints a live engine forks
+# A live line move is an event time of its own: at 1,000 moves a second, forks 12 hours apart
+# left a rewind retracing thousands of steps (9,073 steps in 233 ms in the latency bench's
+# worker, the line-move latency's tail). A fork costs about 1 ms; the history's replay is about
+# 2,600 steps, so this adds ten forks there.
+FORK_STEPS = 256
 RECENT_CHECKPOINTS = 8  # the rewinds' own checkpoints kept near the live edge
 _BEFORE_ALL = datetime.min.replace(tzinfo=UTC)  # the position of a state that applied nothing
 
@@ -156,16 +163,20 @@ F = TypeVar("F", bound=Journaled)
 
 
 def checkpoint(state: Journaled, retention: timedelta, settle: Callable[[], None]) -> None:
-    """Fork the state every `FORK_EVERY` of event time (not while late events wait: it would
-    lack them; what waits to be scored is settled first), then move the base to the newest
-    checkpoint a retention behind the watermark and drop the journal's steps it holds."""
+    """Fork the state every `FORK_EVERY` of event time or `FORK_STEPS` of the journal (not
+    while late events wait: it would lack them; what waits to be scored is settled first),
+    keeping the forks `thin`; then move the base to the newest checkpoint a retention behind
+    the watermark and drop the journal's steps it holds."""
     if state.watermark is None:
         return
     newest = state.checkpoints[-1] if state.checkpoints else state.base
     forked = position(newest) if newest else state.journal[0].ts if state.journal else state.watermark
-    if not state.late and state.watermark - forked >= FORK_EVERY:
+    journal = state.journal
+    # a deque reads an item near its end at once
+    many_steps = len(journal) >= FORK_STEPS and journal[-FORK_STEPS].ts > forked
+    if not state.late and (many_steps or state.watermark - forked >= FORK_EVERY):
         settle()
-        state.checkpoints.append(state.fork())
+        state.checkpoints = thin([*state.checkpoints, state.fork()])
     horizon = state.watermark - retention
     if state.late:  # never past a late event waiting for its rewind
         horizon = min(horizon, *(e.ts for e, _ in state.late))

@@ -13,7 +13,7 @@ from connectors.adapters import Record
 from features.store import Change
 from scoring.engine import Engine, Output
 from scoring.grading import grade
-from scoring.rewind import FORK_EVERY
+from scoring.rewind import FORK_EVERY, FORK_STEPS, Step
 from scoring.scorer import Scorer
 from tests.features.streams import interleavings, streams
 from vocabulary.errors import BeyondRetentionError, EventError
@@ -232,6 +232,41 @@ def test_an_event_beyond_the_retention_is_refused_and_old_games_expire(
     assert engine.state.rewinds == rewinds + 1
     largest, total = state.size_bytes()
     assert 0 < largest < 250_000 < total < 20_000_000  # a game of props, or two seasons of a player
+
+
+def test_a_live_rewind_retraces_at_most_fork_steps_of_the_journal(
+    shipped_records: list[Record], scorers: list[Scorer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Live line moves are an event time each: a move a little late rewinds from a fork at
+    most `FORK_STEPS` steps back, not from the last fork by event time (the history's)."""
+    engine, props = _engine_on(shipped_records, scorers, date(2025, 11, 10))
+    main, _ = _resolvable(engine, props)
+    assert engine.state.watermark is not None
+    start = engine.state.watermark + timedelta(minutes=1)
+    moves = [
+        main.model_copy(
+            update={
+                "ts": start + timedelta(milliseconds=i),
+                "tipoff": start + timedelta(hours=2),
+                "line": main.line + (0.5 if i % 2 else -0.5),
+            }
+        )
+        for i in range(3 * FORK_STEPS)
+    ]
+    emitted = 0
+    for move in moves:
+        engine.apply(move)
+        emitted += len(engine.flush())
+    assert emitted >= len(moves)  # every move rescored: an event time of its own
+    retraced: list[Step] = []
+    retrace = engine._retrace
+    monkeypatch.setattr(engine, "_retrace", lambda state, step: (retraced.append(step), retrace(state, step)))
+    rewinds = engine.state.rewinds
+    engine.apply(
+        moves[-1].model_copy(update={"ts": moves[-1].ts - timedelta(microseconds=500), "line": 40.5})
+    )
+    assert engine.flush() and engine.state.rewinds == rewinds + 1
+    assert 0 < len(retraced) <= FORK_STEPS
 
 
 def test_records_built_without_validation_are_valid_records(

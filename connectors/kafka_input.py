@@ -47,6 +47,12 @@ IDLE_WAIT_S = 0.01  # how long a take waits for a message when none is ready
 _BUFFER_LIMIT = 5_000
 _RESUME_BELOW = 2_500
 _PREFETCH_KIB = 8_192
+# At the live edge, one fetch a message (librdkafka's default: answered at the first byte, else
+# after 500 ms) cost the broker 30% of a core at 1,000 messages a second, on the 2 cores the
+# worker shares with it; fetches of 5 ms cost it 7%, and the latency bench's slowest move took
+# 131-148 ms instead of 519-541 (docs/operations.md, "The live tail").
+_FETCH_WAIT_MS = 5
+_FETCH_MIN_BYTES = 1 << 20
 _MAX_SILENCE = timedelta(seconds=5)  # a tailing partition silent this long stops holding others back
 
 
@@ -64,6 +70,10 @@ def _consumer(bootstrap: str, group: str | None = None) -> Consumer:
             # a partition whose queue was full starved the merge: the shipped history took 30 s
             # to read instead of 2.7 s
             "fetch.queue.backoff.ms": 20,
+            # the broker answers a fetch after _FETCH_WAIT_MS unless much is there (a backlog):
+            # answered at the first byte, a live worker's fetches came one a message
+            "fetch.wait.max.ms": _FETCH_WAIT_MS,
+            "fetch.min.bytes": _FETCH_MIN_BYTES,
             "on_commit": _on_commit,  # the answer to a commit sent without waiting
             # how long a commit that waits (the last one, at a stop) waits for a broker that is
             # away: librdkafka's default, 45 s, held a worker stopped during an outage that

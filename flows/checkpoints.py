@@ -108,7 +108,19 @@ class Checkpoints:
     def _fork(self, at: _Written, state: Any) -> None:
         path = self._folder / f"{self._prefix}{time.time_ns()}.pkl"
         keep_from = self._named.path
-        pid = os.fork()
+        # while the child lives, every page either process writes first is copied, and a young
+        # garbage collection writes to every object it walks: 50-160 ms in the worker just after
+        # each snapshot, against a few ms otherwise, and 43-125 ms in each child (which exits
+        # in a second: it has nothing to collect). Both go without until the child is done
+        # (`poll`).
+        self._collecting = gc.isenabled()
+        gc.disable()
+        try:
+            pid = os.fork()
+        except OSError:
+            if self._collecting:
+                gc.enable()
+            raise
         if pid == 0:  # the child: write, prune, and leave without running anything of the parent's
             code = 1
             try:
@@ -119,11 +131,6 @@ class Checkpoints:
             finally:
                 os._exit(code)
         self._child = (pid, _Written(at.positions, str(path), at.emitted))
-        # while the child lives, every page the worker writes first is copied; a young garbage
-        # collection writes to every object it walks: 50-160 ms just after each snapshot of a
-        # live worker, against a few ms otherwise. It waits until the child is done (`poll`).
-        self._collecting = gc.isenabled()
-        gc.disable()
 
     def poll(self) -> None:
         """Reap the child if it is done (a step of the worker asks, so collections resume)."""

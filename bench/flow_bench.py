@@ -2,8 +2,10 @@
 beside a plain confluent-kafka consumer (the I/O floor), and line-move latency with a live
 worker while 1,000 line updates a second are published.
 
-Run alone, `python -m bench.flow_bench --models DIR [--rounds N]` loads the history into fresh
-topics and runs only the replay to Parquet, N times (`main`)."""
+`make bench` runs this section in a process of its own (`python -m bench.flow_bench --models DIR
+--moves FILE`, bench/run.py): its replays then measure a process that holds what a `propstream
+replay` holds. Run alone without `--moves`, it loads the history into fresh topics and runs only
+the replay to Parquet, `--rounds` times (`main`)."""
 
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from connectors.kafka import Publisher, delete_topics, ensure_topics
 from connectors.kafka_input import KafkaReader, shard_partitions
 from connectors.parquet import ParquetSink, read_emissions, read_grades, read_predictions_log
 from connectors.postgres import PostgresSink
-from connectors.serde import encode
+from connectors.serde import decode, encode
 from flows.dataflow import ShardSource, build_flow
 from flows.run import Cluster, counts, execute
 from scoring.engine import Engine
@@ -53,15 +55,24 @@ RATE = re.compile(r"replayed ([\d,]+) events in ([\d.]+) s")
 MARKET = "points"  # the bench's registry holds points models: the workers serve that market
 
 
-def line_moves(stream: Sequence[tuple[InputEvent, int | None]], n: int = 2000) -> list[tuple[int, PropLine]]:
+def line_moves(stream: Sequence[tuple[InputEvent, int | None]], n: int = 2000) -> list[PropLine]:
     """The last `n` main-line props of the served market with a resolved player: what the
     latency bench moves (a prop of a market no model serves would only be dead-lettered)."""
     props = [
-        (pid, e)
+        e
         for e, pid in stream
         if isinstance(e, PropLine) and pid is not None and e.is_main and e.market == MARKET
     ]
     return props[-n:]
+
+
+def save_moves(props: Sequence[PropLine], path: Path) -> None:
+    """The props for `--moves`: one encoded event a line (the wire's JSON holds no newline)."""
+    path.write_bytes(b"".join(encode(prop) + b"\n" for prop in props))
+
+
+def load_moves(path: Path) -> list[PropLine]:
+    return [decode(line, PropLine) for line in path.read_bytes().splitlines()]  # type: ignore[misc]
 
 
 def _env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -222,7 +233,7 @@ def percentiles(ms: list[float]) -> tuple[float, float]:
 def _latency(
     settings: Settings,
     dsn: str,
-    props: Sequence[tuple[int, PropLine]],
+    props: Sequence[PropLine],
     *,
     seconds: float = 15,
     warmup_s: float = 3,
@@ -277,7 +288,7 @@ def _latency(
             interval, start, i = 1 / rate, time.monotonic(), 0
             measured_from = time.time() + warmup_s
             while time.monotonic() - start < warmup_s + seconds:
-                _, prop = props[i % len(props)]
+                prop = props[i % len(props)]
                 now = datetime.now(UTC)
                 # tonight's game of the player, so it lies inside the retention of the watermark
                 tonight = now + timedelta(hours=2)
@@ -339,7 +350,7 @@ def run(
     base: Settings,
     models_dir: Path,
     scorers: Sequence[Scorer],
-    props: Sequence[tuple[int, PropLine]],
+    props: Sequence[PropLine],
 ) -> dict[str, float]:
     """Load the whole shipped history into fresh topics, then measure side by side."""
     admin = base.postgres_dsn.get_secret_value()
@@ -384,17 +395,26 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The replay to Parquet alone, as `make bench` runs it (`replay_events_per_s_parquet`,
-    `replay_cpu_us_per_event`), a few rounds in one process: for work on the hot path (run
-    it under `py-spy record` to see where the time goes)."""
+    """With `--moves`, this whole section (`run`), its figures as one JSON object on the last
+    line, as `make bench` runs it. Without, the replay to Parquet alone (the section's
+    `replay_events_per_s_parquet` and `replay_cpu_us_per_event`), a few rounds in one process:
+    for work on the hot path (run it under `py-spy record` to see where the time goes)."""
     from scoring.model import Registry  # noqa: PLC0415 (only when run alone)
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--models", type=Path, required=True, help="a registry with the points models")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--moves",
+        type=Path,
+        help="the props the latency bench moves, one encoded PropLine a line (`save_moves`)",
+    )
     args = parser.parse_args(argv)
     registry = Registry(args.models)
     scorers = [Scorer(registry.load(name)) for name in Settings().models]
+    if args.moves is not None:
+        print(json.dumps(run(Settings(), args.models, scorers, load_moves(args.moves))))  # noqa: T201
+        return 0
     rounds = []
     with _loaded(Settings(), args.models) as settings:
         for _ in range(args.rounds):

@@ -7,7 +7,6 @@ state together, so a resume is exact.
 
 from __future__ import annotations
 
-import gc
 import pickle
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,6 +23,7 @@ from flows.checkpoints import Checkpoints, load_state
 from flows.ledger import Ledger
 from flows.outputs import SinkAdapter
 from flows.progress import Watch
+from flows.run import live_gc
 from flows.shard import DEFAULT_FUTURE_TOLERANCE_S, Reader, Shard
 from scoring.engine import STATE_LAYOUT, Engine
 from vocabulary.errors import PropstreamError
@@ -77,10 +77,7 @@ class _ShardPartition(StatefulSourcePartition[Records, bytes]):
         out = shard.step(self._batch)
         self._watch.tick(shard.read, shard.report_lag())
         if behind and self._watch.caught_up:
-            # what catching up built (the engine's state, the models) stays: later collections
-            # walk only what the live stream allocates (a full one over the history's heap
-            # held a batch for up to 1 s)
-            gc.freeze()
+            live_gc()
         if self._progress is not None:
             self._progress(shard.read - read)
         items = [out] if out else []

@@ -93,9 +93,11 @@ def _tune_gc() -> None:
 
 def live_gc() -> None:
     """Caught up: what catching up built (the engine's state, the models) stays, out of the
-    collector's view, and young collections come every `LIVE_GC_THRESHOLD` allocations,
-    shorter pauses for the moves that wait through them (a full collection over the history's
-    heap held a batch for up to 1 s)."""
+    collector's view (a full collection over the history's heap held a batch for up to 1 s),
+    once the young generations are collected (frozen garbage would stay for good), and young
+    collections come every `LIVE_GC_THRESHOLD` allocations, shorter pauses for the moves that
+    wait through them."""
+    gc.collect(1)
     gc.freeze()
     gc.set_threshold(LIVE_GC_THRESHOLD, 20, 100)
 

@@ -112,10 +112,10 @@ def kill_9_restart(m: Matrix) -> str:
     input): the restart resumes from the last snapshot (input positions and engine state
     together) and redoes what came after it; the sinks absorb the repeat."""
     db = m.db("kill9")
-    often = {"PROPSTREAM_SNAPSHOT_INTERVAL_S": "0.2"}  # the catch-up takes a few seconds at most
+    often = {"PROPSTREAM_SNAPSHOT_INTERVAL_S": "0.05"}  # the catch-up takes a second or less
     first = start_worker(m, db, "kill9", **often)
     with killed_on_error(first):
-        # run it in slices of 0.1 s (SIGSTOP/SIGCONT), looking between them: killed at the first
+        # run it in slices of 0.05 s (SIGSTOP/SIGCONT), looking between them: killed at the first
         # moment a restart can resume, however fast the catch-up is on this machine
         deadline = time.monotonic() + 120
         while True:
@@ -124,7 +124,7 @@ def kill_9_restart(m: Matrix) -> str:
                 break
             assert first.poll() is None and time.monotonic() < deadline, "the worker exited or stalled"
             first.send_signal(signal.SIGCONT)
-            time.sleep(0.1)
+            time.sleep(0.05)
         before = max(0, log_rows(db))  # stopped: nothing moves
         assert before < log_rows(m.clean_db), "the worker caught up before it could be killed mid-way"
     first.kill()

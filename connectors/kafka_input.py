@@ -4,7 +4,8 @@ Read side by side, partitions drift apart: a season replay read partition by par
 834,899 predictions and 1,002,068 grades at 499 events/s, its props days ahead of the box
 scores; merged, 80,108 and 56,142 at 3,664 events/s, as the files replay in time order does. A
 worker catching up on a backlog gets the same order; once caught up, a partition at its end
-holds nobody back. A partition whose buffer runs ahead is paused, so memory stays bounded.
+holds nobody back. A partition whose buffer runs ahead is held back (unassigned, then assigned
+again where its fetch stopped), so memory stays bounded.
 
 A shard reads every partition of the game-level topics and the partitions of the player-keyed
 topics whose number is its own modulo the shard count: props and box scores are keyed by the
@@ -34,10 +35,14 @@ logger = logging.getLogger(__name__)
 Start = Literal["earliest", "latest"]
 Part = tuple[str, int]  # (topic, partition)
 IDLE_WAIT_S = 0.01  # how long a take waits for a message when none is ready
-# Read-ahead, bounded whatever the backlog: a partition is paused once the merge holds
-# _BUFFER_LIMIT of its messages and resumed below _RESUME_BELOW (`TimeMerge.wants`: a pause
-# drops librdkafka's prefetch of the partition, which a resume fetches again, so the gap keeps
+# Read-ahead, bounded whatever the backlog: a partition is held back once the merge holds
+# _BUFFER_LIMIT of its messages and let go below _RESUME_BELOW (`TimeMerge.wants`: holding back
+# drops librdkafka's prefetch of the partition, which letting go fetches again, so the gap keeps
 # that rare), and librdkafka prefetches at most _PREFETCH_KIB for all partitions together.
+# Holding back is an unassignment, not librdkafka's pause: a resume does not wake its fetcher,
+# which, when every other partition was paused or at its end, slept up to a second before it
+# fetched again; a replay's merge waited 0.3-0.4 s so in one process and 0.8 s in each of two
+# (docs/operations.md, "Held back, not paused"). An assignment starts the fetcher at once.
 # Its default, 64 MiB, held most of the shipped history's 57 MB of input, and the merge held
 # up to 10,000 messages a partition: a worker's memory after catching up grew with the
 # backlog it had read (docs/operations.md, "Memory"). The limit must clear the longest run of
@@ -157,7 +162,7 @@ class KafkaReader:
         self._merge: TimeMerge[Part, Raw] = TimeMerge(starts, stops)
         self._max_wait = _MAX_SILENCE if tail else None  # a replay's data is all there: it waits
         self._blocked_since: datetime | None = None
-        self._paused: set[Part] = set()
+        self._held: set[Part] = set()  # unassigned while the merge holds enough of them
 
     @property
     def exhausted(self) -> bool:
@@ -209,14 +214,14 @@ class KafkaReader:
         if run:
             merge.extend(part, run)  # type: ignore[arg-type]
         for part in merge.positions:
-            fetching = part not in self._paused
+            fetching = part not in self._held
             wanted = merge.wants(part, fetching, _BUFFER_LIMIT, _RESUME_BELOW)
             if fetching and not wanted:
-                self._consumer.pause([TopicPartition(*part)])
-                self._paused.add(part)
+                self._consumer.incremental_unassign([TopicPartition(*part)])
+                self._held.add(part)
             elif wanted and not fetching:
-                self._consumer.resume([TopicPartition(*part)])
-                self._paused.discard(part)
+                self._consumer.incremental_assign([TopicPartition(*part, merge.next_fetch(part))])
+                self._held.discard(part)
 
     def _release_silent(self) -> None:
         """A worker must not stop because one partition went quiet without reporting its end

@@ -72,6 +72,10 @@ class TimeMerge(Generic[P, T]):
             return True
         return all(message[0] == buffer[0][0] for message in buffer)  # stops at the first other
 
+    def next_fetch(self, part: P) -> int:
+        """The offset a fetch of the partition starts at: every offset below it is fetched."""
+        return self._fetched[part]
+
     def fetched_all(self, part: P) -> bool:
         stop = self._stops[part]
         return stop is not None and self._fetched[part] >= stop

@@ -140,18 +140,37 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _replays(settings: Settings, dsn: str, out: Path, processes: int) -> tuple[int, float, float]:
-    """`processes` replay processes of one cluster as the CLI runs them: the events they read
-    (summed: the game-level input, which every process reads, once per process), the slowest
-    process's time and their total CPU seconds."""
+def _services_cpu_s() -> float:
+    """CPU seconds the broker and PostgreSQL have used so far (their processes and the
+    backends that ended), from /proc: what the replays shared the cores with."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            comm, fields = stat.read_text().rsplit(")", 1)
+        except OSError:  # ended meanwhile
+            continue
+        if comm.rpartition("(")[2] in ("java", "postgres"):
+            total += sum(int(f) for f in fields.split()[11:15]) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _replays(
+    settings: Settings, dsn: str | None, out: Path, processes: int
+) -> tuple[int, float, float, float]:
+    """`processes` replay processes of one cluster as the CLI runs them, into `dsn` and Parquet
+    (`None`: Parquet alone): the events they read (summed: the game-level input, which every
+    process reads, once per process), the slowest process's time, their total CPU seconds and
+    the broker's and PostgreSQL's meanwhile."""
     addresses = ";".join(f"127.0.0.1:{_free_port()}" for _ in range(processes))
     cluster = ["-i", "{i}", "-a", addresses] if processes > 1 else []
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sinks = ["--no-postgres"] if dsn is None else []
+    before, services = resource.getrusage(resource.RUSAGE_CHILDREN), _services_cpu_s()
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "cli.main", "replay", "--source", "kafka", "--parquet", str(out)]
+            + sinks
             + [arg.format(i=i) for arg in cluster],
-            env=_env(settings, PROPSTREAM_POSTGRES_DSN=dsn),
+            env=_env(settings, **({} if dsn is None else {"PROPSTREAM_POSTGRES_DSN": dsn})),
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -168,7 +187,7 @@ def _replays(settings: Settings, dsn: str, out: Path, processes: int) -> tuple[i
         results.append((int(match.group(1).replace(",", "")), float(match.group(2))))
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return sum(n for n, _ in results), max(s for _, s in results), cpu
+    return sum(n for n, _ in results), max(s for _, s in results), cpu, _services_cpu_s() - services
 
 
 def _consume_floor(settings: Settings) -> float:
@@ -367,11 +386,15 @@ def run(
         parquet, cpu_us = _replay_rate(settings, scorers, lambda: ParquetSink(Path(tmp) / "p1"))
         postgres, _ = _replay_rate(settings, scorers, lambda: PostgresSink(pg_dsn))
         _replay_rate(settings, scorers, lambda: ParquetSink(Path(tmp) / "window"), window)
-        # each into an empty database: the same job (upserts over rows the other wrote cost less)
-        history, one_s, one_cpu = _replays(settings, one_dsn, Path(tmp) / "p1proc", 1)
         # the history's events over the cluster's time, not the sum of what each process read:
-        # that counts the game-level input once per process (12% more for two)
-        _, two_s, two_cpu = _replays(settings, two_dsn, Path(tmp) / "p2", 2)
+        # that counts the game-level input once per process (12% more for two). Parquet alone,
+        # the cores shared only with the broker; then into PostgreSQL too, each into an empty
+        # database (upserts over rows the other wrote cost less), whose server takes about as
+        # much CPU as a replay process: there the cores are not idle
+        history, one_s, one_cpu, _ = _replays(settings, None, Path(tmp) / "p1proc", 1)
+        _, two_s, two_cpu, two_services = _replays(settings, None, Path(tmp) / "p2", 2)
+        _, one_pg_s, _, _ = _replays(settings, one_dsn, Path(tmp) / "p1pg", 1)
+        _, two_pg_s, _, two_pg_services = _replays(settings, two_dsn, Path(tmp) / "p2pg", 2)
         one, two = history / one_s, history / two_s
         moves = _latency(settings, lat_dsn, props)
         p50, p99 = percentiles(moves.latencies_ms)
@@ -385,6 +408,9 @@ def run(
         "replay_events_per_s_2proc": two,
         "replay_2proc_vs_1proc": two / one,
         "replay_2proc_cpu_ratio": two_cpu / one_cpu,
+        "replay_2proc_services_cpu_s": two_services,
+        "replay_2proc_vs_1proc_postgres": one_pg_s / two_pg_s,
+        "replay_2proc_postgres_services_cpu_s": two_pg_services,
         "kafka_consume_floor_events_per_s": floor,
         "line_move_latency_p50_ms": p50,
         "line_move_latency_p99_ms": p99,

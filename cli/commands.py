@@ -71,17 +71,21 @@ def add_flow_commands(commands: argparse._SubParsersAction, add_data: object) ->
         help="run the dataflow over history: the input topics (backfill) or the data files",
         description="Replay history through the same dataflow the worker runs. --source kafka reads the "
         "input topics from their beginning to their end when the run started, every partition merged "
-        "into timestamp order as a live worker received them, and writes Postgres and Parquet; "
-        "--source files feeds the data folder's rows with no broker and writes Parquet (add --postgres "
-        "for the database too). --from/--to select what is written: exactly the rows a run over all "
-        "history writes with as_of in the window (predictions, the log and grades); everything before "
-        "--from is read first to build the state, and nothing stamped outside the window is written. "
-        + WINDOW_HELP,
+        "into timestamp order as a live worker received them, and writes Postgres and Parquet "
+        "(--no-postgres: Parquet alone); --source files feeds the data folder's rows with no broker "
+        "and writes Parquet (add --postgres for the database too). --from/--to select what is "
+        "written: exactly the rows a run over all history writes with as_of in the window "
+        "(predictions, the log and grades); everything before --from is read first to build the "
+        "state, and nothing stamped outside the window is written. " + WINDOW_HELP,
     )
     replay_p.add_argument("--source", choices=["kafka", "files"], default="kafka")
     add_window_flags(replay_p)
     replay_p.add_argument("--parquet", type=Path, metavar="DIR", help="Parquet output (default out/replay)")
-    replay_p.add_argument("--postgres", action="store_true", help="files source: also write Postgres")
+    replay_p.add_argument(
+        "--postgres",
+        action=argparse.BooleanOptionalAction,
+        help="also write Postgres (the default for --source kafka; --no-postgres: Parquet alone)",
+    )
     add_data(replay_p)  # type: ignore[operator]
     cluster_flags(replay_p)
 
@@ -245,23 +249,29 @@ def migrate_database(settings: Settings) -> list[int]:
     return migrate(settings.postgres_dsn.get_secret_value(), reader_role=str(reader) if reader else None)
 
 
+def replay_writes_postgres(args: argparse.Namespace) -> bool:
+    """--postgres/--no-postgres, else the source's default: a backfill from Kafka writes the
+    database, a replay of the files does not."""
+    return bool(args.source == "kafka" if args.postgres is None else args.postgres)
+
+
 def replay(console: Console, settings: Settings, args: argparse.Namespace) -> int:
     parquet = args.parquet or settings.output_dir / "replay"
     cluster = _cluster(args)
     window = window_of(args)
     if window.bounded:
         console.print(f"writing rows with as_of from {window.describe()}; reading all history before it")
+    postgres = replay_writes_postgres(args)
+    if postgres:
+        migrate_database(settings)
     if args.source == "files":
-        if args.postgres:
-            migrate_database(settings)
         records = read_records(DataLayout.discover(settings.data_dir))
         run = _run_files(
-            console, settings, cluster, window, records=records, parquet=parquet, postgres=args.postgres
+            console, settings, cluster, window, records=records, parquet=parquet, postgres=postgres
         )
     else:
-        migrate_database(settings)
         source = _source(settings, cluster, _kafka_reader(settings, tail=False), window, None)
-        sinks = sink_factories(settings, parquet=parquet, postgres=True, kafka=False)
+        sinks = sink_factories(settings, parquet=parquet, postgres=postgres, kafka=False)
         before, started = counts(), time_module.perf_counter()
         run_flow(build_flow(source, sinks), settings, cluster)
         run, elapsed = counts(before), time_module.perf_counter() - started

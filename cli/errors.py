@@ -19,6 +19,7 @@ from confluent_kafka import KafkaException
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import SettingsError as PydanticSettingsError
 
+from cli.commands import replay_writes_postgres
 from cli.settings import Settings
 from connectors.kafka_config import REACH_TIMEOUT_S, check_reachable
 from vocabulary.errors import PropstreamError
@@ -132,7 +133,7 @@ def preflight(command: str, args: argparse.Namespace, settings: Settings) -> Non
     source = getattr(args, "source", None)
     kafka = command in ("load", "worker") or (command == "replay" and source == "kafka")
     postgres = command in ("migrate", "import", "worker", "health") or (
-        command == "replay" and (source == "kafka" or getattr(args, "postgres", False))
+        command == "replay" and replay_writes_postgres(args)
     )
     if command in ("replay", "worker") and settings.metrics_port:
         check_port_free(settings.metrics_host, settings.metrics_port)

@@ -18,7 +18,7 @@ from connectors.inputs import Raw
 from connectors.kafka import Publisher, ensure_topics
 from connectors.kafka_input import KafkaReader, shard_partitions
 from connectors.loader import Loader
-from connectors.parquet import read_emissions, read_latest
+from connectors.parquet import read_dead_letters, read_emissions, read_grades, read_latest
 from connectors.serde import decode, encode
 from tests.stack import DAY_FROM, DAY_TO, database, fetch, free_port, load, run_cli, spawn, wait_until_stable
 from vocabulary.events import PropLine
@@ -139,6 +139,25 @@ def test_two_processes_equal_one(stack: dict[str, str], postgres_dsn: str, tmp_p
     assert fetch(one, LATEST) == fetch(two, LATEST)
     assert fetch(one, LOG) == fetch(two, LOG)
     assert fetch(one, GRADES) == fetch(two, GRADES)
+    # Parquet alone (as the bench's two-process figure runs): no database is reached, and the
+    # shared folder holds what the one process wrote, emission for emission
+    addresses = ";".join(f"127.0.0.1:{free_port()}" for _ in range(2))
+    away = f"postgresql://nobody@127.0.0.1:{free_port()}/none"
+    lake = str(tmp_path / "lake")
+    cluster = [("-i", str(i), "-a", addresses) for i in (0, 1)]
+    procs = [
+        spawn(stack, "replay", "--source", "kafka", "--no-postgres", "--parquet", lake, *c, dsn=away)
+        for c in cluster
+    ]
+    for proc in procs:
+        out, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 0, out[-3000:]
+    for read in (read_emissions, read_grades, read_dead_letters):
+        ours, theirs = (
+            read(tmp_path / "lake").drop("emitted_at", strict=False),
+            read(tmp_path / "one").drop("emitted_at", strict=False),
+        )
+        assert ours.sort(ours.columns).equals(theirs.sort(theirs.columns)), read.__name__
 
 
 def test_kill_9_mid_replay_then_resume_gives_identical_tables(

@@ -16,7 +16,6 @@ import os
 import re
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -134,12 +133,6 @@ def _window_equal(full: Path, window: Path, bounds: Window) -> bool:
     return same
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _services_cpu_s() -> float:
     """CPU seconds the broker and PostgreSQL have used so far (their processes and the
     backends that ended), from /proc: what the replays shared the cores with."""
@@ -157,12 +150,11 @@ def _services_cpu_s() -> float:
 def _replays(
     settings: Settings, dsn: str | None, out: Path, processes: int
 ) -> tuple[int, float, float, float]:
-    """`processes` replay processes of one cluster as the CLI runs them, into `dsn` and Parquet
+    """`processes` replay processes dividing the work as the CLI runs them, into `dsn` and Parquet
     (`None`: Parquet alone): the events they read (summed: the game-level input, which every
     process reads, once per process), the slowest process's time, their total CPU seconds and
     the broker's and PostgreSQL's meanwhile."""
-    addresses = ";".join(f"127.0.0.1:{_free_port()}" for _ in range(processes))
-    cluster = ["-i", "{i}", "-a", addresses] if processes > 1 else []
+    cluster = ["-i", "{i}", "-n", str(processes)] if processes > 1 else []
     sinks = ["--no-postgres"] if dsn is None else []
     before, services = resource.getrusage(resource.RUSAGE_CHILDREN), _services_cpu_s()
     procs = [

@@ -55,11 +55,13 @@ def add_flow_commands(commands: argparse._SubParsersAction, add_data: object) ->
         p.add_argument("-w", "--workers", type=int, default=1, metavar="N", help="worker threads per process")
         p.add_argument("-i", "--process-id", type=int, default=0, metavar="I", help="this process's index")
         p.add_argument(
-            "-a",
-            "--addresses",
-            default="",
-            metavar="HOST:PORT;...",
-            help="every process's address, ';'-separated (multi-process)",
+            "-n",
+            "--processes",
+            type=int,
+            default=1,
+            metavar="N",
+            help="the number of processes dividing the work (each started with its own -i); they "
+            "share nothing and may run on other machines",
         )
         p.add_argument("--recovery-dir", type=Path, metavar="DIR", help="Bytewax recovery store (snapshots)")
         p.add_argument(
@@ -124,8 +126,12 @@ def run_flow(flow: Flow, settings: Settings, cluster: Cluster) -> None:
 
 
 def _cluster(args: argparse.Namespace) -> Cluster:
-    addresses = tuple(a for a in args.addresses.split(";") if a)
-    return Cluster(workers=args.workers, process=args.process_id, addresses=addresses)
+    return Cluster(workers=args.workers, process=args.process_id, processes=args.processes)
+
+
+def _of_process(settings: Settings, cluster: Cluster) -> Settings:
+    """The settings with this process's own recovery store (`Cluster.store`)."""
+    return settings.model_copy(update={"recovery_dir": cluster.store(settings.recovery_dir)})
 
 
 def _source(
@@ -141,6 +147,7 @@ def _source(
         open_reader,
         lambda: Engine(models, settings.retention_days),
         shards=cluster.shards,
+        local=cluster.local_shards,
         window=window,
         checkpoints=settings.recovery_dir,
         progress=progress,
@@ -258,6 +265,7 @@ def replay_writes_postgres(args: argparse.Namespace) -> bool:
 def replay(console: Console, settings: Settings, args: argparse.Namespace) -> int:
     parquet = args.parquet or settings.output_dir / "replay"
     cluster = _cluster(args)
+    settings = _of_process(settings, cluster)
     window = window_of(args)
     if window.bounded:
         console.print(f"writing rows with as_of from {window.describe()}; reading all history before it")
@@ -278,10 +286,10 @@ def replay(console: Console, settings: Settings, args: argparse.Namespace) -> in
         events = sum(run.events_in.values())
         console.print(f"replayed {events:,} events in {elapsed:.2f} s ({events / elapsed:,.0f} events/s)")
     _print_counts(console, run)
-    if len(cluster.addresses) > 1:
+    if cluster.processes > 1:
         # the others may still be writing the dataset: its figures would be of a part of it
         console.print(
-            f"process {cluster.process} of {len(cluster.addresses)} done: the graded figures are "
+            f"process {cluster.process} of {cluster.processes} done: the graded figures are "
             f"left out (the other processes may still write {parquet}); replay in one process to see them"
         )
     else:
@@ -292,6 +300,8 @@ def replay(console: Console, settings: Settings, args: argparse.Namespace) -> in
 def worker(console: Console, settings: Settings, args: argparse.Namespace) -> int:
     if settings.recovery_dir is None:
         settings = settings.model_copy(update={"recovery_dir": settings.output_dir / "recovery"})
+    cluster = _cluster(args)
+    settings = _of_process(settings, cluster)
     start = args.start_at or settings.start_at
     migrate_database(settings)
     topics = {t: settings.topic(t) for t in INPUT_TOPICS}
@@ -305,7 +315,6 @@ def worker(console: Console, settings: Settings, args: argparse.Namespace) -> in
     )
     outputs = [settings.topic(t) for t in OUTPUT_TOPICS]
     ensure_topics(settings.kafka_bootstrap, dict.fromkeys(outputs, settings.partitions))
-    cluster = _cluster(args)
     reader = _kafka_reader(settings, tail=True, start=start, group=settings.consumer_group)
     source = _source(settings, cluster, reader, Window(), None)
     sinks = sink_factories(settings, parquet=None, postgres=True, kafka=True)

@@ -1,8 +1,8 @@
 """The one dataflow every mode runs: worker, replay from Kafka, replay from files.
 
 Its source's partitions are the shards (flows/shard.py), one per worker: nothing crosses
-between workers or processes, and a shard's snapshot holds its input positions and its engine
-state together, so a resume is exact.
+between workers, and processes run their own shards apart (flows/run.py, `Cluster`). A shard's
+snapshot holds its input positions and its engine state together, so a resume is exact.
 """
 
 from __future__ import annotations
@@ -128,6 +128,7 @@ class ShardSource(FixedPartitionedSource[Records, bytes]):
         new_engine: Callable[[], Engine],
         *,
         shards: int = 1,
+        local: Sequence[int] | None = None,
         window: Window | None = None,
         batch: int = 1000,
         checkpoints: Path | None = None,
@@ -135,11 +136,14 @@ class ShardSource(FixedPartitionedSource[Records, bytes]):
         future_tolerance_s: float | None = DEFAULT_FUTURE_TOLERANCE_S,
         progress_every_s: float = 10.0,
     ) -> None:
-        """`checkpoints`: the recovery store's folder, to take snapshots (forked children write
-        the engine state there: flows/checkpoints.py); None: a run without a recovery store."""
+        """`local`: the shards this process runs (default: all `shards`; `Cluster.local_shards`
+        when the work is divided between processes). `checkpoints`: the recovery store's folder,
+        to take snapshots (forked children write the engine state there: flows/checkpoints.py);
+        None: a run without a recovery store."""
         if shards < 1:
             raise ValueError(f"shards must be at least 1, got {shards}")
         self._open, self._new_engine, self.shards = open_reader, new_engine, shards
+        self._local = range(shards) if local is None else local
         self._window, self._batch, self._checkpoints, self._progress = (
             window or Window(),
             batch,
@@ -151,7 +155,7 @@ class ShardSource(FixedPartitionedSource[Records, bytes]):
         self.ledger = Ledger(0)  # build_flow gives the flow's, which knows its outputs
 
     def list_parts(self) -> list[str]:
-        return [f"shard-{i}" for i in range(self.shards)]
+        return [f"shard-{i}" for i in self._local]
 
     def build_part(self, step_id: str, for_part: str, resume_state: bytes | None) -> _ShardPartition:
         if resume_state == _NO_SNAPSHOT:

@@ -14,58 +14,111 @@ from bytewax.run import cli_main
 from prometheus_client import REGISTRY
 
 from flows.stopping import stopping
+from vocabulary.errors import PropstreamError
 
-__all__ = ["Cluster", "Flow", "RunCounts", "counts", "execute", "live_gc"]
+__all__ = ["Cluster", "ClusterError", "Flow", "RunCounts", "StoreLayoutError", "counts", "execute", "live_gc"]
 
 Flow = Dataflow  # what the CLI hands to `execute`, named without importing Bytewax there
 
 logger = logging.getLogger(__name__)
 
 
+class ClusterError(PropstreamError):
+    """A division of the work that cannot be run."""
+
+
+class StoreLayoutError(PropstreamError):
+    """The recovery store was written by another number of processes."""
+
+
 @dataclass(frozen=True)
 class Cluster:
-    """`-w` workers per process; with `-a` addresses, this is process `-i` of several."""
+    """`-w` workers per process; with `-n` processes, this is process `-i` of them. The
+    processes share nothing: each runs its own Bytewax dataflow over its own shards and keeps
+    its own recovery store. Joined as a Bytewax cluster, they exchanged no item, yet each start
+    lost up to a second (timely retries a refused connection after 1 s: in 8 of 14 two-process
+    replays) and every epoch waited for the slowest process (docs/operations.md)."""
 
     workers: int = 1
     process: int = 0
-    addresses: tuple[str, ...] = ()
+    processes: int = 1
+
+    def __post_init__(self) -> None:
+        if self.workers < 1 or self.processes < 1 or not 0 <= self.process < self.processes:
+            raise ClusterError(
+                f"process {self.process} of {self.processes} with {self.workers} worker(s) a process: "
+                "give -n the number of processes (at least 1), -i this one's index (0 to n-1) and -w "
+                "at least 1"
+            )
 
     @property
     def shards(self) -> int:
-        """Ordered paths in the whole cluster: one per worker."""
-        return self.workers * max(1, len(self.addresses))
+        """Ordered paths in all processes together: one per worker."""
+        return self.workers * self.processes
+
+    @property
+    def local_shards(self) -> range:
+        """The shards this process runs."""
+        return range(self.process * self.workers, (self.process + 1) * self.workers)
+
+    def store(self, recovery_dir: Path | None) -> Path | None:
+        """This process's recovery store: the directory itself for one process, else a folder of
+        it named for the process and their number (processes on one machine may share the
+        directory). A store the other layout wrote is refused: resuming it would start shards
+        from nothing, and a worker from `start_at`."""
+        if recovery_dir is None:
+            return None
+        ours = (
+            recovery_dir / f"process-{self.process}-of-{self.processes}"
+            if self.processes > 1
+            else recovery_dir
+        )
+        layout = f"-of-{self.processes}" if self.processes > 1 else None  # this layout's folders
+        others = [
+            p.name
+            for p in [recovery_dir, *sorted(recovery_dir.glob("process-*-of-*"))]
+            if p != ours and not (layout and p.name.endswith(layout)) and any(p.glob("*.sqlite3"))
+        ]
+        if others:
+            raise StoreLayoutError(
+                f"the recovery store {recovery_dir} holds state of another number of processes "
+                f"({', '.join(others)}), not of process {self.process} of {self.processes}: run with "
+                "the same -n as before, or start from an empty --recovery-dir (a worker with "
+                "--start-at earliest rebuilds its state from the topics)"
+            )
+        return ours
 
 
 def execute(flow: Dataflow, cluster: Cluster, *, recovery_dir: Path | None, epoch_s: float) -> None:
-    """Run the flow as `python -m bytewax.run` does (its production entry point), as process
-    `cluster.process` of `cluster.addresses` with `cluster.workers` workers each. With a
-    recovery directory, state and input positions are snapshotted every `epoch_s` seconds and
-    a restart resumes from the last snapshot. SIGINT or SIGTERM stops it cleanly: the batch in
-    flight is written, every shard is snapshotted and this returns (`flows.stopping`)."""
+    """Run the flow as `python -m bytewax.run` does (its production entry point), with
+    `cluster.workers` workers, as process `cluster.process` of `cluster.processes`, which share
+    nothing (`Cluster`). With a recovery directory (this process's: `Cluster.store`), state and
+    input positions are snapshotted every `epoch_s` seconds and a restart resumes from the last
+    snapshot. SIGINT or SIGTERM stops it cleanly: the batch in flight is written, every shard is
+    snapshotted and this returns (`flows.stopping`)."""
     recovery = None
     if recovery_dir is not None:
         if not any(recovery_dir.glob("*.sqlite3")):
             recovery_dir.mkdir(parents=True, exist_ok=True)
-            partitions = max(1, cluster.workers * max(1, len(cluster.addresses)))
-            init_db_dir(recovery_dir, partitions)
-            logger.info("initialised the recovery store %s with %s partitions", recovery_dir, partitions)
+            init_db_dir(recovery_dir, cluster.workers)
+            logger.info("initialised the recovery store %s with %s partitions", recovery_dir, cluster.workers)
         else:
             logger.info("resuming from the recovery store %s", recovery_dir)
         recovery = RecoveryConfig(str(recovery_dir), backup_interval=timedelta(seconds=epoch_s))
-    if cluster.addresses or cluster.workers > 1:
+    if cluster.processes > 1 or cluster.workers > 1:
         logger.info(
-            "running %s worker(s) in process %s of %s",
+            "running %s worker(s) in process %s of %s: shards %s of %s",
             cluster.workers,
             cluster.process,
-            max(1, len(cluster.addresses)),
+            cluster.processes,
+            ", ".join(map(str, cluster.local_shards)),
+            cluster.shards,
         )
     _tune_gc()
     with stopping():  # SIGINT/SIGTERM end the sources: the flow completes after a last snapshot
         cli_main(
             flow,
             workers_per_process=cluster.workers,
-            process_id=cluster.process if cluster.addresses else None,
-            addresses=list(cluster.addresses) or None,
             epoch_interval=timedelta(seconds=epoch_s),
             recovery_config=recovery,
         )

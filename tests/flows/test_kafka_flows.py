@@ -113,7 +113,6 @@ def test_two_processes_equal_one(stack: dict[str, str], postgres_dsn: str, tmp_p
     alone = run_cli(stack, "replay", "--source", "kafka", "--parquet", str(tmp_path / "one"), dsn=one)
     assert "Graded" in alone.stdout
     two = database(postgres_dsn, f"two_{tmp_path.name[-12:]}".lower())
-    addresses = ";".join(f"127.0.0.1:{free_port()}" for _ in range(2))
     procs = [
         spawn(
             stack,
@@ -124,8 +123,8 @@ def test_two_processes_equal_one(stack: dict[str, str], postgres_dsn: str, tmp_p
             str(tmp_path / "two"),
             "-i",
             str(i),
-            "-a",
-            addresses,
+            "-n",
+            "2",
             dsn=two,
         )
         for i in (0, 1)
@@ -141,10 +140,9 @@ def test_two_processes_equal_one(stack: dict[str, str], postgres_dsn: str, tmp_p
     assert fetch(one, GRADES) == fetch(two, GRADES)
     # Parquet alone (as the bench's two-process figure runs): no database is reached, and the
     # shared folder holds what the one process wrote, emission for emission
-    addresses = ";".join(f"127.0.0.1:{free_port()}" for _ in range(2))
     away = f"postgresql://nobody@127.0.0.1:{free_port()}/none"
     lake = str(tmp_path / "lake")
-    cluster = [("-i", str(i), "-a", addresses) for i in (0, 1)]
+    cluster = [("-i", str(i), "-n", "2") for i in (0, 1)]
     procs = [
         spawn(stack, "replay", "--source", "kafka", "--no-postgres", "--parquet", lake, *c, dsn=away)
         for c in cluster

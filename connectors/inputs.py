@@ -57,6 +57,8 @@ class FileReader:
     """The data folder's records of one shard, in event-time order, as wire messages of the
     input topics. Dead letters of rows that are not events are read by shard 0."""
 
+    tails = False  # the folder's rows are all there
+
     def __init__(
         self,
         records: Sequence[Record],

@@ -140,6 +140,7 @@ class KafkaReader:
     ) -> None:
         self._consumer = _consumer(bootstrap, group)
         self._group = group
+        self.tails = tail
         starts: dict[Part, int] = {}
         stops: dict[Part, int | None] = {}
         self._ends_at_start: dict[Part, int] = {}  # the lag's floor until the first fetch

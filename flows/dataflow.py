@@ -76,7 +76,7 @@ class _ShardPartition(StatefulSourcePartition[Records, bytes]):
             self._checkpoints.poll()
         out = shard.step(self._batch)
         self._watch.tick(shard.read, shard.report_lag())
-        if behind and self._watch.caught_up:
+        if behind and self._watch.caught_up and shard.reader.tails:  # a replay is never live
             live_gc()
         if self._progress is not None:
             self._progress(shard.read - read)

@@ -101,7 +101,12 @@ class _Tally:
 
 
 class Reader(Protocol):
-    """A shard's input in event-time order (connectors.inputs.FileReader, KafkaReader)."""
+    """A shard's input in event-time order (connectors.inputs.FileReader, KafkaReader).
+    `tails`: whether it reads on past what is there (the worker), the only input a flow is
+    ever live on: a replay caught up near its end keeps collecting as it caught up (a live
+    worker's collections cost its replays 3% of their CPU: docs/operations.md)."""
+
+    tails: bool
 
     @property
     def exhausted(self) -> bool: ...

@@ -5,10 +5,31 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from flows.run import CATCH_UP_GC_THRESHOLD, LIVE_GC_THRESHOLD, _freeze_survivors, _tune_gc, live_gc
+from connectors.adapters import read_records
+from connectors.files import DataLayout
+from connectors.kafka import Publisher, ensure_topics
+from connectors.kafka_input import KafkaReader
+from connectors.parquet import ParquetSink
+from connectors.serde import encode
+from flows.dataflow import ShardSource, build_flow
+from flows.run import (
+    CATCH_UP_GC_THRESHOLD,
+    LIVE_GC_THRESHOLD,
+    Cluster,
+    _freeze_survivors,
+    _tune_gc,
+    counts,
+    execute,
+    live_gc,
+)
+from scoring.engine import Engine
+from scoring.scorer import Scorer
+from vocabulary.keys import message_key
+from vocabulary.topics import INPUT_TOPICS
 
 
 @pytest.fixture
@@ -38,3 +59,30 @@ def test_live_collections_freeze_their_survivors_and_a_new_run_stops_it() -> Non
     gc.collect(0)
     assert len(gc.get_objects(1)) >= len(more)
     del survivors, more
+
+
+@pytest.mark.usefixtures("restored_gc")
+def test_a_replay_caught_up_keeps_collecting_as_it_caught_up(
+    kafka_bootstrap: str, topic_prefix: str, day_folder: Path, tmp_path: Path, scorers: list[Scorer]
+) -> None:
+    """Only a tailing input (the worker) is ever live: a replay of the topics, caught up at its
+    end, must not switch to the live collections (3% of a replay's CPU: docs/operations.md)."""
+    topics = {t: f"{topic_prefix}{t}" for t in INPUT_TOPICS}
+    ensure_topics(kafka_bootstrap, dict.fromkeys(topics.values(), 1))
+    with Publisher(kafka_bootstrap) as publisher:
+        for record in read_records(DataLayout.discover(day_folder)):
+            if record.event is not None:
+                ts_ms = int(record.event.ts.timestamp() * 1000)
+                publisher.publish(
+                    topics[record.topic], message_key(record.event), encode(record.event), ts_ms
+                )
+
+    def open_reader(shard: int, shards: int, positions: object) -> KafkaReader:
+        return KafkaReader(kafka_bootstrap, topics, [(t, 0) for t in topics.values()], tail=False)
+
+    before = counts()
+    source = ShardSource(open_reader, lambda: Engine(scorers))
+    execute(build_flow(source, [lambda: ParquetSink(tmp_path)]), Cluster(), recovery_dir=None, epoch_s=5)
+    assert sum(counts(before).events_in.values()) > 1000
+    assert gc.get_threshold()[0] == CATCH_UP_GC_THRESHOLD
+    assert _freeze_survivors not in gc.callbacks

@@ -13,8 +13,6 @@ import argparse
 import contextlib
 import json
 import os
-import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -30,6 +28,7 @@ from pathlib import Path
 import polars as pl
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
+from bench import process_replays
 from bench.scratch import scratch_database
 from cli.settings import Settings
 from connectors.kafka import Publisher, delete_topics, ensure_topics
@@ -50,7 +49,6 @@ __all__ = ["run"]
 
 REPO = Path(__file__).resolve().parent.parent
 INPUTS = ("games", "game_lines", "props", "box_scores")
-RATE = re.compile(r"replayed ([\d,]+) events in ([\d.]+) s")
 MARKET = "points"  # the bench's registry holds points models: the workers serve that market
 
 
@@ -131,55 +129,6 @@ def _window_equal(full: Path, window: Path, bounds: Window) -> bool:
         ours, theirs = read(window).drop("emitted_at"), read(full).drop("emitted_at").filter(inside)
         same &= ours.sort(ours.columns[:6]).equals(theirs.sort(theirs.columns[:6]))
     return same
-
-
-def _services_cpu_s() -> float:
-    """CPU seconds the broker and PostgreSQL have used so far (their processes and the
-    backends that ended), from /proc: what the replays shared the cores with."""
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            comm, fields = stat.read_text().rsplit(")", 1)
-        except OSError:  # ended meanwhile
-            continue
-        if comm.rpartition("(")[2] in ("java", "postgres"):
-            total += sum(int(f) for f in fields.split()[11:15]) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
-def _replays(
-    settings: Settings, dsn: str | None, out: Path, processes: int
-) -> tuple[int, float, float, float]:
-    """`processes` replay processes dividing the work as the CLI runs them, into `dsn` and Parquet
-    (`None`: Parquet alone): the events they read (summed: the game-level input, which every
-    process reads, once per process), the slowest process's time, their total CPU seconds and
-    the broker's and PostgreSQL's meanwhile."""
-    cluster = ["-i", "{i}", "-n", str(processes)] if processes > 1 else []
-    sinks = ["--no-postgres"] if dsn is None else []
-    before, services = resource.getrusage(resource.RUSAGE_CHILDREN), _services_cpu_s()
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "replay", "--source", "kafka", "--parquet", str(out)]
-            + sinks
-            + [arg.format(i=i) for arg in cluster],
-            env=_env(settings, **({} if dsn is None else {"PROPSTREAM_POSTGRES_DSN": dsn})),
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for i in range(processes)
-    ]
-    results = []
-    for proc in procs:
-        output, _ = proc.communicate(timeout=900)
-        match = RATE.search(output)
-        if proc.returncode != 0 or match is None:
-            raise RuntimeError(f"replay failed: {output[-2000:]}")
-        results.append((int(match.group(1).replace(",", "")), float(match.group(2))))
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return sum(n for n, _ in results), max(s for _, s in results), cpu, _services_cpu_s() - services
 
 
 def _consume_floor(settings: Settings) -> float:
@@ -383,10 +332,11 @@ def run(
         # the cores shared only with the broker; then into PostgreSQL too, each into an empty
         # database (upserts over rows the other wrote cost less), whose server takes about as
         # much CPU as a replay process: there the cores are not idle
-        history, one_s, one_cpu, _ = _replays(settings, None, Path(tmp) / "p1proc", 1)
-        _, two_s, two_cpu, two_services = _replays(settings, None, Path(tmp) / "p2", 2)
-        _, one_pg_s, _, _ = _replays(settings, one_dsn, Path(tmp) / "p1pg", 1)
-        _, two_pg_s, _, two_pg_services = _replays(settings, two_dsn, Path(tmp) / "p2pg", 2)
+        env, runs = _env(settings), Path(tmp)
+        history, one_s, one_cpu, _ = process_replays.replays(env, None, runs / "p1proc", 1)
+        _, two_s, two_cpu, two_services = process_replays.replays(env, None, runs / "p2", 2)
+        _, one_pg_s, _, _ = process_replays.replays(env, one_dsn, runs / "p1pg", 1)
+        _, two_pg_s, _, two_pg_services = process_replays.replays(env, two_dsn, runs / "p2pg", 2)
         one, two = history / one_s, history / two_s
         moves = _latency(settings, lat_dsn, props)
         p50, p99 = percentiles(moves.latencies_ms)

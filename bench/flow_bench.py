@@ -327,7 +327,7 @@ def run(
         parquet, cpu_us = _replay_rate(settings, scorers, lambda: ParquetSink(Path(tmp) / "p1"))
         postgres, _ = _replay_rate(settings, scorers, lambda: PostgresSink(pg_dsn))
         _replay_rate(settings, scorers, lambda: ParquetSink(Path(tmp) / "window"), window)
-        # the history's events over the cluster's time, not the sum of what each process read:
+        # the history's events over the slowest process's time, not the sum of what each read:
         # that counts the game-level input once per process (12% more for two). Parquet alone,
         # the cores shared only with the broker; then into PostgreSQL too, each into an empty
         # database (upserts over rows the other wrote cost less), whose server takes about as

@@ -15,8 +15,9 @@ from pydantic import BaseModel
 
 from connectors.exceptions import BrokerUnreachableError, PublishError
 from connectors.kafka_config import REACH_TIMEOUT_S, client_config
-from connectors.sinks import Backpressure, Sink, SinkError
+from connectors.sinks import Backpressure, Item, Sink, SinkError
 from vocabulary.events import DeadLetter
+from vocabulary.letters import DeadLetters, each_record
 
 __all__ = ["KafkaRecordSink", "Publisher", "delete_topics", "ensure_topics"]
 
@@ -233,7 +234,8 @@ class KafkaRecordSink(Sink):
         self._partitions, self._topic_wait_s = partitions, topic_wait_s
         self._retry_for_s, self._wait = retry_for_s, wait
         self._backpressure = Backpressure("kafka", logger, stop)
-        self.accepts = tuple(self._topics)
+        # dead letters come as records or as a batch's columns (sent as records)
+        self.accepts = (*self._topics, DeadLetters) if DeadLetter in self._topics else tuple(self._topics)
         self._publisher: Publisher | None = None
         self._lost: list[BaseModel] = []  # records whose topic was missing, to send again
         self._waiting_since: float | None = None  # when the broker last left records unacknowledged
@@ -248,9 +250,9 @@ class KafkaRecordSink(Sink):
             raise SinkError("Kafka publisher did not start")
         return self._publisher
 
-    def write_batch(self, records: Sequence[BaseModel]) -> None:
+    def write_batch(self, records: Sequence[Item]) -> None:
         publisher = self._started()
-        for record in records:
+        for record in each_record(records):
             topic = self._topics.get(type(record))
             if topic is None:
                 raise SinkError(f"no topic configured for {type(record).__name__}")

@@ -27,8 +27,13 @@ from prometheus_client import Gauge
 from pydantic import BaseModel
 
 from vocabulary.errors import PropstreamError
+from vocabulary.letters import DeadLetters
 
-__all__ = ["WAITING", "Backpressure", "Sink", "SinkError", "SinkStopped"]
+__all__ = ["WAITING", "Backpressure", "Item", "Sink", "SinkError", "SinkStopped"]
+
+# what a sink is given: records, and dead letters as a batch of columns (vocabulary.letters)
+# or one by one (the Parquet log's rows, a test's)
+Item = BaseModel | DeadLetters
 
 WAITING = Gauge(
     "propstream_sink_waiting",
@@ -53,7 +58,7 @@ def _never() -> bool:
 
 
 class Sink(ABC):
-    accepts: tuple[type[BaseModel], ...] = ()  # record types it writes; the flow sends only these
+    accepts: tuple[type, ...] = ()  # the item types it writes; the flow sends only these
     # how the flow drives it (flows/outputs.py): "batch": `write_batch` then `flush` for each
     # batch; "thread": the same on a thread of its own, for a sink that mostly waits on a server
     # (PostgreSQL); "snapshot": `write_batch` for each batch, `flush` only when the flow needs
@@ -65,7 +70,7 @@ class Sink(ABC):
         """Prepare the destination (connect, create folders); called once before writing."""
 
     @abstractmethod
-    def write_batch(self, records: Sequence[BaseModel]) -> None:
+    def write_batch(self, records: Sequence[Item]) -> None:
         """Write every record of the batch, all or nothing."""
 
     def flush(self) -> None:  # noqa: B027 (optional hook)

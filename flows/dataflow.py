@@ -15,7 +15,6 @@ from typing import Any
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
-from pydantic import BaseModel
 
 from connectors.sinks import Sink
 from flows import stopping
@@ -24,7 +23,7 @@ from flows.ledger import Ledger
 from flows.outputs import SinkAdapter
 from flows.progress import Watch
 from flows.run import live_gc
-from flows.shard import DEFAULT_FUTURE_TOLERANCE_S, Reader, Shard
+from flows.shard import DEFAULT_FUTURE_TOLERANCE_S, Emitted, Reader, Shard
 from scoring.engine import STATE_LAYOUT, Engine
 from vocabulary.errors import PropstreamError
 from vocabulary.window import Window
@@ -38,7 +37,7 @@ class RecoveryError(PropstreamError):
     """The recovery store cannot resume this flow."""
 
 
-Records = list[BaseModel]  # one item through Bytewax: what one step of a shard made
+Records = list[Emitted]  # one item through Bytewax: what one step of a shard made
 
 
 class _ShardPartition(StatefulSourcePartition[Records, bytes]):

@@ -33,11 +33,11 @@ from collections.abc import Callable
 from typing import Any
 
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
-from pydantic import BaseModel
 
-from connectors.sinks import Sink, SinkStopped
+from connectors.sinks import Item, Sink, SinkStopped
 from flows import stopping
 from flows.ledger import Ledger
+from vocabulary.letters import DeadLetters
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,8 @@ class _Background:
 
     def __init__(self, sink: Sink) -> None:
         self._sink = sink
-        self._queue: list[BaseModel] = []
+        self._queue: list[Item] = []
+        self._rows = 0  # records in the queue (a batch of dead letters counts each)
         self._queued = 0  # the stream's item count the queue reaches
         self._taken = 0  # the stream's item count the writer has taken
         self.durable = 0  # the stream's item count written durably
@@ -74,15 +75,16 @@ class _Background:
         self._thread = threading.Thread(target=self._run, name=f"{type(sink).__name__}-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, records: list[BaseModel], upto: int) -> None:
+    def submit(self, records: list[Item], upto: int) -> None:
         """Queue `records`, the stream's items up to `upto`; waits while the queue is full."""
         with self._changed:
-            while len(self._queue) >= _QUEUE_LIMIT and self._error is None and not self.stopped:
+            while self._rows >= _QUEUE_LIMIT and self._error is None and not self.stopped:
                 self._changed.wait()
             self._raise()
             if self.stopped:
                 return
             self._queue += records
+            self._rows += sum(len(r) if isinstance(r, DeadLetters) else 1 for r in records)
             self._queued = upto
             self._changed.notify_all()
 
@@ -113,7 +115,7 @@ class _Background:
                     self._changed.wait()
                 if self._taken == self._queued:  # closing, and nothing left
                     return
-                batch, self._taken, self._queue = self._queue, self._queued, []
+                batch, self._taken, self._queue, self._rows = self._queue, self._queued, [], 0
                 upto = self._taken
                 self._changed.notify_all()
             try:
@@ -150,7 +152,7 @@ class _Partition(StatelessSinkPartition[Any]):
         self._registered = False
         self._stopped = False  # a stop ended the sink's wait: it writes nothing more
 
-    def write_batch(self, items: list[list[BaseModel]]) -> None:
+    def write_batch(self, items: list[list[Item]]) -> None:
         if not self._registered and self._ledger is not None:  # on the worker's own thread
             self._ledger.register(self._output, self._durable_count, self._drain)
             self._registered = True

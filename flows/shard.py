@@ -27,7 +27,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from prometheus_client import Counter, Gauge, Histogram
-from pydantic import BaseModel
 
 from connectors.inputs import Raw
 from connectors.serde import decode
@@ -36,11 +35,12 @@ from scoring.units import FlushFailure
 from vocabulary.errors import DecodeError, EventError
 from vocabulary.events import DeadLetter, InputEvent
 from vocabulary.keys import message_key
+from vocabulary.letters import DeadLetters
 from vocabulary.records import Grade, Prediction
 from vocabulary.topics import EVENT_TYPES, PLAYER_TOPICS
 from vocabulary.window import Window
 
-__all__ = ["DEFAULT_FUTURE_TOLERANCE_S", "EVENTS_IN", "Reader", "Shard"]
+__all__ = ["DEFAULT_FUTURE_TOLERANCE_S", "EVENTS_IN", "Emitted", "Reader", "Shard"]
 
 logger = logging.getLogger(__name__)
 
@@ -120,11 +120,11 @@ class Reader(Protocol):
 DEFAULT_FUTURE_TOLERANCE_S = 600.0
 
 
-def _dead(raw: Raw, error: EventError) -> DeadLetter:
-    """The dead letter of one input; if even that cannot be built, a bare one that still keeps
-    the bytes (a dead letter is never dropped)."""
+def _dead(letters: DeadLetters, raw: Raw, error: EventError) -> None:
+    """Add the dead letter of one input; if even that cannot be built, a bare one that still
+    keeps the bytes (a dead letter is never dropped)."""
     try:
-        return DeadLetter.of(
+        letters.add(
             source=raw.topic,
             partition=raw.partition,
             offset=raw.offset,
@@ -134,7 +134,7 @@ def _dead(raw: Raw, error: EventError) -> DeadLetter:
         )
     except Exception as exc:
         logger.exception("could not build the dead letter of %s[%s]@%s", raw.topic, raw.partition, raw.offset)
-        return DeadLetter(
+        bare = DeadLetter(
             source=str(raw.topic)[:200],
             partition=raw.partition,
             offset=raw.offset,
@@ -142,6 +142,7 @@ def _dead(raw: Raw, error: EventError) -> DeadLetter:
             reason=f"internal:{type(exc).__name__}",
             detail="the dead letter itself could not be built",
         )
+        letters.extend([bare])
 
 
 def _internal(raw: Raw, exc: Exception) -> EventError:
@@ -159,6 +160,8 @@ def _internal(raw: Raw, exc: Exception) -> EventError:
 
 
 _LOGICAL = operator.attrgetter("logical")
+Record = Prediction | Grade
+Emitted = Prediction | Grade | DeadLetters  # what a step gives the sinks
 Read = tuple[Raw, InputEvent | EventError]  # an input and what `Shard._read` made of it
 
 
@@ -205,10 +208,12 @@ class Shard:
         # scoring, which the engine does for the whole batch at its end (`Engine.settle`)
         self._groups: dict[datetime, list[tuple[Raw, int, int]]] = {}
         self._late: list[Raw] = []  # inputs the engine holds for the batch's rewind
+        self._letters = DeadLetters()  # the batch's dead letters, as columns
 
-    def step(self, limit: int) -> list[BaseModel]:
-        """Decode and apply a batch (which never splits an event time), then flush the engine."""
-        out: list[BaseModel] = []
+    def step(self, limit: int) -> list[Emitted]:
+        """Decode and apply a batch (which never splits an event time), then flush the engine:
+        its records, and its dead letters as one `DeadLetters` (if it has any)."""
+        out: list[Emitted] = []
         raws = self.reader.take(limit)
         self.read += len(raws)
         now = datetime.now(UTC)  # the wall clock, read once a batch, outside the engine
@@ -221,6 +226,9 @@ class Shard:
         for raw, read in _in_time_order([(raw, self._read(raw)) for raw in raws]):
             out += self._one(raw, read, now)
         out += self._flush(now) + self._settle(now) + self._rewind(now)
+        if self._letters:
+            out.append(self._letters)
+            self._letters = DeadLetters()
         self._tally.flush()
         if self.engine.state.watermark is not None:
             WATERMARK.labels(str(self.index)).set(self.engine.state.watermark.timestamp())
@@ -243,25 +251,31 @@ class Shard:
             return _internal(raw, exc)
         return event
 
-    def _one(self, raw: Raw, read: InputEvent | EventError, now: datetime) -> list[BaseModel]:
+    def _one(self, raw: Raw, read: InputEvent | EventError, now: datetime) -> list[Record]:
         """One input: its records, or its dead letter. Whatever fails while handling it (decode,
         validation, identity, features, scoring, record building) dead-letters this input
         alone, with a reason, so no message can stop the worker or every restart after it."""
         if raw.dead is not None:  # a file row that never became an event
             self._tally.add(DEAD, raw.dead.reason)
-            return [raw.dead] if self._in_window(raw) else []
+            if self._in_window(raw):
+                self._letters.extend([raw.dead])
+            return []
         if isinstance(read, EventError):
-            return self._refused(raw, read)
-        event, flushed = read, []
+            self._refuse(raw, read)
+            return []
+        event: InputEvent = read
+        flushed: list[Record] = []
         try:
             pending_ts = self.engine.state.pending_ts
             if pending_ts is not None and event.ts != pending_ts:  # the last event time is complete
                 flushed = self._flush(now)
             out = flushed + self._window(self.engine.apply(event, now), now)
         except EventError as exc:
-            return flushed + self._refused(raw, exc)
+            self._refuse(raw, exc)
+            return flushed
         except Exception as exc:
-            return flushed + self._refused(raw, _internal(raw, exc))
+            self._refuse(raw, _internal(raw, exc))
+            return flushed
         self._tally.add(APPLIED, raw.logical)
         state = self.engine.state
         if state.late and state.late[-1][0] is event:  # held for the batch's rewind
@@ -270,7 +284,7 @@ class Shard:
             self._group.append((raw, len(state.pending), len(state.pending_grades)))
         return out
 
-    def _flush(self, now: datetime) -> list[BaseModel]:
+    def _flush(self, now: datetime) -> list[Record]:
         """Flush the last event time's inputs (the engine's pending work; its scoring waits for
         `_settle`). Never raises: when the flush fails, the engine has undone it and does it at
         once, unit by unit (`Engine.flush_each`), and each input that asked for a failed
@@ -288,17 +302,18 @@ class Shard:
                 "the flush of %s inputs failed (%s: %s); isolating", len(group), type(exc).__name__, exc
             )
         records, failures = self.engine.flush_each(now)
-        return self._window(records, now) + self._blame(failures)
+        self._blame(failures)
+        return self._window(records, now)
 
-    def _settle(self, now: datetime) -> list[BaseModel]:
+    def _settle(self, now: datetime) -> list[Record]:
         """The batch's scoring and grading, all its event times together; a failed unit is
         blamed on the input of its time that asked for it, as in `_flush`."""
         records, failures = self.engine.settle()
-        out = self._window(records, now) + self._blame(failures)
+        self._blame(failures)
         self._groups.clear()
-        return out
+        return self._window(records, now)
 
-    def _blame(self, failures: Sequence[FlushFailure]) -> list[BaseModel]:
+    def _blame(self, failures: Sequence[FlushFailure]) -> None:
         """Dead-letter, for each input that asked for a failed unit of its event time, the first
         such failure, instead of counting the input applied."""
         blamed: dict[tuple[datetime, int], FlushFailure] = {}
@@ -312,17 +327,15 @@ class Shard:
                 )
                 continue
             blamed.setdefault((failure.ts, i), failure)
-        out: list[BaseModel] = []
         for (ts, i), failure in sorted(blamed.items(), key=lambda item: item[0]):
             raw = self._groups[ts][i][0]
             error = _internal(raw, failure.error)
             self._tally.take_back(APPLIED, raw.logical)
-            out += self._refused(
+            self._refuse(
                 raw, EventError(error.reason, f"its {failure.kind} of {failure.unit} failed: {error.detail}")
             )
-        return out
 
-    def _rewind(self, now: datetime) -> list[BaseModel]:
+    def _rewind(self, now: datetime) -> list[Record]:
         """The corrections of the batch's late inputs (one rewind). Never raises: if the
         rewind fails, the engine is as before it and each late input is dead-lettered
         `internal:<Type>` instead of counted applied."""
@@ -333,15 +346,16 @@ class Shard:
             logger.warning(
                 "the rewind for %s late inputs failed (%s: %s)", len(late), type(exc).__name__, exc
             )
-            out: list[BaseModel] = []
             for raw in late:
                 self._tally.take_back(APPLIED, raw.logical)
-                out += self._refused(raw, _internal(raw, exc))
-            return out
+                self._refuse(raw, _internal(raw, exc))
+            return []
 
-    def _refused(self, raw: Raw, error: EventError) -> list[BaseModel]:
+    def _refuse(self, raw: Raw, error: EventError) -> None:
+        """Count the input dead-lettered; its letter joins the batch's if it is in the window."""
         self._tally.add(DEAD, error.reason)
-        return [_dead(raw, error)] if self._in_window(raw) else []
+        if self._in_window(raw):
+            _dead(self._letters, raw, error)
 
     def _check_not_future(self, event: InputEvent) -> None:
         """An event stamped beyond the tolerance ahead of the wall clock (clock skew, a typo)
@@ -361,9 +375,9 @@ class Shard:
         except (OverflowError, OSError, ValueError):  # a message time no datetime holds: keep it
             return True
 
-    def _window(self, records: Iterable[Prediction | Grade], now: datetime) -> list[BaseModel]:
+    def _window(self, records: Iterable[Record], now: datetime) -> list[Record]:
         """The records inside the window, counted for the output metrics."""
-        out: list[BaseModel] = []
+        out: list[Record] = []
         for record in records:
             if record.as_of not in self.window:
                 continue

@@ -27,7 +27,6 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from vocabulary.records import construct
 from vocabulary.teams import resolve_team
 
 __all__ = [
@@ -47,6 +46,7 @@ __all__ = [
     "InputEvent",
     "Market",
     "PropLine",
+    "complete_letter",
     "game_key",
     "preview_of",
     "printable",
@@ -405,42 +405,11 @@ class DeadLetter(BaseModel):
 
     @model_validator(mode="after")
     def _storable(self) -> DeadLetter:
-        _complete(self.__dict__)  # a frozen model, completed once while it is being built
+        complete_letter(self.__dict__)  # a frozen model, completed once while it is being built
         return self
 
-    @classmethod
-    def of(
-        cls,
-        *,
-        source: str,
-        partition: int | None,
-        offset: int | None,
-        original: bytes,
-        reason: str,
-        detail: str,
-    ) -> DeadLetter:
-        """The dead letter of an input the flow read (its topic, Kafka's position, its bytes)
-        for a reason the flow names: the record the validating constructor builds, without
-        validating values that are ours (5.9 µs a letter against 2; a replay of the shipped
-        history dead-letters half of its input)."""
-        values = {
-            "schema_version": SCHEMA_VERSION,
-            "kind": "dead_letter",
-            "source": source,
-            "partition": partition,
-            "offset": offset,
-            "rows": 1,
-            "original": original,
-            "reason": reason,
-            "detail": detail,
-            "preview": "",
-            "size": -1,
-            "sha256": "",
-        }
-        return construct(cls, _complete(values))
 
-
-def _complete(values: dict[str, Any]) -> dict[str, Any]:
+def complete_letter(values: dict[str, Any]) -> dict[str, Any]:
     """A dead letter's values filled in from `original` (when `sha256` is not given) and made
     storable, in place."""
     if not values["sha256"]:

@@ -20,6 +20,7 @@ from connectors.postgres import MIGRATIONS, PostgresSink, code_schema_version, m
 from connectors.serde import decode, encode
 from tests.conftest import consume
 from vocabulary.events import MAX_ORIGINAL_BYTES, DeadLetter
+from vocabulary.letters import DeadLetters
 
 ARBITRARY = [bytes(random.Random(seed).randrange(256) for _ in range(200)) for seed in range(20)]
 ARBITRARY.append(bytes(range(256)))  # every byte value, NUL and the invalid UTF-8 ones included
@@ -56,10 +57,12 @@ def test_any_bytes_and_text_survive_json_exactly(original: bytes, detail: str) -
 def test_the_flows_dead_letter_is_the_validated_one(
     original: bytes, detail: str, reason: str, offset: int | None
 ) -> None:
-    """`DeadLetter.of` (the flow's, unvalidated) builds exactly what validation builds."""
+    """`DeadLetters.add` (the flow's columns, unvalidated) holds exactly what validation builds."""
     fields = {"source": "odds.props\x00" + detail, "partition": 3, "offset": offset}
     fields |= {"original": original, "reason": reason, "detail": detail * 50}
-    fast, validated = DeadLetter.of(**fields), DeadLetter(**fields)  # type: ignore[arg-type]
+    batch = DeadLetters()
+    batch.add(**fields)  # type: ignore[arg-type]
+    (fast,), validated = batch.letters(), DeadLetter(**fields)  # type: ignore[arg-type]
     assert fast == validated and fast.__dict__ == validated.__dict__
     assert list(fast.__dict__) == list(DeadLetter.model_fields)
     assert decode(encode(fast), DeadLetter) == validated
@@ -78,7 +81,7 @@ def test_a_huge_dead_letter_is_kept_truncated_with_size_and_digest() -> None:
 def test_arbitrary_bytes_round_trip_through_postgres(fresh_db: str) -> None:
     letters = [letter(b, offset=i) for i, b in enumerate([*ARBITRARY, b"\x00not json", b"\xff" * 400_000])]
     with PostgresSink(fresh_db) as sink:
-        sink.write_batch(letters)
+        sink.write_batch([*letters[:5], DeadLetters.gather(letters[3:])])  # records and columns
     with psycopg.connect(fresh_db) as conn:
         rows = conn.execute(
             'SELECT "offset", original, size, sha256, preview FROM dead_letters ORDER BY "offset"'
@@ -91,13 +94,15 @@ def test_arbitrary_bytes_round_trip_through_postgres(fresh_db: str) -> None:
 
 def test_arbitrary_bytes_round_trip_through_parquet_and_into_postgres(fresh_db: str, tmp_path: Path) -> None:
     """The files sink keeps dead letters too: exact bytes, one row per input however often a
-    batch is re-delivered, and `db import`'s reader gives them back as records."""
+    batch is re-delivered, as records or as the flow's columns (the same file), and `db
+    import`'s reader gives them back as records."""
     letters = [letter(b, offset=i) for i, b in enumerate([*ARBITRARY, b"\x00not json", b"\xff" * 400_000])]
     letters.append(letter(b"row", offset=7, source="data/odds/props.csv.gz", partition=None))  # a file's
     with ParquetSink(tmp_path) as sink:
         sink.write_batch(letters)
         sink.write_batch(letters[:5])  # re-delivered, split differently
-        sink.write_batch(letters)  # and whole
+        sink.write_batch([DeadLetters.gather(letters)])  # and whole, as the flow's columns
+    assert len(list((tmp_path / "dead_letters").glob("*.parquet"))) == 2
     frame = read_dead_letters(tmp_path)
     expected = sorted(
         letters, key=lambda d: (d.source, d.partition if d.partition is not None else -1, d.offset)
@@ -124,7 +129,7 @@ def test_arbitrary_bytes_round_trip_through_the_dead_letter_topic(
     letters = [letter(b, offset=i) for i, b in enumerate([*ARBITRARY, b"\xff" * 400_000])]
     sink = KafkaRecordSink(kafka_bootstrap, {DeadLetter: topic})
     with sink:
-        sink.write_batch(letters)
+        sink.write_batch([DeadLetters.gather(letters)])  # the flow's columns, sent as records
     messages = consume(kafka_bootstrap, topic, len(letters))
     back = sorted((decode(m.value(), DeadLetter) for m in messages), key=lambda d: d.offset or 0)
     assert back == letters

@@ -146,7 +146,7 @@ def test_a_stop_ends_the_wait_of_every_sink_that_holds(
     postgres = PostgresSink(nowhere, retry_for_s=0.3, max_backoff_s=0.2, wait=True, stop=stop.is_set)
     _held_then_stopped(postgres, stop, "postgres", [_letter(1)])
 
-    def full(table: object, where: Path) -> None:
+    def full(table: object, where: Path, **options: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(parquet.pq, "write_table", full)
@@ -185,11 +185,11 @@ def test_a_full_disk_holds_the_parquet_batch_until_there_is_room(
     removes the half file, holds the batch with the gauge at 1, and writes it once there is room."""
     real, failures = parquet.pq.write_table, [errno.ENOSPC, errno.EFBIG, errno.ENOSPC]
 
-    def write_table(table: object, where: Path) -> None:
+    def write_table(table: object, where: Path, **options: object) -> None:
         if failures:
             Path(where).write_bytes(b"PAR1 half")
             raise OSError(failures.pop(), "No space left on device")
-        real(table, where)  # type: ignore[arg-type]
+        real(table, where, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr(parquet.pq, "write_table", write_table)
     caplog.set_level(logging.WARNING, logger="connectors.parquet")

@@ -17,6 +17,7 @@ from connectors.kafka import _key_and_stamp
 from flows.shard import Shard
 from tests.vocabulary.test_events import PROP as EVENT_PROP
 from vocabulary.events import DeadLetter, InputEvent
+from vocabulary.letters import each_record
 from vocabulary.window import Window
 
 PROP: dict[str, Any] = EVENT_PROP | {"kind": "prop_line"}
@@ -80,7 +81,7 @@ def _run(values: list[bytes | None], engine: _Engine, **kw: Any) -> list[Any]:
     shard = Shard(0, 1, reader, engine, Window(), **kw)  # type: ignore[arg-type]
     out: list[Any] = []
     while not shard.reader.exhausted:
-        out += shard.step(3)
+        out += each_record(shard.step(3))
     return out
 
 

@@ -24,6 +24,7 @@ from scoring.engine import Engine
 from scoring.scorer import Request, Scorer, Stamp
 from vocabulary.errors import EventError
 from vocabulary.events import DeadLetter, PropLine
+from vocabulary.letters import each_record
 from vocabulary.records import Grade, Prediction
 from vocabulary.topics import DEFAULT_NAMES, INPUT_TOPICS
 from vocabulary.window import Window
@@ -52,7 +53,7 @@ def _run(records: Sequence[Record], scorers: Sequence[Scorer]) -> tuple[list[Bas
     shard = Shard(0, 1, FileReader(records, TOPICS), Engine(scorers), Window(), future_tolerance_s=None)
     out: list[BaseModel] = []
     while not shard.reader.exhausted:
-        out += shard.step(300)
+        out += each_record(shard.step(300))
     return out, counts(before), shard
 
 

@@ -30,13 +30,13 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from connectors.inputs import Raw
 from connectors.serde import decode
-from scoring.engine import Engine
+from scoring.engine import Engine, Output
 from scoring.units import FlushFailure
 from vocabulary.errors import DecodeError, EventError
 from vocabulary.events import DeadLetter, InputEvent
 from vocabulary.keys import message_key
 from vocabulary.letters import DeadLetters
-from vocabulary.records import Grade, Prediction
+from vocabulary.records import Prediction
 from vocabulary.topics import EVENT_TYPES, PLAYER_TOPICS
 from vocabulary.window import Window
 
@@ -160,8 +160,7 @@ def _internal(raw: Raw, exc: Exception) -> EventError:
 
 
 _LOGICAL = operator.attrgetter("logical")
-Record = Prediction | Grade
-Emitted = Prediction | Grade | DeadLetters  # what a step gives the sinks
+Emitted = Output | DeadLetters  # what a step gives the sinks: records, and its dead letters
 Read = tuple[Raw, InputEvent | EventError]  # an input and what `Shard._read` made of it
 
 
@@ -251,7 +250,7 @@ class Shard:
             return _internal(raw, exc)
         return event
 
-    def _one(self, raw: Raw, read: InputEvent | EventError, now: datetime) -> list[Record]:
+    def _one(self, raw: Raw, read: InputEvent | EventError, now: datetime) -> list[Output]:
         """One input: its records, or its dead letter. Whatever fails while handling it (decode,
         validation, identity, features, scoring, record building) dead-letters this input
         alone, with a reason, so no message can stop the worker or every restart after it."""
@@ -264,7 +263,7 @@ class Shard:
             self._refuse(raw, read)
             return []
         event: InputEvent = read
-        flushed: list[Record] = []
+        flushed: list[Output] = []
         try:
             pending_ts = self.engine.state.pending_ts
             if pending_ts is not None and event.ts != pending_ts:  # the last event time is complete
@@ -284,7 +283,7 @@ class Shard:
             self._group.append((raw, len(state.pending), len(state.pending_grades)))
         return out
 
-    def _flush(self, now: datetime) -> list[Record]:
+    def _flush(self, now: datetime) -> list[Output]:
         """Flush the last event time's inputs (the engine's pending work; its scoring waits for
         `_settle`). Never raises: when the flush fails, the engine has undone it and does it at
         once, unit by unit (`Engine.flush_each`), and each input that asked for a failed
@@ -305,7 +304,7 @@ class Shard:
         self._blame(failures)
         return self._window(records, now)
 
-    def _settle(self, now: datetime) -> list[Record]:
+    def _settle(self, now: datetime) -> list[Output]:
         """The batch's scoring and grading, all its event times together; a failed unit is
         blamed on the input of its time that asked for it, as in `_flush`."""
         records, failures = self.engine.settle()
@@ -335,7 +334,7 @@ class Shard:
                 raw, EventError(error.reason, f"its {failure.kind} of {failure.unit} failed: {error.detail}")
             )
 
-    def _rewind(self, now: datetime) -> list[Record]:
+    def _rewind(self, now: datetime) -> list[Output]:
         """The corrections of the batch's late inputs (one rewind). Never raises: if the
         rewind fails, the engine is as before it and each late input is dead-lettered
         `internal:<Type>` instead of counted applied."""
@@ -375,9 +374,9 @@ class Shard:
         except (OverflowError, OSError, ValueError):  # a message time no datetime holds: keep it
             return True
 
-    def _window(self, records: Iterable[Record], now: datetime) -> list[Record]:
+    def _window(self, records: Iterable[Output], now: datetime) -> list[Output]:
         """The records inside the window, counted for the output metrics."""
-        out: list[Record] = []
+        out: list[Output] = []
         for record in records:
             if record.as_of not in self.window:
                 continue

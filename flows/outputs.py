@@ -37,6 +37,7 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from connectors.sinks import Item, Sink, SinkStopped
 from flows import stopping
 from flows.ledger import Ledger
+from vocabulary.events import DeadLetter
 from vocabulary.letters import DeadLetters
 
 logger = logging.getLogger(__name__)
@@ -144,6 +145,8 @@ class _Partition(StatelessSinkPartition[Any]):
     has made durable, for the flow's ledger."""
 
     def __init__(self, sink: Sink, output: int, ledger: Ledger | None) -> None:
+        if DeadLetter in sink.accepts and DeadLetters not in sink.accepts:  # it would see none
+            raise TypeError(f"{type(sink).__name__} takes dead letters: it must accept DeadLetters too")
         self._sink, self._output, self._ledger = sink, output, ledger
         self._sink.setup()
         self._seen = 0  # items of the stream handed to this output so far

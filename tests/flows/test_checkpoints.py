@@ -20,6 +20,7 @@ from flows.checkpoints import Checkpoints, load_state
 from flows.ledger import Ledger
 from flows.outputs import SinkAdapter
 from vocabulary.events import DeadLetter
+from vocabulary.letters import DeadLetters
 
 LAYOUT = 7
 
@@ -74,7 +75,7 @@ def test_files_no_snapshot_can_name_are_removed(tmp_path: Path) -> None:
 class _Recording(Sink):
     """A sink that keeps what it writes, optionally slowly, failing on demand."""
 
-    accepts = (DeadLetter,)
+    accepts = (DeadLetter, DeadLetters)
 
     def __init__(self, pacing: Literal["batch", "thread", "snapshot"], delay_s: float = 0.0) -> None:
         self.pacing = pacing
@@ -154,3 +155,12 @@ def test_an_item_is_a_list_of_records() -> None:
     part = SinkAdapter(lambda: _Recording("batch")).build("out", 0, 1)
     with pytest.raises(TypeError, match="list of records"):
         part.write_batch(_letters(0, 1))  # type: ignore[arg-type]
+
+
+def test_a_sink_that_takes_dead_letters_must_take_the_flows_columns() -> None:
+    """A step hands its dead letters over as one `DeadLetters`: a sink that accepted only
+    `DeadLetter` records would silently see none, so the output refuses it at once."""
+    sink = _Recording("batch")
+    sink.accepts = (DeadLetter,)
+    with pytest.raises(TypeError, match="must accept DeadLetters too"):
+        SinkAdapter(lambda: sink).build("out", 0, 1)

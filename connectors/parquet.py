@@ -21,7 +21,7 @@ import logging
 import operator
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from types import UnionType
@@ -87,7 +87,11 @@ class ParquetSink(Sink):
     def write_batch(self, records: Sequence[Item]) -> None:
         predictions, grades, letters = _last_per_identity(records)
         if letters:
-            self._write(self.root / "dead_letters", _letters_table(letters), _letter_ids(letters))
+            self._write(
+                self.root / "dead_letters",
+                _columns_table(_SCHEMAS["dead_letters"], letters.columns),
+                _letter_ids(letters),
+            )
         for folder, kept in (("grades", grades), ("predictions", predictions)):
             days: dict[date, list[BaseModel]] = {}
             for record in kept:
@@ -210,24 +214,20 @@ _SCHEMAS = {folder: _schema(model) for folder, model in _MODELS.items()}
 def _table(schema: pa.Schema, records: Sequence[BaseModel]) -> pa.Table:
     """The records as columns: each field read from the records' own fields (a frozen
     record's, as they are: no model_dump) in C, each column converted once (a third less than
-    a row-wise `from_pylist`); a time column through its distinct values, which a batch's
-    records share (a time costs Arrow 0.25 µs to convert)."""
+    a row-wise `from_pylist`)."""
     fields = [record.__dict__ for record in records]
-    return pa.Table.from_arrays(
-        [_array(list(map(operator.itemgetter(field.name), fields)), field.type) for field in schema],
-        schema=schema,
-    )
+    return _columns_table(schema, {f.name: list(map(operator.itemgetter(f.name), fields)) for f in schema})
 
 
-def _letters_table(letters: DeadLetters) -> pa.Table:
-    """Dead letters' columns as they are: one Arrow array each, no record read back."""
-    schema = _SCHEMAS["dead_letters"]
-    return pa.Table.from_arrays(
-        [pa.array(letters.columns[f.name], type=f.type) for f in schema], schema=schema
-    )
+def _columns_table(schema: pa.Schema, columns: Mapping[str, list[Any]]) -> pa.Table:
+    """Columns of values as the schema's table, each converted once (`_array`): the records'
+    (`_table`), and the dead letters', which travel as columns (no record read back)."""
+    return pa.Table.from_arrays([_array(columns[f.name], f.type) for f in schema], schema=schema)
 
 
 def _array(values: list[Any], kind: pa.DataType) -> pa.Array:
+    """One column; a time column through its distinct values, which a batch's records share (a
+    time costs Arrow 0.25 µs to convert)."""
     if not pa.types.is_timestamp(kind):
         return pa.array(values, type=kind)
     codes: dict[Any, int] = {}

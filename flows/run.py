@@ -73,12 +73,13 @@ class Cluster:
             if self.processes > 1
             else recovery_dir
         )
-        layout = f"-of-{self.processes}" if self.processes > 1 else None  # this layout's folders
-        others = [
-            p.name
-            for p in [recovery_dir, *sorted(recovery_dir.glob("process-*-of-*"))]
-            if p != ours and not (layout and p.name.endswith(layout)) and any(p.glob("*.sqlite3"))
-        ]
+        # state another layout wrote: the directory itself under several processes, and the
+        # folders of another number of processes (or of any, under one)
+        suffix = f"-of-{self.processes}"
+        folders = sorted(recovery_dir.glob("process-*-of-*"))
+        if self.processes > 1:
+            folders = [recovery_dir, *(p for p in folders if not p.name.endswith(suffix))]
+        others = [p.name for p in folders if any(p.glob("*.sqlite3"))]
         if others:
             raise StoreLayoutError(
                 f"the recovery store {recovery_dir} holds state of another number of processes "

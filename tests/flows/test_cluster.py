@@ -46,3 +46,8 @@ def test_a_store_of_another_number_of_processes_is_refused(tmp_path: Path) -> No
     init_db_dir(single, 1)
     with pytest.raises(StoreLayoutError, match=r"\(single\)"):
         Cluster(process=0, processes=2).store(single)
+    named = tmp_path / "state-of-2"  # a single process's store whose name ends like a layout's
+    named.mkdir()
+    init_db_dir(named, 1)
+    with pytest.raises(StoreLayoutError, match=r"\(state-of-2\)"):
+        Cluster(process=0, processes=2).store(named)

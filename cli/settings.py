@@ -99,6 +99,11 @@ class Settings(BaseSettings):
         3, description="games dated this many days before the newest event time are expired"
     )
     postgres_retry_s: Annotated[float, Field(ge=0)] = 60.0
+    postgres_commit_interval_s: Annotated[float, Field(ge=0, le=60)] = Field(
+        0.1,
+        description="least seconds between two of the worker's PostgreSQL transactions; what comes "
+        "meanwhile joins the next (0: one as soon as the last is committed)",
+    )
     postgres_outage: Literal["wait", "fail"] = Field(
         "wait", description="beyond postgres_retry_s: hold the input until PostgreSQL returns, or exit"
     )

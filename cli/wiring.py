@@ -69,6 +69,12 @@ def sink_factories(
         dsn = settings.postgres_dsn.get_secret_value()
         wait = settings.postgres_outage == "wait"
         factories.append(
-            lambda: PostgresSink(dsn, retry_for_s=settings.postgres_retry_s, wait=wait, stop=stop)
+            lambda: PostgresSink(
+                dsn,
+                retry_for_s=settings.postgres_retry_s,
+                wait=wait,
+                stop=stop,
+                commit_every_s=settings.postgres_commit_interval_s,
+            )
         )
     return factories

@@ -279,12 +279,18 @@ class PostgresSink(Sink):
         *,
         wait: bool = False,
         stop: Callable[[], bool] | None = None,
+        commit_every_s: float = 0.0,
     ) -> None:
         """`wait`: beyond `retry_for_s` keep retrying (the flow stops reading: backpressure),
         with a log line and the `propstream_sink_waiting` gauge, instead of raising. `stop` is
-        asked between retries: once it says yes, `SinkStopped`."""
+        asked between retries: once it says yes, `SinkStopped`. `commit_every_s`: the least
+        time between two transactions' starts when the flow drives the sink on its thread (a
+        live worker committed a transaction every few line moves: docs/operations.md)."""
         if retry_for_s < 0:
             raise ValueError(f"retry_for_s must be >= 0, got {retry_for_s}")
+        if commit_every_s < 0:
+            raise ValueError(f"commit_every_s must be >= 0, got {commit_every_s}")
+        self.write_every_s = commit_every_s
         self._dsn = dsn
         self._retry_for_s = retry_for_s
         self._max_backoff_s = max_backoff_s

@@ -65,6 +65,9 @@ class Sink(ABC):
     # its records durable (a snapshot, the end), for a sink whose writes leave at once and whose
     # flush only waits for their acknowledgement (Kafka)
     pacing: Literal["batch", "thread", "snapshot"] = "batch"
+    # a "thread" sink's least time between the starts of two writes: what queues meanwhile is
+    # written as one batch (0: as soon as the last write is done)
+    write_every_s: float = 0.0
 
     def setup(self) -> None:  # noqa: B027 (optional hook)
         """Prepare the destination (connect, create folders); called once before writing."""

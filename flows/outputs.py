@@ -11,9 +11,11 @@ hands it a batch and goes on with the next one while the database commits, and t
 writes everything that queued meanwhile as one batch. A commit took 5-10 ms and at times
 0.2-0.7 s on a busy disk, and each held every line move behind it (docs/operations.md); the
 input now waits for the thread only when it holds more than `_QUEUE_LIMIT` records
-(backpressure, as before: a database that is away holds the input). "snapshot" (Kafka): each
-batch handed to the producer, which sends it at once; flushed (the broker's acknowledgement
-awaited) only when the flow needs it durable. The sinks' guarantees hold (one batch is applied
+(backpressure, as before: a database that is away holds the input). Such a sink may ask for a
+least time between the starts of two writes (`Sink.write_every_s`): live, PostgreSQL got a
+transaction every few line moves. "snapshot" (Kafka): each batch handed to the producer, which
+sends it at once; flushed (the broker's acknowledgement awaited) only when the flow needs it
+durable. The sinks' guarantees hold (one batch is applied
 whole; several batches written as one give what writing them in order gives, the sinks being
 idempotent and monotonic); what changes is when a record is durable, which the flow's ledger
 tracks for its checkpoints (flows/ledger.py), and a resume redoes what was not.
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -72,6 +75,7 @@ class _Background:
         self._error: BaseException | None = None
         self.stopped = False
         self._closing = False
+        self._hurry = False  # a drain waits: the next write goes without waiting until it is due
         self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._run, name=f"{type(sink).__name__}-writer", daemon=True)
         self._thread.start()
@@ -92,6 +96,8 @@ class _Background:
     def drain(self) -> None:
         """Wait until everything queued is written, or the writer stopped (or raise what failed)."""
         with self._changed:
+            self._hurry = True
+            self._changed.notify_all()
             while self.durable < self._queued and self._error is None and not self.stopped:
                 self._changed.wait()
             self._raise()
@@ -110,12 +116,17 @@ class _Background:
             raise RuntimeError(f"{type(self._sink).__name__} failed in its writer thread") from self._error
 
     def _run(self) -> None:
+        due = 0.0  # when the next write may start (`Sink.write_every_s` after the last began)
         while True:
             with self._changed:
                 while self._taken == self._queued and not self._closing:
                     self._changed.wait()
                 if self._taken == self._queued:  # closing, and nothing left
                     return
+                # what comes until the write is due joins it; a full queue or a drain goes at once
+                while not self._hurry and self._rows < _QUEUE_LIMIT and (wait := due - time.monotonic()) > 0:
+                    self._changed.wait(wait)
+                due, self._hurry = time.monotonic() + self._sink.write_every_s, False
                 batch, self._taken, self._queue, self._rows = self._queue, self._queued, [], 0
                 upto = self._taken
                 self._changed.notify_all()

@@ -118,6 +118,25 @@ def test_a_thread_output_is_durable_once_written_and_coalesces_what_queued() -> 
     part.close()
 
 
+def test_a_thread_output_writes_at_most_every_write_every_s_but_a_drain_goes_at_once() -> None:
+    sink, ledger = _Recording("thread"), Ledger(1)
+    sink.write_every_s = 60.0
+    part = SinkAdapter(lambda: sink, 0, ledger).build("out", 0, 1)
+    part.write_batch([_letters(0, 1)])  # the first write goes at once
+    deadline = time.monotonic() + 10
+    while not sink.written and time.monotonic() < deadline:
+        time.sleep(0.01)
+    for i in range(1, 4):
+        part.write_batch([_letters(i, 1)])
+        time.sleep(0.05)
+    assert [len(b) for b in sink.written] == [1]  # the rest wait for the interval
+    started = time.monotonic()
+    assert ledger.drain() == 4
+    assert time.monotonic() - started < 10  # not the interval's 60 s
+    assert [len(b) for b in sink.written] == [1, 3]  # what waited went as one batch
+    part.close()
+
+
 def test_a_snapshot_output_is_durable_only_after_its_flush() -> None:
     sink, ledger = _Recording("snapshot"), Ledger(1)
     part = SinkAdapter(lambda: sink, 0, ledger).build("out", 0, 1)

@@ -58,6 +58,15 @@ def test_fast_evaluator_equals_catboost_on_all_shipped_data(
     ours = registry.load(name).trees.raw(rows)
     theirs = registry.catboost(name).predict(rows, prediction_type="RawFormulaVal").reshape(len(rows), -1)
     assert np.max(np.abs(ours - theirs)) <= 1e-9
+    # a row's value is exactly the same whatever batch it is evaluated in (live batches are a
+    # few rows, a replay's hundreds): one identity, one content
+    trees, sizes = registry.load(name).trees, np.random.default_rng(7).integers(1, 300, 400)
+    bounds = np.cumsum(sizes)
+    batches = [trees.raw(rows[a:b]) for a, b in zip([0, *bounds[:-1]], bounds, strict=True) if a < len(rows)]
+    assert np.array_equal(np.concatenate(batches), ours[: sum(len(b) for b in batches)])
+    assert np.array_equal(
+        np.vstack([trees.raw(rows[i : i + 1]) for i in range(0, len(rows), 97)]), ours[::97]
+    )
 
 
 def test_registry_refuses_a_mismatched_schema(registry: Registry, tmp_path: Path) -> None:

@@ -88,10 +88,12 @@ class _Background:
             self._raise()
             if self.stopped:
                 return
+            idle = self._taken == self._queued  # else the writer is writing, or waits until due
             self._queue += records
             self._rows += sum(len(r) if isinstance(r, DeadLetters) else 1 for r in records)
             self._queued = upto
-            self._changed.notify_all()
+            if idle or self._rows >= _QUEUE_LIMIT:  # a wake-up each batch took 2% of a live worker
+                self._changed.notify_all()
 
     def drain(self) -> None:
         """Wait until everything queued is written, or the writer stopped (or raise what failed)."""

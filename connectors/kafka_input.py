@@ -56,8 +56,9 @@ _PREFETCH_KIB = 8_192
 # after 500 ms) cost the broker 30% of a core at 1,000 messages a second, on the 2 cores the
 # worker shares with it; fetches of 5 ms cost it 7%, and the latency bench's slowest move took
 # 131-148 ms instead of 519-541 (docs/operations.md, "The live tail"). Fetches of 2 ms: the
-# line-move p50 8.4-10.9 ms against 13.7-14.1 at 5 ms, the p99 23-31 against 27-31, for about
-# 6% of a core more in the broker and 12% in the worker (its batches are smaller).
+# line-move p50 8.4-10.9 ms against 13.7-14.1 at 5 ms, the p99 23-39 against 27-31 (within the
+# machine's noise), for about 6% of a core more in the broker and 12% in the worker (its
+# batches are smaller).
 _FETCH_WAIT_MS = 2
 _FETCH_MIN_BYTES = 1 << 20
 _MAX_SILENCE = timedelta(seconds=5)  # a tailing partition silent this long stops holding others back

@@ -15,10 +15,10 @@ input now waits for the thread only when it holds more than `_QUEUE_LIMIT` recor
 least time between the starts of two writes (`Sink.write_every_s`): live, PostgreSQL got a
 transaction every few line moves. "snapshot" (Kafka): each batch handed to the producer, which
 sends it at once; flushed (the broker's acknowledgement awaited) only when the flow needs it
-durable. The sinks' guarantees hold (one batch is applied
-whole; several batches written as one give what writing them in order gives, the sinks being
-idempotent and monotonic); what changes is when a record is durable, which the flow's ledger
-tracks for its checkpoints (flows/ledger.py), and a resume redoes what was not.
+durable. The sinks' guarantees hold (one batch is applied whole; several batches written as one
+give what writing them in order gives, the sinks being idempotent and monotonic); what changes
+is when a record is durable, which the flow's ledger tracks for its checkpoints
+(flows/ledger.py), and a resume redoes what was not.
 
 A sink that waits for its destination (a broker or database away, a full disk) holds the
 input; a stop (SIGTERM) ends that wait (`SinkStopped`). The output then writes nothing more and

@@ -43,7 +43,7 @@ from vocabulary.events import (
 )
 from vocabulary.records import construct
 
-__all__ = ["fast_decode"]
+__all__ = ["fast_decode", "market_of"]
 
 E = TypeVar("E", bound=BaseModel)
 
@@ -233,6 +233,22 @@ _SHAPES: dict[type[BaseModel], _Shape] = {
         {"game_date": _date_in_window, "team": _team_of, "opponent": _team_of},
     ),
 }
+
+
+class _MarketOnly(msgspec.Struct, gc=False):
+    market: object = None
+
+
+_MARKET_ONLY = msgspec.json.Decoder(_MarketOnly)
+
+
+def market_of(value: bytes) -> object:
+    """The `market` a prop's JSON names, read without building or checking anything else
+    (0.4 µs against 4.3 for the whole prop): None when it names none or is no JSON object."""
+    try:
+        return _MARKET_ONLY.decode(value).market
+    except msgspec.DecodeError:
+        return None
 
 
 def fast_decode(value: bytes, model: type[E]) -> E | None:

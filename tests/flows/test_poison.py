@@ -18,6 +18,7 @@ from flows.shard import Shard
 from tests.vocabulary.test_events import PROP as EVENT_PROP
 from vocabulary.events import DeadLetter, InputEvent
 from vocabulary.letters import each_record
+from vocabulary.markets import MARKETS
 from vocabulary.window import Window
 
 PROP: dict[str, Any] = EVENT_PROP | {"kind": "prop_line"}
@@ -48,9 +49,10 @@ POISON: list[tuple[bytes | None, str]] = [
 class _Engine:
     """Applies everything, except what `fails` says to blow up on (an engine bug)."""
 
-    def __init__(self, fails: str | None = None) -> None:
+    def __init__(self, fails: str | None = None, markets: tuple[str, ...] = MARKETS) -> None:
         self.applied: list[InputEvent] = []
         self.fails = fails
+        self.markets = markets
         self.state = SimpleNamespace(
             watermark=None, pending_ts=None, pending={}, pending_grades={}, rewinds=0, late=[]
         )
@@ -101,6 +103,30 @@ def test_an_unexpected_failure_is_an_internal_dead_letter() -> None:
     assert [r.reason for r in out] == ["internal:ZeroDivisionError"]
     assert "a bug in the engine" in out[0].detail
     assert [e.player_name for e in engine.applied] == ["LeBron James"]  # type: ignore[union-attr]
+
+
+def test_a_prop_of_a_market_no_model_serves_is_refused_so_before_anything_else_is_read() -> None:
+    """Refused as the engine refuses it once decoded, whatever else it holds; a market that is
+    no market, or a served one, keeps the reason of what is wrong with it."""
+    engine = _Engine(markets=("points",))
+    values = [
+        prop(market="rebounds"),
+        prop(market="rebounds", over_price=1e308),
+        prop(market="rebounds", ts="not a time", kind="no kind"),
+        prop(market="rebound"),
+        prop(over_price=1e308),
+        prop(),
+    ]
+    out = _run(values, engine)
+    assert [(r.offset, r.reason) for r in out] == [
+        (0, "market:unsupported"),
+        (1, "market:unsupported"),
+        (2, "market:unsupported"),
+        (3, "market:literal_error"),
+        (4, "over_price:odds_out_of_range"),
+    ]
+    assert out[0].detail == "no active model scores 'rebounds' (active: ('points',))"
+    assert [e.market for e in engine.applied] == ["points"]  # type: ignore[attr-defined]
 
 
 def test_the_future_check_follows_its_tolerance() -> None:

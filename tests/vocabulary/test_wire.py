@@ -18,7 +18,7 @@ from tests.vocabulary.test_events import box_scores, game_lines, games, prop_lin
 from vocabulary.errors import DecodeError
 from vocabulary.events import MAX_ODDS, BoxScore, Game, GameLine, PropLine
 from vocabulary.teams import TEAMS
-from vocabulary.wire import fast_decode
+from vocabulary.wire import fast_decode, market_of
 
 MODELS: tuple[type[BaseModel], ...] = (PropLine, GameLine, Game, BoxScore)
 
@@ -207,3 +207,19 @@ def test_valid_events_take_the_fast_path(payload: dict[str, Any]) -> None:
     fast = fast_decode(raw, model)
     assert fast is not None
     assert repr(fast.__dict__) == repr(validate(raw, model).__dict__)
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(near_valid(), ARBITRARY, SEEDS.map(lambda payload: json.dumps(payload).encode())))
+def test_the_market_read_alone_is_the_market_of_the_prop_the_bytes_hold(raw: bytes) -> None:
+    """What the flow reads to refuse a prop of a market no model serves (`market_of`) is the
+    market of the prop the bytes decode to, whenever they decode to one (a repeated key: the
+    last, as pydantic reads it); for any bytes it answers, never raises."""
+    market = market_of(raw)
+    try:
+        prop = validate(raw, PropLine)
+    except DecodeError:
+        return
+    assert market == prop.market
+    repeated = raw[:-1] + b',"market":"rebounds"}'
+    assert market_of(repeated) == validate(repeated, PropLine).market == "rebounds"

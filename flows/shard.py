@@ -32,7 +32,7 @@ from connectors.inputs import Raw
 from connectors.serde import decode
 from scoring.engine import Engine, Output
 from scoring.units import FlushFailure
-from vocabulary.errors import DecodeError, EventError, UnsupportedMarketError
+from vocabulary.errors import DecodeError, EventError
 from vocabulary.events import DeadLetter, InputEvent, PropLine
 from vocabulary.keys import message_key
 from vocabulary.letters import DeadLetters
@@ -362,14 +362,14 @@ class Shard:
             _dead(self._letters, raw, error)
 
     def _check_market(self, value: bytes | None) -> None:
-        """A prop of a market no model serves is refused before it is decoded, as the engine
-        would refuse it decoded (whatever else it holds is not read). A replay of the shipped
+        """A prop of a market no model serves is refused before it is decoded, by the engine's
+        own check (whatever else it holds is not read). A replay of the shipped
         history with the points models alone refuses 84,326 of its 167,037 inputs so; decoding
         each first took it 51-57 CPU-µs an event against 42-46 (`bench.flow_bench`, alternating
         runs, 2026-11-28). A market that is no market goes on to decode, for its reason."""
         market = market_of(value) if value is not None else None
-        if market in MARKETS and market not in self.engine.markets:
-            raise UnsupportedMarketError(market, self.engine.markets)  # type: ignore[arg-type]
+        if isinstance(market, str) and market in MARKETS:
+            self.engine.check_market(market)
 
     def _check_not_future(self, event: InputEvent) -> None:
         """An event stamped beyond the tolerance ahead of the wall clock (clock skew, a typo)

@@ -181,9 +181,13 @@ class Engine:
             )
         if not isinstance(event, PropLine):
             return None
-        if event.market not in self.markets:
-            raise UnsupportedMarketError(event.market, self.markets)
+        self.check_market(event.market)
         return state.directory.resolve(event.player_name, at=event.ts)
+
+    def check_market(self, market: str) -> None:
+        """Refuse a prop of a market no model scores (the flow asks before it decodes one)."""
+        if market not in self.markets:
+            raise UnsupportedMarketError(market, self.markets)
 
     def _apply(self, state: EngineState, event: InputEvent, player_id: int | None) -> None:
         """Apply an admitted event to `state` (the live one, or a fork a rewind brings forward)."""

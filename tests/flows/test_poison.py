@@ -16,6 +16,7 @@ from connectors.inputs import FileReader, Raw
 from connectors.kafka import _key_and_stamp
 from flows.shard import Shard
 from tests.vocabulary.test_events import PROP as EVENT_PROP
+from vocabulary.errors import UnsupportedMarketError
 from vocabulary.events import DeadLetter, InputEvent
 from vocabulary.letters import each_record
 from vocabulary.markets import MARKETS
@@ -56,6 +57,10 @@ class _Engine:
         self.state = SimpleNamespace(
             watermark=None, pending_ts=None, pending={}, pending_grades={}, rewinds=0, late=[]
         )
+
+    def check_market(self, market: str) -> None:
+        if market not in self.markets:
+            raise UnsupportedMarketError(market, self.markets)
 
     def apply(self, event: InputEvent, emitted_at: datetime | None = None) -> list[Any]:
         if self.fails is not None and getattr(event, "player_name", None) == self.fails:

@@ -412,21 +412,25 @@ class DeadLetter(BaseModel):
 def complete_letter(values: dict[str, Any]) -> dict[str, Any]:
     """A dead letter's values filled in from `original` (when `sha256` is not given) and made
     storable, in place."""
+    preview = values["preview"]
     if not values["sha256"]:
         original = values["original"]
         values["sha256"] = hashlib.sha256(original).hexdigest()
         values["size"] = len(original)
         values["original"] = original[:MAX_ORIGINAL_BYTES]
-        values["preview"] = values["preview"] or preview_of(values["original"])
-    for name, limit in (("source", 400), ("reason", 200), ("detail", _DETAIL_CHARS)):
-        values[name] = _printable_once(values[name], limit)
-    values["preview"] = printable(values["preview"])
+        preview = preview or None  # made from the original below
+    values["preview"] = preview_of(values["original"]) if preview is None else printable(preview)
+    values["source"], values["reason"], values["detail"] = _texts(
+        values["source"], values["reason"], values["detail"]
+    )
     return values
 
 
-# a topic, a reason and its detail repeat from letter to letter (half a replay's input can be
-# one reason): each made storable once
-_printable_once = lru_cache(maxsize=4096)(printable)
+@lru_cache(maxsize=4096)
+def _texts(source: str, reason: str, detail: str) -> tuple[str, str, str]:
+    """A letter's topic, reason and detail made storable, once: they repeat from letter to
+    letter (half a replay's input can be one reason)."""
+    return printable(source, 400), printable(reason, 200), printable(detail, _DETAIL_CHARS)
 
 
 def supersedes(new: BoxScore | GameLine, held: BoxScore | GameLine) -> bool:

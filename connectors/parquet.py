@@ -57,6 +57,7 @@ _FOLDERS: dict[type[BaseModel], str] = {model: folder for folder, model in _MODE
 _FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})  # what freeing space or a limit cures
 logger = logging.getLogger(__name__)
 _DEAD_KEY = ("source", "partition", "offset")  # where the input was read: the key in Postgres too
+_DEAD_ID = "%s|%s|%s"  # a dead letter's id in its file's name: its key's values as text
 # lz4: the dead letters' files written in 1.6 µs a row against snappy's 2.3-2.8 (the originals'
 # JSON compresses as well); the predictions' and grades' alike or a little faster
 _COMPRESSION = "lz4"
@@ -147,7 +148,7 @@ def _record_ids(records: Sequence[BaseModel]) -> list[str]:
 def _letter_ids(letters: DeadLetters) -> list[str]:
     """Dead letters' identities: where each input was read, sorted."""
     keys = zip(*(letters.columns[k] for k in _DEAD_KEY), strict=True)
-    return sorted("|".join(map(str, key)) for key in keys)
+    return sorted(map(_DEAD_ID.__mod__, keys))  # "|".join of each as text, at half the cost
 
 
 def _last_per_identity(

@@ -33,14 +33,13 @@ from tests.matrix_harness import (
     compare,
     gauge,
     killed_on_error,
-    log_rows,
     metric,
     mid_catch_up,
     resumable,
     start_worker,
     topic_records,
 )
-from tests.stack import REPO, caught_up, events_in, fetch, free_port, stop_worker
+from tests.stack import REPO, caught_up, events_in, fetch, free_port, log_rows, run_until, stop_worker
 
 __all__ = ["SCENARIOS", "run_all"]
 
@@ -93,8 +92,8 @@ def sigterm_restart(m: Matrix) -> str:
     db = m.db("sigterm")
     first = start_worker(m, db, "sigterm")
     with killed_on_error(first):
-        before = mid_catch_up(m, db, first)
-    first_in = events_in(stop_worker(first, signal.SIGTERM))
+        before = mid_catch_up(m, db, first, frozen=True)
+    first_in = events_in(stop_worker(first, signal.SIGTERM, frozen=True))
     second = start_worker(m, db, "sigterm")
     with killed_on_error(second):
         caught_up(db, m.clean_db)
@@ -115,17 +114,8 @@ def kill_9_restart(m: Matrix) -> str:
     often = {"PROPSTREAM_SNAPSHOT_INTERVAL_S": "0.05"}  # the catch-up takes a second or less
     first = start_worker(m, db, "kill9", **often)
     with killed_on_error(first):
-        # run it in slices of 0.02 s (SIGSTOP/SIGCONT), looking between them: killed at the first
-        # moment a restart can resume, however fast the catch-up is on this machine (slices of
-        # 0.05 s once missed that moment: the catch-up ended within the slice)
-        deadline = time.monotonic() + 120
-        while True:
-            first.send_signal(signal.SIGSTOP)
-            if resumable(m.work / "kill9" / "recovery"):
-                break
-            assert first.poll() is None and time.monotonic() < deadline, "the worker exited or stalled"
-            first.send_signal(signal.SIGCONT)
-            time.sleep(0.02)
+        # killed at the first moment a restart can resume, however fast the catch-up
+        run_until(first, lambda: resumable(m.work / "kill9" / "recovery"), "a restart could resume")
         before = max(0, log_rows(db))  # stopped: nothing moves
         assert before < log_rows(m.clean_db), "the worker caught up before it could be killed mid-way"
     first.kill()

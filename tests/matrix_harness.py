@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import pickle
+import signal
 import sqlite3
 import subprocess
 import time
@@ -18,11 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from confluent_kafka import Consumer, TopicPartition
 
 from cli.settings import Settings
-from tests.stack import PrivateServices, database, events_in, fetch, load, run_cli, spawn
+from tests.stack import PrivateServices, database, events_in, fetch, load, log_rows, run_cli, run_until, spawn
 from vocabulary.topics import INPUT_TOPICS
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
     "compare",
     "gauge",
     "killed_on_error",
-    "log_rows",
     "messages",
     "metric",
     "mid_catch_up",
@@ -111,24 +110,17 @@ def compare(m: Matrix, db: str) -> None:
         assert got == want, f"{name}: {len(got)} rows against the clean run's {len(want)}"
 
 
-def log_rows(db: str) -> int:
-    try:
-        return int(fetch(db, "SELECT count(*) FROM predictions_log")[0][0])
-    except psycopg.Error:  # not migrated yet, or the database is away
-        return -1
-
-
-def mid_catch_up(m: Matrix, db: str, worker: subprocess.Popen[str]) -> int:
+def mid_catch_up(m: Matrix, db: str, worker: subprocess.Popen[str], *, frozen: bool = False) -> int:
     """Wait until the worker has written more than 100 of the clean run's log rows, but not all
-    of them; returns the rows then."""
-    total, deadline = log_rows(m.clean_db), time.monotonic() + 120
-    while time.monotonic() < deadline and worker.poll() is None:
-        rows = log_rows(db)
-        if rows > 100:
-            assert rows < total, f"the worker wrote all {total} log rows before the fault: nothing to break"
-            return rows
-        time.sleep(0.05)
-    raise AssertionError(f"the worker wrote nothing within 120 s (exit code {worker.poll()})")
+    of them (looking while it is stopped: `run_until`); returns the rows then. The worker goes
+    on, or, `frozen`, stays stopped for the caller to signal (`stop_worker(..., frozen=True)`)."""
+    total = log_rows(m.clean_db)
+    run_until(worker, lambda: log_rows(db) > 100, "writing 100 log rows")
+    rows = log_rows(db)  # stopped: nothing moves
+    if not frozen:
+        worker.send_signal(signal.SIGCONT)
+    assert rows < total, f"the worker wrote all {total} log rows before the fault: nothing to break"
+    return rows
 
 
 def resumable(recovery: Path) -> bool:

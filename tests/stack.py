@@ -14,7 +14,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,8 +122,13 @@ def events_in(output: str) -> int:
     return int(match.group(1).replace(",", ""))
 
 
-def stop_worker(worker: subprocess.Popen[str], sig: signal.Signals) -> str:
+def stop_worker(worker: subprocess.Popen[str], sig: signal.Signals, *, frozen: bool = False) -> str:
+    """Stop a worker with `sig` and return its output once it has stopped cleanly (exit 0, no
+    traceback, the stop named). `frozen`: it was left stopped by `run_until`, and acts on the
+    signal as it goes on."""
     worker.send_signal(sig)
+    if frozen:
+        worker.send_signal(signal.SIGCONT)
     try:
         output = worker.communicate(timeout=60)[0]
     except subprocess.TimeoutExpired:
@@ -133,6 +138,34 @@ def stop_worker(worker: subprocess.Popen[str], sig: signal.Signals) -> str:
     assert "Traceback" not in output and "panicked" not in output, output[-3000:]
     assert f"worker stopped on {sig.name}" in output, output[-3000:]
     return output
+
+
+def log_rows(db: str) -> int:
+    try:
+        return int(fetch(db, "SELECT count(*) FROM predictions_log")[0][0])
+    except psycopg.Error:  # not migrated yet, or the database is away
+        return -1
+
+
+SLICE_S = 0.02  # how long `run_until` lets a worker run between two looks
+
+
+def run_until(worker: subprocess.Popen[str], condition: Callable[[], bool], what: str) -> None:
+    """Run `worker` in slices of `SLICE_S` (SIGSTOP, look, SIGCONT) until `condition` holds,
+    and leave it stopped there: signal it (`stop_worker(..., frozen=True)`), kill it, or SIGCONT
+    it. Looking between slices finds a moment of a catch-up however fast it is on this machine:
+    looks while it ran came too late once a catch-up took 1.9 s (2026-11-28), and so did slices
+    of 0.05 s."""
+    deadline = time.monotonic() + 120
+    while True:
+        worker.send_signal(signal.SIGSTOP)
+        if condition():
+            return
+        assert worker.poll() is None and time.monotonic() < deadline, (
+            f"the worker exited or stalled before {what}"
+        )
+        worker.send_signal(signal.SIGCONT)
+        time.sleep(SLICE_S)
 
 
 def caught_up(db: str, clean: str, limit: float = 240) -> None:

@@ -9,7 +9,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import psycopg
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -17,7 +16,19 @@ from prometheus_client.parser import text_string_to_metric_families
 from cli.settings import Settings
 from connectors.kafka_input import shard_partitions
 from tests.flows.test_kafka_flows import GRADES, LATEST
-from tests.stack import caught_up, database, events_in, fetch, free_port, load, run_cli, spawn, stop_worker
+from tests.stack import (
+    caught_up,
+    database,
+    events_in,
+    fetch,
+    free_port,
+    load,
+    log_rows,
+    run_cli,
+    run_until,
+    spawn,
+    stop_worker,
+)
 from vocabulary.topics import INPUT_TOPICS
 
 
@@ -33,15 +44,12 @@ def test_sigterm_then_sigint_stop_cleanly_and_resume_exactly(
     stack = stack | {"PROPSTREAM_CONSUMER_GROUP": group}
 
     first = spawn(stack, "worker", *recovery, dsn=stopped)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # stop it once part of the backlog is written
-        time.sleep(0.2)
-        try:
-            if fetch(stopped, "SELECT count(*) FROM predictions_log")[0][0] > 200:
-                break
-        except psycopg.errors.UndefinedTable:
-            continue
-    first_out = stop_worker(first, signal.SIGTERM)
+    try:  # stopped once part of the backlog is written
+        run_until(first, lambda: log_rows(stopped) > 200, "writing 200 log rows")
+    except BaseException:
+        first.kill()
+        raise
+    first_out = stop_worker(first, signal.SIGTERM, frozen=True)
     first_in = events_in(first_out)
     assert "caught up" not in first_out  # stopped while behind (the lag is known from the start)
     partial = fetch(stopped, "SELECT count(*) FROM predictions_log")[0][0]

@@ -141,9 +141,13 @@ def stop_worker(worker: subprocess.Popen[str], sig: signal.Signals, *, frozen: b
 
 
 def log_rows(db: str) -> int:
+    """The rows of the worker's log; -1 if it cannot say (not migrated yet, the database away,
+    or a migration's lock held). It never waits for a lock: a worker `run_until` stopped inside
+    its migration holds one, and a look that waited for it hung the fault matrix."""
     try:
-        return int(fetch(db, "SELECT count(*) FROM predictions_log")[0][0])
-    except psycopg.Error:  # not migrated yet, or the database is away
+        with psycopg.connect(db, options="-c lock_timeout=200") as conn:
+            return int(conn.execute("SELECT count(*) FROM predictions_log").fetchall()[0][0])
+    except psycopg.Error:
         return -1
 
 

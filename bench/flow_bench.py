@@ -195,15 +195,16 @@ def _latency(
     dsn: str,
     props: Sequence[PropLine],
     *,
-    seconds: float = 15,
+    seconds: float = 30,
     warmup_s: float = 3,
     rate: float = 1000,
     log: Path | None = None,
     env: Mapping[str, str] | None = None,
 ) -> LineMoves:
     """Producer timestamp of a line move to its prediction on the output topic, at `rate` a
-    second, in
-    steady state: moves published in the first `warmup_s` are not counted (the worker's first
+    second, in steady state: `seconds` spans a snapshot interval of the worker's (its default,
+    30 s), so at least one of its snapshots falls inside, as in any such stretch of a live day;
+    moves published in the first `warmup_s` are not counted (the worker's first
     batches open its sinks' connections and touch every player's state for the first time:
     about half a second, which alone was the whole p99 before). The worker first catches up
     on the whole history, as a deployed one would (its players and their features come from

@@ -9,7 +9,7 @@ and prints p50/p99/max of: the producer's timestamp to the prediction's arrival 
 topic (the bench's figure), to the start of the worker's batch that took the move (its
 `emitted_at`), and from there to the arrival. `--models` reuses a registry (else small models
 are trained, as `make bench` does); `--set` passes a setting to the worker (e.g.
-PROPSTREAM_SNAPSHOT_INTERVAL_S=30) to compare one change at a time.
+PROPSTREAM_SNAPSHOT_INTERVAL_S=5) to compare one change at a time.
 """
 
 from __future__ import annotations
@@ -67,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=SHIPPED_DATA)
     parser.add_argument("--models", type=Path, help="a model registry (trained into it when empty)")
     parser.add_argument("--rate", type=float, default=1000, help="line moves a second")
-    parser.add_argument("--seconds", type=float, default=15, help="measured seconds after the warm-up")
+    parser.add_argument(
+        "--seconds", type=float, default=30, help="measured seconds after the warm-up (a snapshot interval)"
+    )
     parser.add_argument("--log", type=Path, help="the worker's log")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a worker setting")
     args = parser.parse_args(argv)

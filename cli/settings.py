@@ -80,7 +80,7 @@ class Settings(BaseSettings):
         description="seconds between the worker's snapshots (its engine state written by a forked "
         "child, its offsets committed, its output topics flushed); a crash redoes up to two "
         "intervals of input. Each fork makes the worker's next writes copy their pages: at 5 s, "
-        "line moves near a snapshot had a p99 2-5 times the rest's (docs/operations.md)",
+        "line moves near a snapshot had a p99 up to 5 times the rest's (docs/operations.md)",
     )
     progress_interval_s: Annotated[float, Field(gt=0)] = Field(
         10.0, description="seconds between progress lines while a Kafka reader catches up"

@@ -180,11 +180,15 @@ def _key_and_stamp(record: BaseModel) -> tuple[str, int]:
     return str(record.player_id), min(as_of_ms, now_ms)  # type: ignore[attr-defined]
 
 
-# a deleted topic shows as any of these, depending on what the producer's metadata knows yet
+# A deleted topic shows as any of these, depending on what the producer's metadata knows yet.
+# `_DESTROY` is librdkafka freeing a removed partition with messages still in its queue
+# (`rd_kafka_toppar_destroy_final`): the sink's producer is alive until `close`, so it never
+# means the producer itself is going (CI, 2026-11-28: both records after a deletion failed so).
 _MISSING_TOPIC = (
     KafkaError.UNKNOWN_TOPIC_OR_PART,
     KafkaError._UNKNOWN_TOPIC,
     KafkaError._UNKNOWN_PARTITION,
+    KafkaError._DESTROY,
 )
 
 

@@ -18,11 +18,11 @@ from typing import Literal, TextIO
 from rich.console import Console
 from rich.logging import RichHandler
 
-__all__ = ["LOG_FORMATS", "JsonFormatter", "LogFormat", "PlainFormatter", "configure"]
+__all__ = ["HANDLER_NAME", "LOG_FORMATS", "JsonFormatter", "LogFormat", "PlainFormatter", "configure"]
 
 LogFormat = Literal["text", "json"]
 LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
-_HANDLER = "propstream"
+HANDLER_NAME = "propstream"  # the one handler `configure` installs (and replaces)
 
 
 def _time(record: logging.LogRecord) -> str:
@@ -68,9 +68,9 @@ def configure(level: str, fmt: LogFormat = "text", stream: TextIO | None = None)
     else:
         handler = logging.StreamHandler(stream)
         handler.setFormatter(PlainFormatter())
-    handler.set_name(_HANDLER)
+    handler.set_name(HANDLER_NAME)
     root = logging.getLogger()
-    for old in [h for h in root.handlers if h.get_name() == _HANDLER]:  # others' (pytest's) stay
+    for old in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:  # others' (pytest's) stay
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)

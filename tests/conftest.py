@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
@@ -14,6 +15,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message,
 from confluent_kafka.admin import AdminClient
 from hypothesis import settings as hypothesis_settings
 
+from cli.logs import HANDLER_NAME
 from cli.settings import SHIPPED_DATA, Settings
 from connectors.adapters import Record, read_records
 from connectors.files import DataLayout
@@ -28,6 +30,20 @@ from tests.stack import cli_env
 from vocabulary.events import BoxScore
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def root_logger() -> Iterator[logging.Logger]:
+    """The root logger, its level and propstream's handler restored after each test: a
+    command run in-process installs its handler on the stream pytest captured for that test,
+    closed once the test ends (a later test's log line would print "Logging error ... I/O
+    operation on closed file"). pytest's own handlers are left to pytest."""
+    logger = logging.getLogger()
+    handlers, level = list(logger.handlers), logger.level
+    yield logger
+    for handler in [h for h in logger.handlers if h.get_name() == HANDLER_NAME and h not in handlers]:
+        logger.removeHandler(handler)
+    logger.setLevel(level)
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 
-import pytest
 from rich.logging import RichHandler
 
 from cli.logs import configure
@@ -23,17 +21,7 @@ class _Terminal(io.StringIO):
         return True
 
 
-@pytest.fixture
-def root() -> Iterator[logging.Logger]:
-    logger = logging.getLogger()
-    handlers, level = list(logger.handlers), logger.level
-    yield logger
-    for handler in [h for h in logger.handlers if h not in handlers]:
-        logger.removeHandler(handler)
-    logger.setLevel(level)
-
-
-def test_plain_lines_are_not_wrapped(root: logging.Logger) -> None:
+def test_plain_lines_are_not_wrapped(root_logger: logging.Logger) -> None:
     stream = io.StringIO()
     configure("INFO", "text", stream)
     logging.getLogger("propstream").info("%s", LONG)
@@ -42,7 +30,7 @@ def test_plain_lines_are_not_wrapped(root: logging.Logger) -> None:
     assert lines[0].endswith(f" INFO propstream: {LONG}")
 
 
-def test_json_lines(root: logging.Logger) -> None:
+def test_json_lines(root_logger: logging.Logger) -> None:
     stream = io.StringIO()
     configure("INFO", "json", stream)
     logging.getLogger("propstream").warning("%s", LONG)
@@ -53,9 +41,9 @@ def test_json_lines(root: logging.Logger) -> None:
     assert record["time"].endswith("+00:00")
 
 
-def test_a_terminal_gets_rich_and_a_second_call_replaces_the_first(root: logging.Logger) -> None:
+def test_a_terminal_gets_rich_and_a_second_call_replaces_the_first(root_logger: logging.Logger) -> None:
     configure("INFO", "text", _Terminal())
     configure("DEBUG", "text", _Terminal())
-    ours = [h for h in root.handlers if h.get_name() == "propstream"]
+    ours = [h for h in root_logger.handlers if h.get_name() == "propstream"]
     assert len(ours) == 1 and isinstance(ours[0], RichHandler)
-    assert root.level == logging.DEBUG
+    assert root_logger.level == logging.DEBUG

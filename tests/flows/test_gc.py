@@ -4,6 +4,9 @@ collector's view, so the next one walks only what was allocated since (flows/run
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +33,8 @@ from scoring.engine import Engine
 from scoring.scorer import Scorer
 from vocabulary.keys import message_key
 from vocabulary.topics import INPUT_TOPICS
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -59,6 +64,36 @@ def test_live_collections_freeze_their_survivors_and_a_new_run_stops_it() -> Non
     gc.collect(0)
     assert len(gc.get_objects(1)) >= len(more)
     del survivors, more
+
+
+_FIRST_AND_LATER = """
+import gc, weakref
+from flows.run import _tune_gc
+
+class Node:
+    pass
+
+def garbage():
+    node = Node()
+    node.me = node  # a reference cycle: only a collection frees it
+    return weakref.ref(node)
+
+before_first = garbage()
+_tune_gc()  # the process's first flow: frozen as it is, no full collection
+assert before_first() is not None and gc.get_freeze_count() > 0
+before_second = garbage()
+_tune_gc()  # a later flow: what the flows before left is collected, then frozen
+assert before_second() is None
+assert before_first() is not None  # import-time garbage of that kind stays, frozen
+"""
+
+
+def test_only_a_later_flow_of_a_process_collects_before_freezing() -> None:
+    """The first flow of a process skips the full collection (50-80 ms over the imported
+    modules, for a few objects of garbage); a later one must not freeze the earlier flows'
+    garbage for good. In a fresh interpreter: this one has frozen before."""
+    env = os.environ | {"PYTHONPATH": str(REPO)}
+    subprocess.run([sys.executable, "-c", _FIRST_AND_LATER], check=True, cwd=REPO, env=env)
 
 
 @pytest.mark.usefixtures("restored_gc")

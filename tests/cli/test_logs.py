@@ -9,7 +9,7 @@ import logging
 
 from rich.logging import RichHandler
 
-from cli.logs import configure
+from cli.logs import HANDLER_NAME, configure
 
 LONG = "resuming 16 input partitions in timestamp order at offsets " + ", ".join(
     f"odds.props#{p}:{p * 1000}" for p in range(16)
@@ -44,6 +44,6 @@ def test_json_lines(root_logger: logging.Logger) -> None:
 def test_a_terminal_gets_rich_and_a_second_call_replaces_the_first(root_logger: logging.Logger) -> None:
     configure("INFO", "text", _Terminal())
     configure("DEBUG", "text", _Terminal())
-    ours = [h for h in root_logger.handlers if h.get_name() == "propstream"]
+    ours = [h for h in root_logger.handlers if h.get_name() == HANDLER_NAME]
     assert len(ours) == 1 and isinstance(ours[0], RichHandler)
     assert root_logger.level == logging.DEBUG

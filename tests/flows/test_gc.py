@@ -4,7 +4,6 @@ collector's view, so the next one walks only what was allocated since (flows/run
 from __future__ import annotations
 
 import gc
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -31,10 +30,9 @@ from flows.run import (
 )
 from scoring.engine import Engine
 from scoring.scorer import Scorer
+from tests.stack import REPO
 from vocabulary.keys import message_key
 from vocabulary.topics import INPUT_TOPICS
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -92,8 +90,9 @@ def test_only_a_later_flow_of_a_process_collects_before_freezing() -> None:
     """The first flow of a process skips the full collection (50-80 ms over the imported
     modules, for a few objects of garbage); a later one must not freeze the earlier flows'
     garbage for good. In a fresh interpreter: this one has frozen before."""
-    env = os.environ | {"PYTHONPATH": str(REPO)}
-    subprocess.run([sys.executable, "-c", _FIRST_AND_LATER], check=True, cwd=REPO, env=env)
+    subprocess.run(
+        [sys.executable, "-c", _FIRST_AND_LATER], check=True, cwd=REPO
+    )  # `-c`: the cwd on the path
 
 
 @pytest.mark.usefixtures("restored_gc")

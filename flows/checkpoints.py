@@ -72,7 +72,6 @@ class Checkpoints:
         self._named = _Written(start_positions, start_path)  # what snapshots name now
         self._written: list[_Written] = []  # finished since, oldest first, not yet all durable
         self._child: tuple[int, _Written] | None = None  # the running child and what it writes
-        self._collecting = True  # whether the garbage collector ran before the child was forked
 
     def snapshot(self, positions: Any, state: Any, emitted: int, durable: int) -> tuple[Any, bytes]:
         """Start a checkpoint of `state` at `positions`, the source having emitted `emitted`
@@ -108,21 +107,16 @@ class Checkpoints:
     def _fork(self, at: _Written, state: Any) -> None:
         path = self._folder / f"{self._prefix}{time.time_ns()}.pkl"
         keep_from = self._named.path
-        # while the child lives, every page either process writes first is copied, and a young
-        # garbage collection writes to every object it walks: 50-160 ms in the worker just after
-        # each snapshot, against a few ms otherwise, and 43-125 ms in each child (which exits
-        # in a second: it has nothing to collect). Both go without until the child is done
-        # (`poll`).
-        self._collecting = gc.isenabled()
-        gc.disable()
-        try:
-            pid = os.fork()
-        except OSError:
-            if self._collecting:
-                gc.enable()
-            raise
+        pid = os.fork()
         if pid == 0:  # the child: write, prune, and leave without running anything of the parent's
             code = 1
+            # while the child lives, every page either process writes first is copied, and a
+            # collection writes to every object it walks: 43-125 ms in each child, which exits
+            # in a second and has nothing to collect. The worker collects as usual: live, each
+            # young collection walks only what was allocated since the last (flows/run.py);
+            # held off until the child was done, the first one walked everything allocated
+            # meanwhile, 50-100 ms in the middle of a batch (docs/operations.md).
+            gc.disable()
             try:
                 os.nice(19)  # the worker and the services come first on a small machine
                 _write(path, state)
@@ -133,7 +127,8 @@ class Checkpoints:
         self._child = (pid, _Written(at.positions, str(path), at.emitted))
 
     def poll(self) -> None:
-        """Reap the child if it is done (a step of the worker asks, so collections resume)."""
+        """Reap the child if it is done (a step of the worker asks, so a finished child does
+        not linger until the next snapshot)."""
         self._reap(block=False)
 
     def _reap(self, *, block: bool) -> None:
@@ -146,8 +141,6 @@ class Checkpoints:
         except ChildProcessError:  # reaped already (SIGCHLD ignored): the file tells
             pass
         self._child = None
-        if self._collecting:
-            gc.enable()
         if written.path is not None and Path(written.path).exists():  # renamed only once durable
             self._written.append(written)
         else:

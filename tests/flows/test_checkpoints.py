@@ -5,6 +5,7 @@ thread of their own or flushes at snapshots count as durable only once they are.
 
 from __future__ import annotations
 
+import gc
 import pickle
 import threading
 import time
@@ -46,6 +47,25 @@ def test_a_checkpoint_is_named_once_written_and_its_outputs_durable(tmp_path: Pa
     resumed_positions, resumed_state, path = _resume(third)
     assert (resumed_positions, resumed_state) == ({"t#0": 7}, state)
     assert path is not None and Path(path).parent == tmp_path / "checkpoints"
+    checkpoints.wait()
+
+
+class _CollectorSeen:
+    """Pickles as whether the garbage collector was on where it was pickled (the child)."""
+
+    def __reduce__(self) -> tuple[object, tuple[bool]]:
+        return bool, (gc.isenabled(),)
+
+
+def test_the_child_writes_without_collecting_and_the_worker_goes_on_collecting(tmp_path: Path) -> None:
+    """A collection in the child copies every page it walks; one held off in the worker until
+    the child is done walked all that was allocated meanwhile, mid-batch (flows/checkpoints.py)."""
+    checkpoints = Checkpoints(tmp_path, 0, LAYOUT, {"t#0": 0}, None)
+    checkpoints.snapshot({"t#0": 1}, {"collecting": _CollectorSeen()}, 1, 0)
+    assert gc.isenabled()  # the child is writing, or has written
+    checkpoints.wait()
+    _, named = checkpoints.snapshot({"t#0": 2}, {}, 2, 1)
+    assert _resume(named)[1] == {"collecting": False}
     checkpoints.wait()
 
 

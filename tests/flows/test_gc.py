@@ -50,8 +50,8 @@ def test_live_collections_freeze_their_survivors_and_a_new_run_stops_it() -> Non
     assert gc.get_threshold()[0] == LIVE_GC_THRESHOLD
     live_gc()  # a second worker of the process catching up: one callback
     assert gc.callbacks.count(_freeze_survivors) == 1
-    survivors = [[i] for i in range(1000)]  # containers the collector tracks
     frozen = gc.get_freeze_count()
+    survivors = [[i] for i in range(1000)]  # containers the collector tracks (some collected already)
     gc.collect(0)
     assert gc.get_freeze_count() >= frozen + len(survivors)
     assert not gc.get_objects(1) and not gc.get_objects(2)  # nothing left for an older collection

@@ -131,7 +131,7 @@ def execute(flow: Dataflow, cluster: Cluster, *, recovery_dir: Path | None, epoc
 # through the collection it meets, which walks what was allocated since the last and survived:
 # at 50,000, 30-66 ms in a quiet moment; at 5,000 with its survivors frozen, 2-31 ms, and the
 # line-move p99 37-42 ms against 53-62. A young collection's cost is per object walked (its
-# references into the frozen heap miss the cache: 1-3 µs an object), so a smaller threshold
+# references into the frozen heap miss the cache: about 1 µs an object), so a smaller threshold
 # costs no more CPU in all and holds a batch less each time: at 500, 0.24 ms at p50 and 2.7 at
 # most, against 6.5 and 14.9 at 5,000, over the same 34 s of line moves (docs/operations.md).
 CATCH_UP_GC_THRESHOLD = 500_000
